@@ -1,0 +1,81 @@
+/**
+ * The built-in step kinds, registered exactly like a user's plugin would:
+ * - `sql`: SQL text or `file('x.sql')`; runs in one round trip with its state record when
+ *   transactional, statement by statement otherwise (CREATE INDEX CONCURRENTLY).
+ * - `function`: a TypeScript function receiving the step context.
+ */
+import { readFileSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
+import { Tokens, isSqlFile, splitStatements, type Plugin, type StepDefinition, type StepKind } from '../../src/index.js';
+
+interface SqlStep extends StepDefinition {
+  readonly sql?: unknown;
+  readonly file?: unknown;
+}
+
+export const sqlKind: StepKind<SqlStep> = {
+  kind: 'sql',
+  fields: { sql: 'SQL text or file("path.sql")', file: 'path of an SQL file, relative to the config' },
+  prepare(def, ctx) {
+    let text: string | undefined;
+    const ref = isSqlFile(def.sql) ? def.sql.path : typeof def.file === 'string' ? def.file : undefined;
+    if (def.sql !== undefined && def.file !== undefined) ctx.problem('file', 'give either "sql" or "file", not both');
+    if (ref !== undefined) {
+      const path = resolvePath(ctx.configDir, ref);
+      try {
+        text = readFileSync(path, 'utf8');
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        ctx.problem(isSqlFile(def.sql) ? 'sql' : 'file', code === 'ENOENT' ? `SQL file not found: ${ref} (resolved to ${path})` : `cannot read SQL file ${ref}: ${(err as Error).message}`);
+        return { source: '' };
+      }
+    } else if (typeof def.sql === 'string') text = def.sql;
+    else if (def.sql === undefined) {
+      ctx.problem('sql', 'missing: give SQL text, file("path.sql"), or run: async (ctx) => { ... }');
+      return { source: '' };
+    } else {
+      ctx.problem('sql', 'expected SQL text or file("path.sql")');
+      return { source: '' };
+    }
+    if (splitStatements(text).length === 0) ctx.problem(ref !== undefined ? 'sql' : 'sql', `no SQL statement${ref ? ` in ${ref}` : ''}`);
+    return { source: def.version !== undefined ? `version:${def.version}` : text, script: text };
+  },
+  async run(_def, ctx, prepared) {
+    // Transactional SQL steps take the engine's one-round-trip path; here we are outside a
+    // transaction, so statements go one by one (ZITADEL runs step statements in autocommit).
+    for (const stmt of splitStatements(prepared.script ?? '')) {
+      if (ctx.signal.aborted) throw ctx.signal.reason ?? new Error('aborted');
+      await ctx.exec(stmt);
+    }
+  },
+};
+
+interface FunctionStep extends StepDefinition {
+  readonly run?: unknown;
+}
+
+export const functionKind: StepKind<FunctionStep> = {
+  kind: 'function',
+  fields: { run: 'a function (ctx) => Promise<void>' },
+  prepare(def, ctx) {
+    if (typeof def.run !== 'function') {
+      ctx.problem('run', `expected a function (ctx) => Promise<void>`);
+      return { source: '' };
+    }
+    return { source: def.version !== undefined ? `version:${def.version}` : String(def.run) };
+  },
+  async run(def, ctx) {
+    await (def.run as (c: typeof ctx) => unknown)(ctx);
+  },
+};
+
+/** Registers the `sql` and `function` step kinds. Registered by default. */
+export function steps(): Plugin {
+  return {
+    name: 'steps',
+    register(c) {
+      c.register(Tokens.StepKind, { useValue: sqlKind });
+      c.register(Tokens.StepKind, { useValue: functionKind });
+    },
+  };
+}

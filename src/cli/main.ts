@@ -1,0 +1,72 @@
+#!/usr/bin/env node
+/**
+ * The `zsetup` command. Thin: parses flags, calls the API, maps results to exit codes.
+ * The only place that calls process.exit.
+ */
+import 'reflect-metadata';
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { planCommand } from './plan.js';
+import { applyCommand } from './apply.js';
+import { statusCommand } from './status.js';
+import type { RunContext } from './common.js';
+import { EXIT } from './exit.js';
+import { redact } from '../errors.js';
+
+const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+/** Runs one command with SIGINT/SIGTERM wired to an AbortSignal; a second signal exits at once. */
+async function run(fn: (ctx: RunContext) => Promise<number>): Promise<void> {
+  const ac = new AbortController();
+  let stoppedBy: NodeJS.Signals | undefined;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (stoppedBy) {
+      process.stderr.write(`zsetup: second ${sig}: exiting now (open transactions roll back)\n`);
+      process.exit(EXIT[sig as 'SIGINT' | 'SIGTERM'] ?? 1);
+    }
+    stoppedBy = sig;
+    process.stderr.write(`zsetup: ${sig} received: stopping after cleanup (send it again to exit at once)\n`);
+    ac.abort(new Error(`stopped by ${sig}`));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  let code: number;
+  try {
+    code = await fn({ signal: ac.signal, stoppedBy: () => stoppedBy });
+  } catch (err) {
+    process.stderr.write(`zsetup: internal error: ${redact((err as Error)?.message ?? String(err))}\n`);
+    if (process.env.ZSETUP_DEBUG) process.stderr.write(`${(err as Error)?.stack}\n`);
+    code = 1;
+  }
+  process.exitCode = code;
+  // Everything is closed by now; do not wait for stray timers of user code.
+  setImmediate(() => process.exit(code)).unref();
+}
+
+const program = new Command('zsetup')
+  .description('Declarative, kill-proof migrations for PostgreSQL (ZITADEL setup, re-imagined)')
+  .version(pkg.version, '-v, --version')
+  .showSuggestionAfterError(true)
+  .exitOverride()
+  .configureOutput({ outputError: (str, write) => write(str) });
+
+program.addCommand(planCommand(run));
+program.addCommand(applyCommand(run));
+program.addCommand(statusCommand(run));
+program.addHelpText(
+  'after',
+  `
+Exit codes: 0 ok, 1 step failed, 2 config/usage error, 3 lock timeout, 4 drift refused,
+5 database unreachable, 10 plan --exit-code: work pending, 130/143 stopped by SIGINT/SIGTERM.
+Database: ZSETUP_DATABASE_URL or database.url; unset, the embedded PGlite in .zsetup/pglite.`,
+);
+for (const c of program.commands) c.exitOverride();
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    const ok = err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help';
+    process.exitCode = ok ? 0 : EXIT.usage;
+  } else throw err;
+}

@@ -1,0 +1,272 @@
+/**
+ * The config DSL: `defineConfig` and the step builders. Everything here is plain data
+ * plus functions; nothing touches a database at import or build time.
+ */
+import type { Knex } from 'knex';
+import type { DependencyContainer } from 'tsyringe';
+import type { ResolvedConfig } from './resolve.js';
+
+export type Awaitable<T> = T | Promise<T>;
+
+/** A duration: milliseconds as a number, or a string such as `"500ms"`, `"10s"`, `"5m"`, `"1h"`. */
+export type Duration = number | string;
+
+const FILE = Symbol.for('zsetup.file');
+
+/** A reference to an SQL file, resolved relative to the config file. */
+export interface SqlFile {
+  readonly [FILE]: true;
+  readonly path: string;
+}
+
+/**
+ * Reference an SQL file, relative to the config file's folder.
+ * @example step('01_tables', { sql: file('sql/01_tables.sql') })
+ */
+export function file(path: string): SqlFile {
+  return { [FILE]: true, path };
+}
+
+export function isSqlFile(v: unknown): v is SqlFile {
+  return typeof v === 'object' && v !== null && (v as Record<symbol, unknown>)[FILE] === true;
+}
+
+/** Options every step accepts. */
+export interface CommonStepOptions {
+  /**
+   * Steps this one runs after. Replaces the implicit edge to the step declared just
+   * before it, so independent branches can run at once with `--concurrency`.
+   * @default [the previous step]
+   */
+  after?: readonly string[];
+  /**
+   * Run the step in one transaction together with its state record. Set `false` for
+   * statements that cannot run in a transaction (`CREATE INDEX CONCURRENTLY`); the step
+   * must then be idempotent (`IF NOT EXISTS`).
+   * @default true
+   */
+  transaction?: boolean;
+  /**
+   * What identifies this step's content for change detection. When set, the checksum is
+   * taken from it instead of the SQL text / function source.
+   */
+  version?: string | number;
+  /** One line shown by `zsetup plan`. */
+  description?: string;
+}
+
+/** What a step's code receives. */
+export interface StepContext {
+  /** The step's name. */
+  readonly name: string;
+  /**
+   * The database: the step's transaction when `transaction` is true (the default), or
+   * the shared pool otherwise. Never open a pool of your own.
+   */
+  readonly db: Knex | Knex.Transaction;
+  /** Run an SQL script of one or more statements on the step's connection. */
+  exec(sql: string): Promise<void>;
+  /** Aborted when the run is asked to stop (signal, deadline, lock lost). */
+  readonly signal: AbortSignal;
+  /** For repeatable steps: the `lastRun` value recorded by the last successful run. */
+  readonly lastRun: unknown;
+  /** Write one line to the run's log. */
+  log(message: string): void;
+  /** The resolved config of this invocation. */
+  readonly config: ResolvedConfig;
+}
+
+/** What decides whether a repeatable step runs again. */
+export interface RepeatableSpec<L = unknown> {
+  /** The value recorded when the step ran (ZITADEL: the step's own settings). */
+  lastRun: () => Awaitable<L>;
+  /**
+   * Given the `lastRun` recorded by the last successful run, should it run again?
+   * @default run again when `lastRun()` differs from the recorded value
+   */
+  check?: (lastRun: L | undefined) => Awaitable<boolean>;
+}
+
+/** A declared step: plain data, interpreted by the step kind named in `kind`. */
+export interface StepDefinition extends CommonStepOptions {
+  readonly kind: string;
+  readonly name: string;
+  readonly repeatable?: RepeatableSpec<any>;
+  readonly [field: string]: unknown;
+}
+
+/** The fields shared by every step kind (everything else belongs to the kind). */
+export const COMMON_STEP_FIELDS = ['kind', 'name', 'after', 'transaction', 'version', 'description', 'repeatable'] as const;
+
+export interface SqlStepOptions extends CommonStepOptions {
+  /** SQL text (one or more statements), or `file('path.sql')`. */
+  sql: string | SqlFile;
+}
+
+export interface FunctionStepOptions extends CommonStepOptions {
+  /** TypeScript code to run. Receives the step context; `ctx.db` is its transaction. */
+  run: (ctx: StepContext) => Awaitable<void>;
+}
+
+export type StepOptions = SqlStepOptions | FunctionStepOptions;
+
+/**
+ * A once-only step: runs once, recorded by name; a later change of its content is drift.
+ * @example
+ * step('01_tables', { sql: 'CREATE SCHEMA IF NOT EXISTS auth' })
+ * step('02_assets', { sql: file('sql/02_assets.sql') })
+ * step('31_index', { transaction: false, sql: 'CREATE INDEX CONCURRENTLY IF NOT EXISTS ...' })
+ * step('03_seed', { run: async ({ db }) => { await db('t').insert({ id: 1 }) } })
+ */
+export function step(name: string, options: StepOptions): StepDefinition {
+  return toDefinition(name, options);
+}
+
+export type RepeatableOptions<L> = StepOptions & RepeatableSpec<L>;
+
+/**
+ * A repeatable step: runs again when `check(lastRun)` says so, or when its content
+ * (checksum) changed. `lastRun()` is recorded after each successful run.
+ * @example
+ * repeatable('config_change', {
+ *   lastRun: () => ({ externalDomain }),
+ *   check: (last) => last?.externalDomain !== externalDomain,
+ *   sql: "UPDATE ...",
+ * })
+ */
+export function repeatable<L = unknown>(name: string, options: RepeatableOptions<L>): StepDefinition {
+  const { lastRun, check, ...rest } = options as RepeatableOptions<L> & Record<string, unknown>;
+  const def = toDefinition(name, rest as StepOptions) as Record<string, unknown>;
+  def.repeatable = { lastRun, check };
+  return def as StepDefinition;
+}
+
+function toDefinition(name: string, options: StepOptions): StepDefinition {
+  const o = (options ?? {}) as unknown as Record<string, unknown>;
+  const kind = 'run' in o && !('sql' in o) ? 'function' : 'sql';
+  return { ...o, kind, name } as StepDefinition;
+}
+
+/**
+ * A step kind, contributed by a plugin: how steps of `kind` are checked, fingerprinted and run.
+ *
+ * How to implement one:
+ * 1. Pick a unique `kind` string and list the extra fields your steps carry in `fields`
+ *    (anything else is reported as an unknown field).
+ * 2. `prepare` validates one definition (report problems with `ctx.problem`) and returns
+ *    the text its checksum is computed from, plus an SQL `script` if the step is plain SQL.
+ * 3. `run` does the work through `ctx.db` / `ctx.exec`, honours `ctx.signal`, and throws on
+ *    failure. The engine records state around it; never record state yourself.
+ * 4. Export a builder that returns `{ kind, name, ...fields }` for your users.
+ */
+export interface StepKind<D extends StepDefinition = StepDefinition> {
+  readonly kind: string;
+  /** Extra fields of this kind, with a short type description for error messages. */
+  readonly fields: Readonly<Record<string, string>>;
+  prepare(def: D, ctx: PrepareContext): Awaitable<Prepared>;
+  run(def: D, ctx: StepContext, prepared: Prepared): Promise<void>;
+}
+
+export interface PrepareContext {
+  /** The config file's folder: resolve relative paths against it. */
+  readonly configDir: string;
+  /** Report one problem; `path` is relative to the step (`"sql"`, `"options.table"`). */
+  problem(path: string, message: string): void;
+}
+
+export interface Prepared {
+  /** The text that defines the step; normalised and hashed into its checksum. */
+  readonly source: string;
+  /**
+   * Plain SQL to run. When set and the step is transactional, the engine sends it in one
+   * round trip together with the state record.
+   */
+  readonly script?: string;
+}
+
+/**
+ * A plugin: a plain object returned by a factory. Built-in plugins use this same contract.
+ *
+ * How to write one:
+ * 1. Export a factory `myPlugin(options)` returning `{ name, register }`.
+ * 2. In `register`, add providers to the container with the typed tokens from `zsetup`
+ *    (`Tokens.StepKind` to add a step kind, `Tokens.StateStore` / `Tokens.Lock` to replace
+ *    a contract, `Tokens.Hooks` for hooks and events). Resolve lazily (`useFactory`):
+ *    nothing may touch the database in `register`.
+ * 3. Get the pool with `c.resolve(Tokens.Database)`; never open connections of your own.
+ */
+export interface Plugin {
+  readonly name: string;
+  register(container: DependencyContainer, config: ResolvedConfig): void;
+}
+
+/** The config a user writes; every field but `steps` is optional. */
+export interface UserConfig {
+  database?: DatabaseConfig;
+  /** Plugins, registered after the built-in defaults (a plugin can replace a default). */
+  plugins?: readonly Plugin[];
+  /** The steps, in order. Without `after`, each step runs after the one before it. */
+  steps: readonly StepDefinition[];
+  state?: {
+    /** Schema of zsetup's own tables (journal, lease). @default "zsetup" */
+    schema?: string;
+  };
+  lock?: {
+    /** `advisory` (session advisory lock) or `lease` (a lease row, for PgBouncer/CockroachDB). @default "advisory" */
+    kind?: 'advisory' | 'lease';
+    /** How long `apply` waits for the lock. @default "60s" */
+    timeout?: Duration;
+    /** Lease lifetime; renewed every third of it. @default "30s" */
+    leaseTtl?: Duration;
+    /** Lock name (several independent setups in one database need different names). @default "zsetup" */
+    name?: string;
+  };
+  apply?: {
+    /** Independent branches run at once, never more than the pool allows. @default 1 */
+    concurrency?: number;
+    /** `lock_timeout` set for each step's statements. @default "10s" */
+    ddlLockTimeout?: Duration;
+    /** Retries of a step that hit `lock_timeout` (with backoff). @default 5 */
+    lockRetries?: number;
+  };
+}
+
+export interface DatabaseConfig {
+  /**
+   * PostgreSQL URL. Overridden by `ZSETUP_DATABASE_URL`.
+   * @default unset: the embedded PGlite in `pglite.dataDir`
+   */
+  url?: string;
+  pglite?: {
+    /** Data directory, relative to the config file. @default ".zsetup/pglite" */
+    dataDir?: string;
+  };
+  pool?: {
+    /** Maximum open connections (the lock takes one more, outside the pool). @default 10 */
+    max?: number;
+    /** Close a connection idle this long. @default "5m" */
+    idleTimeout?: Duration;
+    /** Replace a connection older than this. @default "30m" */
+    maxLifetime?: Duration;
+    /** Keep retrying the first connection until this deadline (ZITADEL's AwaitInitialConn). @default "10s" */
+    connectTimeout?: Duration;
+  };
+}
+
+export type ConfigCommand = 'plan' | 'apply' | 'status' | 'cleanup';
+export type ConfigExport =
+  | UserConfig
+  | Promise<UserConfig>
+  | ((env: { command: ConfigCommand }) => Awaitable<UserConfig>);
+
+/**
+ * Identity function that gives a config file its types.
+ * @example
+ * export default defineConfig({ steps: [step('01', { sql: 'SELECT 1' })] })
+ */
+export function defineConfig(config: UserConfig): UserConfig;
+export function defineConfig(config: Promise<UserConfig>): Promise<UserConfig>;
+export function defineConfig(config: (env: { command: ConfigCommand }) => Awaitable<UserConfig>): (env: { command: ConfigCommand }) => Awaitable<UserConfig>;
+export function defineConfig(config: ConfigExport): ConfigExport {
+  return config;
+}

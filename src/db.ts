@@ -1,0 +1,63 @@
+/**
+ * The database contract the `pool` plugin provides: one pool (knex) plus raw sessions
+ * for the engine's hot path. Every part of zsetup gets it from the container.
+ */
+import type { Knex } from 'knex';
+
+/** A connection checked out of the pool (or the lock's dedicated connection). */
+export interface Session {
+  /** One statement with `$1`-style parameters; returns its rows. */
+  query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<R[]>;
+  /** A script of one or more statements, no parameters, in one round trip. */
+  exec(script: string): Promise<void>;
+  /** Server backend pid (PostgreSQL), for cancelling a running statement. */
+  readonly backendPid?: number | undefined;
+}
+
+/** A connection outside the pool, owned by its user (the advisory lock). */
+export interface DedicatedSession extends Session {
+  close(): Promise<void>;
+  /** Fires when the connection dies (server terminated it, network cut). */
+  onEnd(listener: (err?: Error) => void): void;
+}
+
+export interface Database {
+  readonly dialect: 'postgres' | 'pglite';
+  /** Where we connect, for people: never contains a password. */
+  readonly target: string;
+  /** The pool size (the engine never runs more steps at once than this). */
+  readonly poolMax: number;
+  /** The pool, for steps written with knex. */
+  readonly knex: Knex;
+  /** Wait for the first connection, retrying until the connect deadline (exit 5 after). */
+  connect(signal?: AbortSignal): Promise<void>;
+  /**
+   * Check a connection out of the pool for the duration of `fn`; with `via` (a knex
+   * transaction), use that transaction's connection instead.
+   */
+  withSession<T>(fn: (s: Session) => Promise<T>, via?: Knex | Knex.Transaction): Promise<T>;
+  /** A connection outside the pool (PostgreSQL only). */
+  dedicated?(applicationName: string): Promise<DedicatedSession>;
+  /** Close the pool. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Quote an identifier (schema, table) that comes from config: `a"b` -> `"a""b"`. */
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/**
+ * Quote a literal for scripts sent without parameters. The `E'...'` form escapes
+ * backslashes too, so it is safe whatever `standard_conforming_strings` says.
+ */
+export function quoteLiteral(value: string | number | boolean | null | undefined): string {
+  if (value === null || value === undefined) return 'NULL';
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new TypeError(`not a finite number: ${value}`);
+    return String(value);
+  }
+  if (typeof value === 'boolean') return value ? 'TRUE' : 'FALSE';
+  if (value.includes('\0')) throw new TypeError('string contains a NUL byte');
+  return `E'${value.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
+}

@@ -1,0 +1,49 @@
+/**
+ * The engine's closed set of typed events. Renderers (text, JSON) and plugin hooks
+ * subscribe; the engine never prints.
+ */
+import type { Action } from '../plan/planner.js';
+
+export type EngineEvent =
+  | { type: 'run.started'; command: string; target: string; owner: string; steps: number }
+  | { type: 'lock.waiting'; lock: string; holder: string; waitedMs: number }
+  | { type: 'lock.acquired'; lock: string; owner: string; waitedMs: number }
+  | { type: 'step.recovered'; step: string; previousOwner: string; startedAt: string }
+  | { type: 'step.started'; step: string; action: Action; reason: string }
+  | { type: 'step.retry'; step: string; attempt: number; delayMs: number; error: string }
+  | { type: 'step.done'; step: string; durationMs: number }
+  | { type: 'step.failed'; step: string; error: string; durationMs: number }
+  | { type: 'step.interrupted'; step: string; reason: string }
+  | { type: 'step.blocked'; step: string; reason: string }
+  | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string; step?: string };
+
+export type EngineEventType = EngineEvent['type'];
+
+/** Hooks a plugin can register under `Tokens.Hooks` (read with `resolveAll`). */
+export interface Hooks {
+  /** Every engine event, in order. Must not throw; must be quick. */
+  onEvent?(event: EngineEvent): void;
+}
+
+/** A tiny synchronous event bus: emit, subscribe. Listener errors never reach the engine. */
+export class EngineEvents {
+  private readonly listeners: Array<(e: EngineEvent) => void> = [];
+
+  on(listener: (e: EngineEvent) => void): () => void {
+    this.listeners.push(listener);
+    return () => {
+      const i = this.listeners.indexOf(listener);
+      if (i >= 0) this.listeners.splice(i, 1);
+    };
+  }
+
+  emit(event: EngineEvent): void {
+    for (const l of this.listeners) {
+      try {
+        l(event);
+      } catch {
+        // a renderer bug must not break a migration
+      }
+    }
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * zsetup's public API: the config DSL, the programmatic API, the contracts and tokens
+ * plugins build on. Re-exports only.
+ */
+import 'reflect-metadata';
+
+export { defineConfig, step, repeatable, file, isSqlFile, COMMON_STEP_FIELDS } from './config/dsl.js';
+export type {
+  UserConfig,
+  DatabaseConfig,
+  StepDefinition,
+  StepOptions,
+  SqlStepOptions,
+  FunctionStepOptions,
+  RepeatableOptions,
+  RepeatableSpec,
+  CommonStepOptions,
+  StepContext,
+  StepKind,
+  PrepareContext,
+  Prepared,
+  Plugin,
+  SqlFile,
+  Duration,
+  ConfigCommand,
+  ConfigExport,
+  Awaitable,
+} from './config/dsl.js';
+export type { ResolvedConfig, ConfigFlags } from './config/resolve.js';
+export { parseDuration, formatMs } from './config/duration.js';
+export { loadProject, type Project, type ResolvedStep, type LoadOptions } from './config/project.js';
+
+export { plan, apply, status } from './api.js';
+export type { PlanResult, ApplyResult, ApplyOptions, StatusResult, StatusEntry, BaseOptions, FailureStatus } from './api.js';
+
+export { Tokens, buildContainer, instanceCachingFactory, resolveAllOrNone } from './container.js';
+export type { Database, Session, DedicatedSession } from './db.js';
+export { quoteIdent, quoteLiteral } from './db.js';
+
+export type { StateStore, StepEvent, StepEventKind, RecordedEvent, StepState } from './state/store.js';
+export { JournalStore } from './state/journal.js';
+
+export type { Lock, LockHandle, LockHolder, AcquireOptions } from './lock/lock.js';
+export { sleep, withTimeout } from './lock/lock.js';
+export { AdvisoryLock, describeHolder } from './lock/advisory.js';
+export { LeaseLock } from './lock/lease.js';
+export { DataDirLock } from './lock/datadir.js';
+
+export { EngineEvents, type EngineEvent, type EngineEventType, type Hooks } from './engine/events.js';
+export type { StepResult, StepStatus } from './engine/executor.js';
+export { splitStatements } from './engine/split.js';
+
+export { planSteps, type Plan, type PlanEntry, type PlanStep, type Action, type CheckResult } from './plan/planner.js';
+export { buildGraph } from './plan/graph.js';
+export { checksum, normalizeSource } from './plan/checksum.js';
+
+export { ZsetupError, ConfigError, LockTimeoutError, DatabaseUnreachableError, LockLostError, redact, causeChain, type ConfigProblem } from './errors.js';
+
+export { pool, journal, lock, steps, defaultPlugins } from '../plugins/index.js';

@@ -1,0 +1,117 @@
+/**
+ * Session advisory lock on a dedicated connection outside the pool ("locking and
+ * unlocking need to use the same connection", golang-migrate). Acquired by polling
+ * `pg_try_advisory_lock` outside any transaction: a waiter blocked inside a transaction
+ * would deadlock `CREATE INDEX CONCURRENTLY`, which waits for every older transaction.
+ *
+ * Does not hold behind a transaction-mode pooler (PgBouncer): use the lease lock there.
+ */
+import type { Database, DedicatedSession } from '../db.js';
+import { LockTimeoutError } from '../errors.js';
+import type { AcquireOptions, Lock, LockHandle, LockHolder } from './lock.js';
+import { pollDelay, sleep, WAIT_REPORT_MS, withTimeout } from './lock.js';
+
+/** classid of our two-key advisory locks: "zset". */
+const CLASS_ID = 0x7a736574;
+
+export class AdvisoryLock implements Lock {
+  readonly description = 'advisory lock';
+  readonly objId: number;
+
+  constructor(private readonly db: Database, readonly name: string) {
+    this.objId = hash32(name);
+  }
+
+  async acquire(o: AcquireOptions): Promise<LockHandle> {
+    if (!this.db.dedicated) throw new Error(`the advisory lock needs a PostgreSQL server (${this.db.target} has no dedicated connections)`);
+    const started = Date.now();
+    const conn = await this.db.dedicated(appName(o.owner, new Date()));
+    let ok = false;
+    try {
+      let lastReport = 0;
+      for (let attempt = 0; ; attempt++) {
+        const [row] = await conn.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, $2) AS ok', [CLASS_ID, this.objId]);
+        if (row?.ok) break;
+        const waited = Date.now() - started;
+        if (waited >= o.timeoutMs || o.signal?.aborted) {
+          const h = await this.holder(conn).catch(() => undefined);
+          throw new LockTimeoutError(
+            `could not acquire the ${this.description} "${this.name}" within ${Math.round(o.timeoutMs / 1000)} s: held by ${describeHolder(h)}`,
+            { hint: 'another zsetup run is working; wait for it, or raise --lock-timeout' },
+          );
+        }
+        if (o.onWait && Date.now() - lastReport >= WAIT_REPORT_MS) {
+          lastReport = Date.now();
+          o.onWait(await this.holder(conn).catch(() => undefined), waited);
+        }
+        await sleep(Math.min(pollDelay(attempt), Math.max(0, o.timeoutMs - waited)), o.signal);
+      }
+      // Name the holder with the time we got it (application_name shows in pg_stat_activity).
+      await conn.exec(`SET application_name = '${appName(o.owner, new Date()).replace(/'/g, "''")}'`);
+      ok = true;
+    } finally {
+      if (!ok) await withTimeout(conn.close(), 2000);
+    }
+    return handle(conn, o.owner, async () => {
+      await conn.query('SELECT pg_advisory_unlock($1, $2)', [CLASS_ID, this.objId]);
+    });
+  }
+
+  async holder(via?: DedicatedSession): Promise<LockHolder | undefined> {
+    const q = `SELECT a.application_name AS app FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+      WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1::bigint::oid AND l.objid = $2::bigint::oid AND l.objsubid = 2
+        AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())`;
+    const objid = this.objId >>> 0; // pg_locks shows the key as an unsigned oid
+    const rows = via
+      ? await via.query<{ app: string }>(q, [CLASS_ID, objid])
+      : await this.db.withSession((s) => s.query<{ app: string }>(q, [CLASS_ID, objid]));
+    const app = rows[0]?.app;
+    if (app === undefined) return undefined;
+    return parseAppName(app) ?? { owner: app || 'another session (not zsetup)' };
+  }
+}
+
+function handle(conn: DedicatedSession, owner: string, unlock: () => Promise<void>): LockHandle {
+  const ac = new AbortController();
+  let released = false;
+  conn.onEnd(() => {
+    if (!released) ac.abort(new Error('the lock connection closed'));
+  });
+  return {
+    owner,
+    lost: ac.signal,
+    async release() {
+      if (released) return;
+      released = true;
+      // Bounded: golang-migrate lists its unlock without a timeout as a known bug.
+      await withTimeout(unlock().catch(() => undefined), 3000);
+      await withTimeout(conn.close().catch(() => undefined), 2000);
+    },
+  };
+}
+
+/** `zsetup@<unix seconds> <owner>`, cut to PostgreSQL's 63-byte limit. */
+export function appName(owner: string, since: Date): string {
+  return `zsetup@${Math.floor(since.getTime() / 1000)} ${owner}`.slice(0, 63);
+}
+
+export function parseAppName(app: string): LockHolder | undefined {
+  const m = /^zsetup@(\d+) (.*)$/.exec(app);
+  if (!m) return undefined;
+  return { owner: m[2]!, since: new Date(Number(m[1]) * 1000) };
+}
+
+export function describeHolder(h: LockHolder | undefined): string {
+  if (!h) return 'an unknown holder (it may just have released it)';
+  return h.since ? `${h.owner} since ${h.since.toISOString()}` : h.owner;
+}
+
+/** FNV-1a, as a signed int4 (the type of pg_try_advisory_lock's keys). */
+export function hash32(s: string): number {
+  let h = 0x811c9dc5;
+  for (const b of Buffer.from(s, 'utf8')) {
+    h ^= b;
+    h = Math.imul(h, 0x01000193);
+  }
+  return h | 0;
+}

@@ -1,0 +1,150 @@
+/**
+ * Lease lock: a row with owner, expiry, heartbeat and a fencing token, for databases or
+ * poolers where session advisory locks do not hold (PgBouncer transaction mode,
+ * CockroachDB). Uses the shared pool; renews the lease every third of its lifetime.
+ * A holder whose lease expired is gone: the next acquirer bumps the token, and the old
+ * holder's heartbeat (which matches on the token) finds it lost.
+ */
+import type { Database } from '../db.js';
+import { quoteIdent } from '../db.js';
+import { LockTimeoutError } from '../errors.js';
+import { describeHolder } from './advisory.js';
+import type { AcquireOptions, Lock, LockHandle, LockHolder } from './lock.js';
+import { pollDelay, sleep, WAIT_REPORT_MS, withTimeout } from './lock.js';
+
+const RACE_CODES = new Set(['23505', '42P07', '42P06', '40001']);
+
+export class LeaseLock implements Lock {
+  readonly description = 'lease';
+  readonly usesPool = true;
+  private readonly table: string;
+  private readonly schema: string;
+  private ready = false;
+
+  constructor(private readonly db: Database, readonly name: string, readonly ttlMs: number, schema: string) {
+    this.schema = quoteIdent(schema);
+    this.table = `${this.schema}.lease`;
+  }
+
+  /** Create the lease table; tolerant of several processes doing it at once. */
+  async ensureTable(): Promise<void> {
+    if (this.ready) return;
+    for (let i = 0; ; i++) {
+      try {
+        await this.db.withSession((s) =>
+          s.exec(`CREATE SCHEMA IF NOT EXISTS ${this.schema};
+CREATE TABLE IF NOT EXISTS ${this.table} (
+  name text PRIMARY KEY,
+  owner text,
+  token bigint NOT NULL,
+  acquired_at timestamptz NOT NULL,
+  heartbeat_at timestamptz NOT NULL,
+  expires_at timestamptz NOT NULL
+)`),
+        );
+        this.ready = true;
+        return;
+      } catch (err) {
+        if (i >= 5 || !RACE_CODES.has((err as { code?: string }).code ?? '')) throw err;
+        await sleep(50 + Math.random() * 100);
+      }
+    }
+  }
+
+  async acquire(o: AcquireOptions): Promise<LockHandle> {
+    await this.ensureTable();
+    const started = Date.now();
+    let lastReport = 0;
+    for (let attempt = 0; ; attempt++) {
+      const rows = await this.db.withSession((s) =>
+        s.query<{ token: string }>(
+          `INSERT INTO ${this.table} AS l (name, owner, token, acquired_at, heartbeat_at, expires_at)
+           VALUES ($1, $2, 1, clock_timestamp(), clock_timestamp(), clock_timestamp() + $3 * interval '1 millisecond')
+           ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, token = l.token + 1, acquired_at = excluded.acquired_at,
+             heartbeat_at = excluded.heartbeat_at, expires_at = excluded.expires_at
+           WHERE l.owner IS NULL OR l.expires_at < clock_timestamp()
+           RETURNING token`,
+          [this.name, o.owner, this.ttlMs],
+        ),
+      );
+      if (rows[0]) return this.handle(o.owner, Number(rows[0].token));
+      const waited = Date.now() - started;
+      if (waited >= o.timeoutMs || o.signal?.aborted) {
+        const h = await this.holder().catch(() => undefined);
+        throw new LockTimeoutError(`could not acquire the ${this.description} "${this.name}" within ${Math.round(o.timeoutMs / 1000)} s: held by ${describeHolder(h)}`, {
+          hint: 'another zsetup run is working; wait for it, or raise --lock-timeout',
+        });
+      }
+      if (o.onWait && Date.now() - lastReport >= WAIT_REPORT_MS) {
+        lastReport = Date.now();
+        o.onWait(await this.holder().catch(() => undefined), waited);
+      }
+      await sleep(Math.min(pollDelay(attempt), Math.max(0, o.timeoutMs - waited)), o.signal);
+    }
+  }
+
+  async holder(): Promise<LockHolder | undefined> {
+    const rows = await this.db
+      .withSession((s) =>
+        s.query<{ owner: string; acquired_at: Date }>(
+          `SELECT owner, acquired_at FROM ${this.table} WHERE name = $1 AND owner IS NOT NULL AND expires_at > clock_timestamp()`,
+          [this.name],
+        ),
+      )
+      .catch((err) => {
+        if ((err as { code?: string }).code === '42P01' || (err as { code?: string }).code === '3F000') return [];
+        throw err;
+      });
+    const r = rows[0];
+    return r ? { owner: r.owner, since: new Date(r.acquired_at) } : undefined;
+  }
+
+  /** SQL that is true only while the lease with this token is still ours (fencing). */
+  fenceCondition(token: number): string {
+    return `EXISTS (SELECT 1 FROM ${this.table} WHERE name = ${sqlString(this.name)} AND token = ${token} AND expires_at > clock_timestamp())`;
+  }
+
+  private handle(owner: string, token: number): LockHandle {
+    const ac = new AbortController();
+    let released = false;
+    let expiresAt = Date.now() + this.ttlMs;
+    const beat = async () => {
+      try {
+        const rows = await this.db.withSession((s) =>
+          s.query(
+            `UPDATE ${this.table} SET heartbeat_at = clock_timestamp(), expires_at = clock_timestamp() + $3 * interval '1 millisecond'
+             WHERE name = $1 AND token = $2 RETURNING 1`,
+            [this.name, token, this.ttlMs],
+          ),
+        );
+        if (rows.length === 0) ac.abort(new Error(`the lease "${this.name}" was taken over (token ${token} is no longer current)`));
+        else expiresAt = Date.now() + this.ttlMs;
+      } catch (err) {
+        if (Date.now() > expiresAt) ac.abort(new Error(`the lease "${this.name}" expired: heartbeat failed: ${(err as Error).message}`));
+      }
+    };
+    const timer = setInterval(() => void beat(), Math.max(50, Math.floor(this.ttlMs / 3)));
+    timer.unref();
+    ac.signal.addEventListener('abort', () => clearInterval(timer), { once: true });
+    return {
+      owner,
+      lost: ac.signal,
+      token,
+      release: async () => {
+        if (released) return;
+        released = true;
+        clearInterval(timer);
+        await withTimeout(
+          this.db
+            .withSession((s) => s.query(`UPDATE ${this.table} SET owner = NULL, expires_at = clock_timestamp() WHERE name = $1 AND token = $2`, [this.name, token]))
+            .catch(() => undefined),
+          3000,
+        );
+      },
+    } as LockHandle & { token: number };
+  }
+}
+
+function sqlString(s: string): string {
+  return `'${s.replace(/'/g, "''")}'`;
+}

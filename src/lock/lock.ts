@@ -1,0 +1,75 @@
+/**
+ * The Lock contract: one run-wide lock that `apply` holds from start to end.
+ *
+ * How to implement a lock (prove it with `lockContract` from `zsetup/testing`):
+ * 1. `acquire()` waits until the lock is free, polling outside any transaction, and gives
+ *    up with `LockTimeoutError` (naming the holder) after `timeoutMs`; it calls `onWait`
+ *    at most every few seconds while it waits, and stops early when `signal` aborts.
+ * 2. The returned handle's `release()` is idempotent and bounded in time: a release that
+ *    hangs must not keep the process alive.
+ * 3. `handle.lost` aborts when the lock is known lost (connection died, lease taken over).
+ * 4. `holder()` says who holds it now, without taking it.
+ */
+export interface LockHolder {
+  readonly owner: string;
+  readonly since?: Date | undefined;
+}
+
+export interface AcquireOptions {
+  /** Our owner id (`host:pid:run`). */
+  readonly owner: string;
+  /** Give up after this long; 0 tries once. */
+  readonly timeoutMs: number;
+  readonly signal?: AbortSignal | undefined;
+  /** Called while waiting, at most every few seconds. */
+  onWait?(holder: LockHolder | undefined, waitedMs: number): void;
+}
+
+export interface LockHandle {
+  readonly owner: string;
+  /** Aborted once the lock is known to be lost. */
+  readonly lost: AbortSignal;
+  release(): Promise<void>;
+}
+
+export interface Lock {
+  /** What kind of lock this is, for messages (`advisory lock`, `lease`, `data-dir lock`). */
+  readonly description: string;
+  /** True when holding the lock takes a pool connection now and then (lease heartbeat). */
+  readonly usesPool?: boolean;
+  acquire(options: AcquireOptions): Promise<LockHandle>;
+  holder(): Promise<LockHolder | undefined>;
+}
+
+/** Wait `ms`, or less when `signal` aborts. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** Run `p` but give up after `ms` (used to bound releases). */
+export async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  let t: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p, new Promise<undefined>((r) => (t = setTimeout(() => r(undefined), ms).unref()))]);
+  } finally {
+    clearTimeout(t);
+  }
+}
+
+/** A poll interval with jitter, so ten waiters do not poll in lockstep. */
+export function pollDelay(attempt: number): number {
+  const base = Math.min(100 * 2 ** Math.min(attempt, 3), 1000);
+  return base / 2 + Math.random() * base;
+}
+
+/** How often waiters report "waiting for lock": every few seconds. */
+export const WAIT_REPORT_MS = 3000;

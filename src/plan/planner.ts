@@ -1,0 +1,130 @@
+/**
+ * The planner: a pure function from declared steps, recorded state and the results of
+ * repeatable checks to a Plan. `plan` and `apply` use the same function; nothing here
+ * does I/O.
+ */
+import type { StepState } from '../state/store.js';
+
+export type Action = 'run' | 'rerun' | 'resume' | 'skip' | 'drift' | 'blocked';
+
+export interface PlanStep {
+  readonly name: string;
+  readonly kind: string;
+  /** Direct dependencies. */
+  readonly deps: readonly string[];
+  readonly checksum: string;
+  readonly repeatable: boolean;
+  readonly transaction: boolean;
+  readonly description?: string | undefined;
+}
+
+export interface PlanEntry {
+  readonly step: string;
+  readonly kind: string;
+  readonly action: Action;
+  /** Why, for people: `repeatable: check(lastRun) returned true`. */
+  readonly reason: string;
+  readonly after: readonly string[];
+  readonly checksum: string;
+  readonly repeatable: boolean;
+  readonly transaction: boolean;
+}
+
+export interface Plan {
+  /** In execution order. */
+  readonly entries: readonly PlanEntry[];
+  /** Entries that would do work (run, rerun, resume). */
+  readonly pending: number;
+  readonly drift: number;
+  readonly blocked: number;
+}
+
+/** The result of a repeatable step's `check(lastRun)`: a boolean, or what it threw. */
+export type CheckResult = boolean | { error: string };
+
+export interface PlanInput {
+  /** Steps in execution order (topological). */
+  readonly steps: readonly PlanStep[];
+  readonly state: ReadonlyMap<string, StepState>;
+  /** For repeatable steps that are done and unchanged: what `check(lastRun)` returned. */
+  readonly checks: ReadonlyMap<string, CheckResult>;
+  /** Treat drift as skip (apply --allow-drift). */
+  readonly allowDrift?: boolean;
+}
+
+export const WORK_ACTIONS: ReadonlySet<Action> = new Set(['run', 'rerun', 'resume']);
+
+/** Which repeatable steps need their `check(lastRun)` evaluated for this state. */
+export function stepsNeedingCheck(steps: readonly PlanStep[], state: ReadonlyMap<string, StepState>): string[] {
+  return steps
+    .filter((s) => {
+      const st = state.get(s.name);
+      return s.repeatable && st?.latest.event === 'done' && st.latest.checksum === s.checksum;
+    })
+    .map((s) => s.name);
+}
+
+export function planSteps(input: PlanInput): Plan {
+  const entries: PlanEntry[] = [];
+  const actionOf = new Map<string, Action>();
+  for (const s of input.steps) {
+    let { action, reason } = decide(s, input);
+    if (action === 'drift' && input.allowDrift) {
+      action = 'skip';
+      reason = `${reason} (allowed by --allow-drift)`;
+    }
+    if (WORK_ACTIONS.has(action)) {
+      const bad = s.deps.find((d) => actionOf.get(d) === 'drift' || actionOf.get(d) === 'blocked');
+      if (bad !== undefined) {
+        reason = `depends on ${actionOf.get(bad) === 'drift' ? 'drifted' : 'blocked'} step "${bad}" (would ${action}: ${reason})`;
+        action = 'blocked';
+      }
+    }
+    actionOf.set(s.name, action);
+    entries.push({ step: s.name, kind: s.kind, action, reason, after: s.deps, checksum: s.checksum, repeatable: s.repeatable, transaction: s.transaction });
+  }
+  return {
+    entries,
+    pending: entries.filter((e) => WORK_ACTIONS.has(e.action)).length,
+    drift: entries.filter((e) => e.action === 'drift').length,
+    blocked: entries.filter((e) => e.action === 'blocked').length,
+  };
+}
+
+function decide(s: PlanStep, input: PlanInput): { action: Action; reason: string } {
+  const st = input.state.get(s.name);
+  if (!st) return { action: 'run', reason: 'never applied' };
+  const { latest, lastDone } = st;
+  switch (latest.event) {
+    case 'failed':
+      return { action: 'run', reason: `previous attempt failed at ${stamp(latest.at)}: ${firstLine(latest.error ?? 'unknown error')}` };
+    case 'started':
+      return { action: 'run', reason: `started by ${latest.owner} at ${stamp(latest.at)} and never finished (interrupted, or still running)` };
+    case 'interrupted':
+      return { action: 'run', reason: `interrupted at ${stamp(latest.at)} (started by ${latest.owner})` };
+    case 'done':
+      break;
+  }
+  const done = lastDone ?? latest;
+  if (done.checksum !== s.checksum) {
+    const why = `checksum changed since applied ${stamp(done.at)}`;
+    return s.repeatable ? { action: 'rerun', reason: why } : { action: 'drift', reason: why };
+  }
+  if (!s.repeatable) return { action: 'skip', reason: `applied ${stamp(done.at)}` };
+  const check = input.checks.get(s.name);
+  if (check === undefined) return { action: 'skip', reason: `applied ${stamp(done.at)}` };
+  if (typeof check === 'object') return { action: 'blocked', reason: `repeatable: check(lastRun) threw: ${firstLine(check.error)}` };
+  return check
+    ? { action: 'rerun', reason: 'repeatable: check(lastRun) returned true' }
+    : { action: 'skip', reason: `repeatable: check(lastRun) returned false (applied ${stamp(done.at)})` };
+}
+
+/** `2026-11-20T10:00Z`: minutes are enough for people. */
+export function stamp(d: Date): string {
+  return `${d.toISOString().slice(0, 16)}Z`;
+}
+
+function firstLine(s: string): string {
+  const l = s.split('\n')[0]!;
+  return l.length > 200 ? `${l.slice(0, 197)}...` : l;
+}

@@ -1,0 +1,126 @@
+/**
+ * The default StateStore: an append-only journal table in its own schema.
+ * Every event is a row; state is derived (latest row per step).
+ */
+import type { Database, Session } from '../db.js';
+import { quoteIdent, quoteLiteral } from '../db.js';
+import type { RecordedEvent, StateStore, StepEvent, StepState } from './store.js';
+
+interface Row {
+  id: string | number;
+  step: string;
+  event: RecordedEvent['event'];
+  owner: string;
+  checksum: string | null;
+  last_run: unknown;
+  checkpoint: unknown;
+  error: string | null;
+  at: Date | string;
+  role?: string;
+}
+
+const UNDEFINED_TABLE = '42P01';
+const UNDEFINED_SCHEMA = '3F000';
+
+export class JournalStore implements StateStore {
+  private readonly table: string;
+  private readonly schema: string;
+
+  constructor(private readonly db: Database, schema: string) {
+    this.schema = quoteIdent(schema);
+    this.table = `${this.schema}.journal`;
+  }
+
+  async init(): Promise<void> {
+    await this.db.withSession((s) =>
+      s.exec(`CREATE SCHEMA IF NOT EXISTS ${this.schema};
+CREATE TABLE IF NOT EXISTS ${this.table} (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  step text NOT NULL,
+  event text NOT NULL CHECK (event IN ('started', 'done', 'failed', 'interrupted')),
+  owner text NOT NULL,
+  checksum text,
+  last_run jsonb,
+  checkpoint jsonb,
+  error text,
+  at timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+CREATE INDEX IF NOT EXISTS journal_step_id ON ${this.table} (step, id);`),
+    );
+  }
+
+  async load(): Promise<Map<string, StepState>> {
+    const cols = 'id, step, event, owner, checksum, last_run, checkpoint, error, at';
+    let rows: Row[];
+    try {
+      rows = await this.db.withSession((s) =>
+        s.query<Row>(
+          `SELECT * FROM (SELECT DISTINCT ON (step) 'latest' AS role, ${cols} FROM ${this.table} ORDER BY step, id DESC) l
+           UNION ALL
+           SELECT * FROM (SELECT DISTINCT ON (step) 'done' AS role, ${cols} FROM ${this.table} WHERE event = 'done' ORDER BY step, id DESC) d`,
+        ),
+      );
+    } catch (err) {
+      if (isMissing(err)) return new Map();
+      throw err;
+    }
+    const latest = new Map<string, RecordedEvent>();
+    const done = new Map<string, RecordedEvent>();
+    for (const r of rows) (r.role === 'latest' ? latest : done).set(r.step, toEvent(r));
+    const out = new Map<string, StepState>();
+    for (const [step, ev] of latest) out.set(step, { step, latest: ev, lastDone: done.get(step) });
+    return out;
+  }
+
+  async history(options: { step?: string } = {}): Promise<RecordedEvent[]> {
+    try {
+      const rows = await this.db.withSession((s) =>
+        options.step === undefined
+          ? s.query<Row>(`SELECT * FROM ${this.table} ORDER BY id`)
+          : s.query<Row>(`SELECT * FROM ${this.table} WHERE step = $1 ORDER BY id`, [options.step]),
+      );
+      return rows.map(toEvent);
+    } catch (err) {
+      if (isMissing(err)) return [];
+      throw err;
+    }
+  }
+
+  async record(event: StepEvent, session?: Session): Promise<void> {
+    const sql = this.recordStatement(event);
+    if (session) await session.exec(sql);
+    else await this.db.withSession((s) => s.exec(sql));
+  }
+
+  recordStatement(e: StepEvent): string {
+    const json = (v: unknown) => (v === undefined ? 'NULL' : `${quoteLiteral(JSON.stringify(v))}::jsonb`);
+    return `INSERT INTO ${this.table} (step, event, owner, checksum, last_run, checkpoint, error) VALUES (${[
+      quoteLiteral(e.step),
+      quoteLiteral(e.event),
+      quoteLiteral(e.owner),
+      quoteLiteral(e.checksum),
+      json(e.lastRun),
+      json(e.checkpoint),
+      quoteLiteral(e.error),
+    ].join(', ')})`;
+  }
+}
+
+function isMissing(err: unknown): boolean {
+  const code = (err as { code?: string })?.code;
+  return code === UNDEFINED_TABLE || code === UNDEFINED_SCHEMA;
+}
+
+function toEvent(r: Row): RecordedEvent {
+  return {
+    id: Number(r.id),
+    step: r.step,
+    event: r.event,
+    owner: r.owner,
+    checksum: r.checksum ?? undefined,
+    lastRun: r.last_run ?? undefined,
+    checkpoint: r.checkpoint ?? undefined,
+    error: r.error ?? undefined,
+    at: r.at instanceof Date ? r.at : new Date(r.at),
+  };
+}
