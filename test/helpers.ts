@@ -1,0 +1,137 @@
+/**
+ * Test helpers: a throwaway PostgreSQL database per suite, scratch folders inside the
+ * project (so configs can `import ... from 'zsetup'`), and the real CLI as a child process.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+
+export const ROOT = new URL('..', import.meta.url).pathname.replace(/\/$/, '');
+export const CLI = join(ROOT, 'dist/src/cli/main.js');
+export const ADMIN_URL = process.env.ZSETUP_TEST_ADMIN_URL ?? 'postgres://root@127.0.0.1:5432/postgres';
+
+export interface TestDb {
+  name: string;
+  url: string;
+  /** Run one query on the test database (a fresh connection each time). */
+  query<R = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<R[]>;
+  drop(): Promise<void>;
+}
+
+/** CREATE DATABASE zs_<random>; drop() terminates its sessions and drops it. */
+export async function createDb(): Promise<TestDb> {
+  const name = `zs_${randomBytes(5).toString('hex')}`;
+  await adminQuery(`CREATE DATABASE ${name}`);
+  const u = new URL(ADMIN_URL);
+  u.pathname = `/${name}`;
+  const url = u.toString();
+  return {
+    name,
+    url,
+    async query<R>(sql: string, params?: unknown[]) {
+      const c = new pg.Client({ connectionString: url });
+      await c.connect();
+      try {
+        return (await c.query(sql, params)).rows as R[];
+      } finally {
+        await c.end();
+      }
+    },
+    async drop() {
+      await adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    },
+  };
+}
+
+export async function adminQuery(sql: string, params?: unknown[]): Promise<unknown[]> {
+  const c = new pg.Client({ connectionString: ADMIN_URL });
+  await c.connect();
+  try {
+    return (await c.query(sql, params)).rows;
+  } finally {
+    await c.end();
+  }
+}
+
+/** A scratch folder under test/.tmp (inside the package, so `zsetup` resolves). */
+export function scratch(files: Record<string, string> = {}): { dir: string; write(files: Record<string, string>): void; remove(): void } {
+  const dir = join(ROOT, 'test/.tmp', randomBytes(5).toString('hex'));
+  mkdirSync(dir, { recursive: true });
+  const write = (fs: Record<string, string>) => {
+    for (const [p, content] of Object.entries(fs)) {
+      mkdirSync(dirname(join(dir, p)), { recursive: true });
+      writeFileSync(join(dir, p), content);
+    }
+  };
+  write(files);
+  return { dir, write, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  /** stdout parsed as line-delimited JSON. */
+  json(): any[];
+}
+
+export interface CliOptions {
+  cwd: string;
+  env?: Record<string, string | undefined>;
+  /** Database URL; omit for PGlite. */
+  url?: string | undefined;
+  timeoutMs?: number;
+}
+
+/** Start the real CLI; resolve when it exits. */
+export function startCli(args: string[], o: CliOptions): { child: ChildProcess; done: Promise<CliResult> } {
+  const env: Record<string, string | undefined> = { ...process.env, FORCE_COLOR: '0', ...o.env };
+  delete env.ZSETUP_DATABASE_URL;
+  if (o.url) env.ZSETUP_DATABASE_URL = o.url;
+  if (o.env && 'ZSETUP_DATABASE_URL' in o.env) env.ZSETUP_DATABASE_URL = o.env.ZSETUP_DATABASE_URL;
+  const child = spawn(process.execPath, [CLI, ...args], { cwd: o.cwd, env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d) => (stdout += d));
+  child.stderr!.on('data', (d) => (stderr += d));
+  const done = new Promise<CliResult>((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs ?? 60_000);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({
+        code,
+        signal,
+        stdout,
+        stderr,
+        json: () =>
+          stdout
+            .split('\n')
+            .filter((l) => l.trim() !== '')
+            .map((l) => JSON.parse(l)),
+      });
+    });
+  });
+  return { child, done };
+}
+
+/** Run the real CLI to completion. */
+export function cli(args: string[], o: CliOptions): Promise<CliResult> {
+  return startCli(args, o).done;
+}
+
+/** assert.throws is synchronous only; this is its promise twin. */
+export async function rejects(p: Promise<unknown>, match?: RegExp): Promise<Error> {
+  try {
+    await p;
+  } catch (err) {
+    if (match && !match.test(String((err as Error)?.message ?? err))) throw new Error(`rejected with "${(err as Error)?.message}", expected ${match}`);
+    return err as Error;
+  }
+  throw new Error('expected the promise to reject, it resolved');
+}
+
+/** The config file header every fixture uses. */
+export const HEADER = `import { defineConfig, step, repeatable, file } from 'zsetup';\n`;

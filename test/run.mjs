@@ -1,0 +1,69 @@
+#!/usr/bin/env node
+// Runs every test/**/*.test.ts in its own process (uvu, loaded through tsx), a few at a
+// time, and ends with one line "N passed, N failed" that CI reads.
+// Usage: node test/run.mjs [filter...]   (a filter is a substring of the file path)
+import { spawn } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { availableParallelism } from 'node:os';
+
+const root = new URL('..', import.meta.url).pathname;
+const filters = process.argv.slice(2);
+const files = [];
+(function walk(dir) {
+  for (const name of readdirSync(dir).sort()) {
+    if (name === '.tmp' || name === 'fixtures' || name === 'node_modules') continue;
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) walk(p);
+    else if (name.endsWith('.test.ts')) files.push(relative(root, p));
+  }
+})(join(root, 'test'));
+const selected = filters.length ? files.filter((f) => filters.some((x) => f.includes(x))) : files;
+const parallel = Number(process.env.ZSETUP_TEST_PARALLEL || Math.max(2, Math.min(4, availableParallelism())));
+
+let passed = 0, failed = 0, skipped = 0;
+const failures = [];
+const t0 = Date.now();
+
+function runFile(file) {
+  return new Promise((resolve) => {
+    const started = Date.now();
+    const child = spawn(process.execPath, ['--import', 'tsx', file], {
+      cwd: root,
+      env: { ...process.env, FORCE_COLOR: '0', NODE_DISABLE_COLORS: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), Number(process.env.ZSETUP_TEST_FILE_TIMEOUT || 240_000));
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      const total = Number(/Total:\s+(\d+)/.exec(out)?.[1] ?? NaN);
+      const ok = Number(/Passed:\s+(\d+)/.exec(out)?.[1] ?? NaN);
+      const skip = Number(/Skipped:\s+(\d+)/.exec(out)?.[1] ?? 0);
+      let f;
+      if (Number.isNaN(total)) f = 1; // crashed before uvu's summary
+      else {
+        f = total - ok - skip;
+        if (code !== 0 && f === 0) f = 1;
+        passed += ok;
+        skipped += skip;
+      }
+      failed += f;
+      const secs = ((Date.now() - started) / 1000).toFixed(1);
+      process.stdout.write(`${f ? 'FAIL' : 'ok  '} ${file} (${Number.isNaN(ok) ? 0 : ok} passed, ${f} failed, ${secs} s)${signal ? ` killed by ${signal}` : ''}\n`);
+      if (f) failures.push({ file, out });
+      resolve();
+    });
+  });
+}
+
+const queue = [...selected];
+await Promise.all(Array.from({ length: Math.min(parallel, queue.length) }, async () => {
+  while (queue.length) await runFile(queue.shift());
+}));
+for (const { file, out } of failures) process.stdout.write(`\n----- ${file} -----\n${out}\n`);
+process.stdout.write(`\n${selected.length} files in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+process.stdout.write(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}\n`);
+process.exitCode = failed > 0 || selected.length === 0 ? 1 : 0;
