@@ -98,9 +98,13 @@ function findCycle(names: readonly string[], deps: ReadonlyMap<string, readonly 
     for (const d of deps.get(n) ?? []) {
       const s = state.get(d);
       if (s === 1) {
-        // stack holds n's ancestors in "depends on" order; print in run order a -> b
-        const cyc = stack.slice(stack.indexOf(d));
-        return [...cyc.reverse(), cyc[0]!];
+        // stack holds n's ancestors in "depends on" order; print in run order a -> b,
+        // starting from the step declared first, so the message reads like the config.
+        const cyc = stack.slice(stack.indexOf(d)).reverse();
+        let first = 0;
+        for (let k = 1; k < cyc.length; k++) if (names.indexOf(cyc[k]!) < names.indexOf(cyc[first]!)) first = k;
+        const rotated = [...cyc.slice(first), ...cyc.slice(0, first)];
+        return [...rotated, rotated[0]!];
       }
       if (s === undefined) {
         const c = visit(d);
