@@ -1,10 +1,14 @@
 /**
- * The `pool` plugin: the only connection pool. knex over `pg` when a URL is configured,
- * the embedded PGlite (through knex-pglite) otherwise. Everything else gets it from the
- * container as `Tokens.Database`; nothing opens a pool of its own.
+ * The `pool` plugin: the only connection pool. A `pg` pool when a URL is configured, the
+ * embedded PGlite otherwise. The engine's own queries use it directly; `db.knex` (for
+ * steps written with knex) is created on first use on top of that same pool (knex's
+ * `connectionPool`, or knex-pglite on the same PGlite instance), so `plan` and SQL-only
+ * runs never load knex. Everything else gets it from the container as `Tokens.Database`;
+ * nothing opens a pool of its own.
  */
 import { resolve as resolvePath } from 'node:path';
-import knexFactory, { type Knex } from 'knex';
+import { createRequire } from 'node:module';
+import type { Knex } from 'knex';
 import pg from 'pg';
 import {
   Tokens,
@@ -51,82 +55,81 @@ export function describeUrl(url: string): { target: string; host: string; port: 
   }
 }
 
-abstract class KnexDatabase implements Database {
-  abstract readonly dialect: 'postgres' | 'pglite';
-  abstract readonly target: string;
-  abstract readonly poolMax: number;
-  protected _knex: Knex | undefined;
-  private closed = false;
+const require = createRequire(import.meta.url);
 
-  get knex(): Knex {
-    if (!this._knex) this._knex = this.createKnex();
-    return this._knex;
-  }
-
-  protected abstract createKnex(): Knex;
-  abstract connect(signal?: AbortSignal): Promise<void>;
-  protected abstract wrap(raw: unknown): Session;
-
-  async withSession<T>(fn: (s: Session) => Promise<T>, via?: Knex | Knex.Transaction): Promise<T> {
-    const client = (via ?? this.knex).client as { acquireConnection(): Promise<unknown>; releaseConnection(c: unknown): Promise<void> };
-    const raw = await client.acquireConnection();
-    try {
-      return await fn(this.wrap(raw));
-    } finally {
-      await client.releaseConnection(raw);
-    }
-  }
-
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    if (this._knex) await this._knex.destroy().catch(() => undefined);
-  }
-}
-
-class PostgresDatabase extends KnexDatabase {
+class PostgresDatabase implements Database {
   readonly dialect = 'postgres' as const;
   readonly target: string;
   readonly poolMax: number;
   private readonly where: ReturnType<typeof describeUrl>;
+  private readonly pool: pg.Pool;
+  private _knex: Knex | undefined;
+  private closed = false;
 
   constructor(private readonly config: ResolvedConfig) {
-    super();
     this.where = describeUrl(config.database.url!);
     this.target = this.where.target;
     this.poolMax = config.database.pool.max;
+    const p = config.database.pool;
+    const connectTimeout = this.connectTimeoutMs();
+    // The per-connection connect timeout; the pool itself waits for a free slot unbounded
+    // (pg.Pool would apply the same option to both).
+    class Client extends pg.Client {
+      constructor(o: pg.ClientConfig) {
+        super({ ...o, connectionTimeoutMillis: connectTimeout });
+      }
+    }
+    this.pool = new pg.Pool({
+      connectionString: config.database.url!,
+      application_name: 'zsetup',
+      max: p.max,
+      idleTimeoutMillis: p.idleTimeoutMs,
+      maxLifetimeSeconds: Math.max(1, Math.round(p.maxLifetimeMs / 1000)),
+      connectionTimeoutMillis: 0,
+      Client,
+    } as unknown as pg.PoolConfig);
+    // An idle connection that dies (server restart) must not crash the process.
+    this.pool.on('error', () => undefined);
   }
 
-  private pgConfig(applicationName: string): pg.ClientConfig {
-    return {
-      connectionString: this.config.database.url!,
-      application_name: applicationName,
-      connectionTimeoutMillis: Math.min(5000, Math.max(1000, this.config.database.pool.connectTimeoutMs)),
-    };
+  private connectTimeoutMs(): number {
+    return Math.min(5000, Math.max(1000, this.config.database.pool.connectTimeoutMs));
   }
 
-  protected createKnex(): Knex {
-    const p = this.config.database.pool;
-    return knexFactory({
-      client: 'pg',
-      connection: this.pgConfig('zsetup') as Knex.PgConnectionConfig,
-      pool: {
-        min: 0,
-        max: p.max,
-        idleTimeoutMillis: p.idleTimeoutMs,
-        maxConnectionLifetimeMillis: p.maxLifetimeMs,
-        propagateCreateError: true,
-      } as Knex.PoolConfig,
-      acquireConnectionTimeout: 600_000,
-    });
+  get knex(): Knex {
+    if (!this._knex) {
+      const knexFactory = require('knex') as typeof import('knex').knex;
+      this._knex = knexFactory({ client: 'pg', connectionPool: this.pool } as Knex.Config);
+    }
+    return this._knex;
   }
 
-  protected wrap(raw: unknown): Session {
-    return wrapPg(raw as pg.Client);
+  async withSession<T>(fn: (s: Session) => Promise<T>, via?: Knex | Knex.Transaction): Promise<T> {
+    if (via) {
+      const client = via.client as { acquireConnection(): Promise<pg.Client>; releaseConnection(c: unknown): Promise<void> };
+      const raw = await client.acquireConnection();
+      try {
+        return await fn(wrapPg(raw));
+      } finally {
+        await client.releaseConnection(raw);
+      }
+    }
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      return await fn(wrapPg(client));
+    } catch (err) {
+      // A connection-level failure: do not give the connection back for reuse.
+      if (!(err as { code?: string })?.code || /terminat|Connection/i.test(String((err as Error)?.message))) broken = err as Error;
+      throw err;
+    } finally {
+      client.release(broken);
+    }
   }
 
   async connect(signal?: AbortSignal): Promise<void> {
-    const deadline = Date.now() + this.config.database.pool.connectTimeoutMs;
+    const total = this.config.database.pool.connectTimeoutMs;
+    const deadline = Date.now() + total;
     for (;;) {
       try {
         await this.withSession((s) => s.query('SELECT 1'));
@@ -135,7 +138,7 @@ class PostgresDatabase extends KnexDatabase {
         if (Date.now() >= deadline || signal?.aborted) {
           const w = this.where;
           throw new DatabaseUnreachableError(
-            `cannot reach PostgreSQL at ${w.host}:${w.port} (database "${w.database}", user "${w.user}") after ${Math.round(this.config.database.pool.connectTimeoutMs / 1000)} s: ${(err as Error).message || (err as { code?: string }).code || String(err)}`,
+            `cannot reach PostgreSQL at ${w.host}:${w.port} (database "${w.database}", user "${w.user}") after ${formatSeconds(total)}: ${(err as Error).message || (err as { code?: string }).code || String(err)}`,
             { cause: err, hint: 'check ZSETUP_DATABASE_URL (or database.url) and that the server is up; raise --connect-timeout if it starts slowly' },
           );
         }
@@ -145,7 +148,7 @@ class PostgresDatabase extends KnexDatabase {
   }
 
   async dedicated(applicationName: string): Promise<DedicatedSession> {
-    const client = new pg.Client(this.pgConfig(applicationName));
+    const client = new pg.Client({ connectionString: this.config.database.url!, application_name: applicationName, connectionTimeoutMillis: this.connectTimeoutMs() });
     const listeners: Array<(err?: Error) => void> = [];
     let ended = false;
     const fire = (err?: Error) => {
@@ -159,7 +162,6 @@ class PostgresDatabase extends KnexDatabase {
     const s = wrapPg(client);
     return {
       ...s,
-      backendPid: (client as unknown as { processID?: number }).processID,
       async close() {
         ended = true;
         await client.end();
@@ -169,9 +171,20 @@ class PostgresDatabase extends KnexDatabase {
       },
     };
   }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this._knex) await this._knex.destroy().catch(() => undefined);
+    await this.pool.end().catch(() => undefined);
+  }
 }
 
-function wrapPg(c: pg.Client): Session {
+function formatSeconds(ms: number): string {
+  return ms < 1000 ? `${ms} ms` : `${Math.round(ms / 100) / 10} s`;
+}
+
+function wrapPg(c: pg.Client | pg.PoolClient): Session {
   return {
     async query<R>(sql: string, params?: readonly unknown[]) {
       const r = await c.query(sql, params as unknown[] | undefined);
@@ -184,29 +197,45 @@ function wrapPg(c: pg.Client): Session {
   };
 }
 
+interface PGliteLike {
+  query(sql: string, params?: unknown[]): Promise<{ rows: unknown[] }>;
+  exec(sql: string): Promise<unknown>;
+  close(): Promise<void>;
+  closed?: boolean;
+  waitReady: Promise<void>;
+}
+
 /**
  * PGlite: one process, one connection. The data dir is locked for as long as the
- * database is open (every command, `plan` and `status` included).
+ * database is open (every command, `plan` and `status` included). Sessions take turns.
  */
-class PgliteDatabase extends KnexDatabase {
+class PgliteDatabase implements Database {
   readonly dialect = 'pglite' as const;
   readonly target: string;
   readonly poolMax = 1;
   readonly dataDir: string;
+  private pglite: PGliteLike | undefined;
   private lock: LockHandle | undefined;
+  private _knex: Knex | undefined;
+  private turn: Promise<unknown> = Promise.resolve();
+  private closed = false;
 
   constructor(private readonly config: ResolvedConfig, private readonly events: EngineEvents) {
-    super();
     this.dataDir = resolvePath(config.dir, config.database.pglite.dataDir);
     this.target = `pglite:${config.database.pglite.dataDir}`;
   }
 
-  protected createKnex(): Knex {
-    throw new Error('PGlite: call connect() first');
+  get knex(): Knex {
+    if (!this.pglite) throw new Error('PGlite: call connect() first');
+    if (!this._knex) {
+      const knexFactory = require('knex') as typeof import('knex').knex;
+      const ClientPgLite = require('knex-pglite') as typeof Knex.Client;
+      this._knex = knexFactory({ client: ClientPgLite, connection: { pglite: this.pglite } as never });
+    }
+    return this._knex;
   }
 
-  protected wrap(raw: unknown): Session {
-    const p = raw as { query(sql: string, params?: unknown[]): Promise<{ rows: unknown[] }>; exec(sql: string): Promise<unknown> };
+  private wrap(p: PGliteLike): Session {
     return {
       async query<R>(sql: string, params?: readonly unknown[]) {
         return (await p.query(sql, params as unknown[] | undefined)).rows as R[];
@@ -217,8 +246,17 @@ class PgliteDatabase extends KnexDatabase {
     };
   }
 
+  async withSession<T>(fn: (s: Session) => Promise<T>, via?: Knex | Knex.Transaction): Promise<T> {
+    if (!this.pglite) throw new Error('PGlite: call connect() first');
+    const p = this.pglite;
+    if (via) return fn(this.wrap(p));
+    const run = this.turn.then(() => fn(this.wrap(p)));
+    this.turn = run.catch(() => undefined);
+    return run;
+  }
+
   async connect(signal?: AbortSignal): Promise<void> {
-    if (this._knex) return;
+    if (this.pglite) return;
     const lock = new DataDirLock(this.dataDir);
     this.lock = await lock.acquire({
       owner: this.config.owner,
@@ -227,20 +265,26 @@ class PgliteDatabase extends KnexDatabase {
       onWait: (holder, waitedMs) => this.events.emit({ type: 'lock.waiting', lock: lock.description, holder: describeHolder(holder), waitedMs }),
     });
     try {
-      const { default: ClientPgLite } = await import('knex-pglite');
       const { mkdir } = await import('node:fs/promises');
       await mkdir(this.dataDir, { recursive: true });
-      this._knex = knexFactory({ client: ClientPgLite as unknown as typeof Knex.Client, connection: { filename: this.dataDir } as never });
-      await this.withSession((s) => s.query('SELECT 1'));
+      const { PGlite } = await import('@electric-sql/pglite');
+      const p = new PGlite(this.dataDir) as unknown as PGliteLike;
+      await p.waitReady;
+      this.pglite = p;
     } catch (err) {
       await this.close();
       throw err;
     }
   }
 
-  override async close(): Promise<void> {
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
     try {
-      await super.close();
+      await this.turn;
+      // knex-pglite closes the PGlite instance when knex is destroyed.
+      if (this._knex) await this._knex.destroy().catch(() => undefined);
+      if (this.pglite && !this.pglite.closed) await this.pglite.close().catch(() => undefined);
     } finally {
       await this.lock?.release();
       this.lock = undefined;

@@ -84,13 +84,17 @@ function failedFile(err: unknown): string | undefined {
  */
 export function describeLoadError(err: unknown): string {
   const e = err as Error & { loc?: { line: number; column: number }; line?: number; column?: number; code?: string; mark?: { line: number; column: number }; reason?: string };
-  let msg = String(e?.message ?? e).split('\n')[0]!;
-  // jiti/babel: "path/file.ts: Unexpected token (3:14)"; keep the message, drop the path.
-  msg = msg.replace(/^.*?\.(?:[cm]?[jt]s|json|ya?ml): /, '');
-  const loc = e?.loc ?? (e?.line !== undefined ? { line: e.line, column: e.column ?? 0 } : e?.mark ? { line: e.mark.line + 1, column: e.mark.column + 1 } : undefined);
-  if (loc && !/\(\d+:\d+\)/.test(msg)) msg += ` (line ${loc.line}, column ${loc.column})`;
-  else msg = msg.replace(/\((\d+):(\d+)\)/, (_m, l, c) => `(line ${l}, column ${Number(c) + 1})`);
-  if (e?.name === 'SyntaxError' || /Unexpected|expected/i.test(msg)) return `syntax error: ${msg}`;
-  if (e?.code === 'ERR_MODULE_NOT_FOUND' || e?.code === 'MODULE_NOT_FOUND') return `failed to load: ${msg}`;
-  return `failed to load: ${msg}`;
+  // cosmiconfig: "YAML Error in /path:\n<details>" / "JSON Error in /path:\n<details>"
+  const full = String(e?.message ?? e).replace(/^(YAML|JSON) Error in [^\n]*:\n/, (_m, kind: string) => `${kind}Error: `);
+  // jiti: "ParseError: Unexpected token \n /abs/path/file.ts:3:45"
+  const at = /\.(?:[cm]?[jt]s|json|ya?ml):(\d+):(\d+)\s*$/m.exec(full);
+  let msg = full.split('\n')[0]!.trim();
+  msg = msg.replace(/^.*?\.(?:[cm]?[jt]s|json|ya?ml): /, '').replace(/^(ParseError|SyntaxError|YAMLError|JSONError): /, '');
+  if (e?.reason) msg = e.reason;
+  const loc = at
+    ? { line: Number(at[1]), column: Number(at[2]) }
+    : (e?.loc ?? (e?.line !== undefined ? { line: e.line, column: e.column ?? 0 } : e?.mark ? { line: e.mark.line + 1, column: e.mark.column + 1 } : undefined));
+  const where = loc ? ` at line ${loc.line}, column ${loc.column}` : '';
+  if (/ParseError|SyntaxError|YAMLException|YAMLError|JSONError/.test(`${e?.name} ${full}`)) return `syntax error${where}: ${msg}`;
+  return `failed to load${where}: ${msg}`;
 }
