@@ -1,0 +1,48 @@
+/**
+ * An example plugin: a new step kind, `seed`, that inserts rows into a table (idempotent:
+ * existing keys are left alone). It uses only zsetup's public API, like the built-in
+ * plugins do.
+ *
+ * @example
+ * plugins: [seedPlugin()],
+ * steps: [seed('seed_roles', { table: 'app.roles', key: 'id', rows: [{ id: 1, name: 'admin' }] })]
+ */
+import { Tokens, type Plugin, type StepDefinition, type StepKind } from 'zsetup';
+
+export interface SeedStep extends StepDefinition {
+  readonly table: string;
+  readonly key: string;
+  readonly rows: readonly Record<string, unknown>[];
+}
+
+/** The builder users call in their config. */
+export function seed(name: string, o: { table: string; key: string; rows: Record<string, unknown>[]; after?: string[] }): SeedStep {
+  return { kind: 'seed', name, ...o };
+}
+
+const seedKind: StepKind<SeedStep> = {
+  kind: 'seed',
+  fields: { table: 'schema-qualified table name', key: 'the conflict column', rows: 'an array of row objects' },
+  prepare(def, ctx) {
+    if (typeof def.table !== 'string' || def.table === '') ctx.problem('table', 'expected a table name such as "app.roles"');
+    if (typeof def.key !== 'string' || def.key === '') ctx.problem('key', 'expected the name of the key column');
+    if (!Array.isArray(def.rows) || def.rows.length === 0) ctx.problem('rows', 'expected a non-empty array of rows');
+    // The checksum covers what defines the step: change the rows and it is drift.
+    return { source: JSON.stringify({ table: def.table, key: def.key, rows: def.rows }) };
+  },
+  async run(def, ctx) {
+    // ctx.db is the step's transaction (knex); identifiers are quoted by knex.
+    await ctx.db(def.table).insert(def.rows).onConflict(def.key).ignore();
+    ctx.log(`seeded ${def.rows.length} row(s) into ${def.table}`);
+  },
+};
+
+/** The plugin factory: list `seedPlugin()` in the config's `plugins`. */
+export function seedPlugin(): Plugin {
+  return {
+    name: 'seed',
+    register(c) {
+      c.register(Tokens.StepKind, { useValue: seedKind });
+    },
+  };
+}
