@@ -173,7 +173,8 @@ function context(step: ResolvedStep, db: Knex | Knex.Transaction, exec: (sql: st
     exec,
     signal: o.signal,
     lastRun: o.state.get(step.def.name)?.lastDone?.lastRun,
-    log: (message) => o.events.emit({ type: 'log', level: 'info', message, step: step.def.name }),
+    // Events reach every renderer and hook: take the password out here, once.
+    log: (message) => o.events.emit({ type: 'log', level: 'info', message: redact(String(message), o.config.secrets), step: step.def.name }),
     config: o.config,
   };
 }
