@@ -1,0 +1,138 @@
+/**
+ * Concurrency: ten `apply` processes at once on non-idempotent steps (each step runs
+ * exactly once, every process exits 0), and `--concurrency` running independent branches
+ * at once, where a failure stops only its own branch.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { cli, createDb, scratch, startCli, HEADER, type TestDb } from '../helpers.js';
+
+type Scratch = ReturnType<typeof scratch>;
+interface Ctx {
+  db: TestDb;
+  dirs: Scratch[];
+}
+
+const t = suite<Ctx>('concurrency');
+
+t.before(async (ctx) => {
+  ctx.db = await createDb();
+  ctx.dirs = [];
+});
+t.after(async (ctx) => {
+  await ctx.db.drop();
+  for (const d of ctx.dirs) d.remove();
+});
+
+function dir(ctx: Ctx, files: Record<string, string>): Scratch {
+  const d = scratch(files);
+  ctx.dirs.push(d);
+  return d;
+}
+
+t('ten applies at once: each non-idempotent step runs exactly once; all exit 0', async (ctx) => {
+  const d = dir(ctx, {
+    'zsetup.config.ts': `${HEADER}export default defineConfig({ steps: [
+  step('01_a', { sql: 'CREATE TABLE a (id int)' }),
+  step('02_log', { sql: 'CREATE TABLE log (what text)' }),
+  step('03_insert', { sql: "INSERT INTO log VALUES ('step3')" }),
+  step('04_slow', { sql: "SELECT pg_sleep(0.3); INSERT INTO log VALUES ('step4')" }),
+  step('05_fn', { run: async ({ db }) => { await db('log').insert({ what: 'step5' }); } }),
+] });`,
+  });
+  const runs = Array.from({ length: 10 }, () => startCli(['apply', '--json'], { cwd: d.dir, url: ctx.db.url }).done);
+  const results = await Promise.all(runs);
+  results.forEach((r, i) => assert.is(r.code, 0, `process ${i}: ${r.stdout}\n${r.stderr}`));
+  const applied = results.map((r) => r.json().find((o) => o.type === 'run.finished')?.applied ?? -1);
+  assert.is(applied.reduce((a, b) => a + b, 0), 5, `steps applied per process: ${applied}`);
+  const log = await ctx.db.query<{ what: string }>('SELECT what FROM log ORDER BY what');
+  assert.equal(log.map((r) => r.what), ['step3', 'step4', 'step5']);
+  const done = await ctx.db.query<{ step: string; n: number }>(`SELECT step, count(*)::int AS n FROM zsetup.journal WHERE event = 'done' GROUP BY step ORDER BY step`);
+  assert.equal(done, [
+    { step: '01_a', n: 1 },
+    { step: '02_log', n: 1 },
+    { step: '03_insert', n: 1 },
+    { step: '04_slow', n: 1 },
+    { step: '05_fn', n: 1 },
+  ]);
+  const other = await ctx.db.query(`SELECT step, event FROM zsetup.journal WHERE event NOT IN ('started', 'done')`);
+  assert.equal(other, [], 'nothing failed or was interrupted');
+  const owners = await ctx.db.query<{ n: number }>(`SELECT count(DISTINCT owner)::int AS n FROM zsetup.journal`);
+  assert.is(owners[0]!.n, 1, 'one process did all the work');
+});
+
+/** Max number of steps whose [started, done] intervals overlap, from the journal. */
+async function maxOverlap(db: TestDb, schema: string): Promise<number> {
+  const ev = await db.query<{ step: string; event: string; at: Date }>(`SELECT step, event, at FROM ${schema}.journal WHERE event IN ('started', 'done', 'failed') ORDER BY id`);
+  let now = 0;
+  let max = 0;
+  for (const e of ev) {
+    now += e.event === 'started' ? 1 : -1;
+    max = Math.max(max, now);
+  }
+  return max;
+}
+
+t('--concurrency 4 runs independent branches at once', async (ctx) => {
+  const steps = Array.from({ length: 8 }, (_, i) => `  step('s${i}', { sql: 'SELECT pg_sleep(0.5)', after: [] }),`).join('\n');
+  const d = dir(ctx, {
+    'zsetup.config.ts': `${HEADER}export default defineConfig({ state: { schema: 'zs_par' }, steps: [
+${steps}
+  step('join', { sql: 'SELECT 1', after: ['s0', 's1', 's2', 's3', 's4', 's5', 's6', 's7'] }),
+] });`,
+  });
+  const t0 = Date.now();
+  const r = await cli(['apply', '--concurrency', '4', '--json'], { cwd: d.dir, url: ctx.db.url });
+  const wall = Date.now() - t0;
+  assert.is(r.code, 0, r.stdout + r.stderr);
+  const fin = r.json().find((o) => o.type === 'run.finished');
+  assert.is(fin.applied, 9);
+  // Serially that is 8 x 0.5 s = 4 s; four at a time about 1 s.
+  assert.ok(fin.durationMs < 2500, `run took ${fin.durationMs} ms (wall ${wall} ms)`);
+  const overlap = await maxOverlap(ctx.db, 'zs_par');
+  assert.is(overlap, 4, 'four steps at a time, never more');
+  const ev = await ctx.db.query<{ step: string }>(`SELECT step FROM zs_par.journal WHERE event = 'started' ORDER BY id`);
+  assert.is(ev[ev.length - 1]!.step, 'join', 'the step after every branch runs last');
+});
+
+t('without --concurrency, the same steps run one at a time', async (ctx) => {
+  const steps = Array.from({ length: 3 }, (_, i) => `  step('q${i}', { sql: 'SELECT pg_sleep(0.2)', after: [] }),`).join('\n');
+  const d = dir(ctx, { 'zsetup.config.ts': `${HEADER}export default defineConfig({ state: { schema: 'zs_seq' }, steps: [\n${steps}\n] });` });
+  const r = await cli(['apply'], { cwd: d.dir, url: ctx.db.url });
+  assert.is(r.code, 0, r.stdout + r.stderr);
+  assert.is(await maxOverlap(ctx.db, 'zs_seq'), 1);
+});
+
+t('a failure in one branch stops its dependants, not an independent branch', async (ctx) => {
+  const d = dir(ctx, {
+    'zsetup.config.ts': `${HEADER}export default defineConfig({ state: { schema: 'zs_br' }, steps: [
+  step('a1', { sql: 'SELECT 1/0', after: [] }),
+  step('a2', { sql: 'CREATE TABLE a2 (id int)', after: ['a1'] }),
+  step('a3', { sql: 'CREATE TABLE a3 (id int)', after: ['a2'] }),
+  step('b1', { sql: 'SELECT pg_sleep(0.3); CREATE TABLE b1 (id int)', after: [] }),
+  step('b2', { sql: 'CREATE TABLE b2 (id int)', after: ['b1'] }),
+  step('c', { sql: 'CREATE TABLE c (id int)', after: ['a3', 'b2'] }),
+] });`,
+  });
+  const r = await cli(['apply', '--concurrency', '4', '--json'], { cwd: d.dir, url: ctx.db.url });
+  assert.is(r.code, 1, r.stdout + r.stderr);
+  const fin = r.json().find((o) => o.type === 'run.finished');
+  assert.equal([fin.applied, fin.failed, fin.blocked], [2, 1, 3]);
+  const blocked = r.json().filter((o) => o.type === 'step.blocked').map((o) => o.step).sort();
+  assert.equal(blocked, ['a2', 'a3', 'c']);
+  const states = await ctx.db.query<{ step: string; event: string }>(
+    `SELECT DISTINCT ON (step) step, event FROM zs_br.journal ORDER BY step, id DESC`,
+  );
+  assert.equal(
+    states.map((s) => [s.step, s.event]),
+    [
+      ['a1', 'failed'],
+      ['b1', 'done'],
+      ['b2', 'done'],
+    ],
+  );
+  const tables = await ctx.db.query<{ t: string }>(`SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public' AND tablename IN ('a2', 'a3', 'b1', 'b2', 'c') ORDER BY 1`);
+  assert.equal(tables.map((x) => x.t), ['b1', 'b2']);
+});
+
+t.run();
