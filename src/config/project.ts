@@ -5,6 +5,7 @@
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
+import { relative } from 'node:path';
 import type { DependencyContainer } from 'tsyringe';
 import type { ConfigCommand, ConfigExport, Plugin, Prepared, StepDefinition, StepKind, UserConfig } from './dsl.js';
 import { loadConfigFile, describeLoadError } from './load.js';
@@ -67,7 +68,7 @@ export async function loadProject(o: LoadOptions): Promise<Project> {
   try {
     raw = await (typeof exported === 'function' ? (exported as (e: { command: ConfigCommand }) => unknown)({ command: o.command }) : exported);
   } catch (err) {
-    throw new ConfigError([{ file, path: '', message: `the config function threw: ${describeLoadError(err).replace(/^failed to load: /, '')}` }]);
+    throw new ConfigError([{ file: relative(cwd, file) || file, path: '', message: `the config function threw: ${describeLoadError(err).replace(/^failed to load: /, '')}` }]);
   }
   const events = o.events ?? new EngineEvents();
   const { config, problems } = resolveConfig(raw, file, o.env ?? process.env, o.flags ?? {}, newOwnerId(), cwd);
