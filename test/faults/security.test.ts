@@ -25,6 +25,8 @@ t.before(async (ctx) => {
   // The server trusts 127.0.0.1, so the password is not checked: it only has to be in the URL.
   await adminQuery(`CREATE ROLE ${ctx.role} LOGIN PASSWORD '${PASSWORD}'`);
   await ctx.db.query(`GRANT ALL ON SCHEMA public TO ${ctx.role}; GRANT CREATE ON DATABASE ${ctx.db.name} TO ${ctx.role}`);
+  // What an injection through a config identifier would drop.
+  await ctx.db.query('CREATE TABLE victim (id int); INSERT INTO victim VALUES (1)');
 });
 t.after(async (ctx) => {
   await ctx.db.drop();
@@ -39,7 +41,6 @@ function dir(ctx: Ctx, files: Record<string, string>): Scratch {
 }
 
 t('a state schema name cannot inject SQL; the schema with that exact name is created', async (ctx) => {
-  await ctx.db.query('CREATE TABLE victim (id int); INSERT INTO victim VALUES (1)');
   const evil = 'x"; DROP TABLE victim; --';
   const d = dir(ctx, {
     'zsetup.config.ts': `${HEADER}export default defineConfig({
@@ -71,6 +72,26 @@ t('a state schema name cannot inject SQL; the schema with that exact name is cre
   );
   const [q] = await ctx.db.query<{ n: number }>('SELECT count(*)::int AS n FROM quoted');
   assert.is(q!.n, 1);
+});
+
+t('the lease lock quotes the schema and the lock name too', async (ctx) => {
+  const evil = 'y"; DROP TABLE victim; --';
+  const d = dir(ctx, {
+    'zsetup.config.ts': `${HEADER}export default defineConfig({
+  state: { schema: ${JSON.stringify(evil)} },
+  lock: { kind: 'lease', name: ${JSON.stringify("l'; DROP TABLE victim; --")} },
+  steps: [step('01', { sql: 'CREATE TABLE quoted_lease (id int)' })],
+});`,
+  });
+  const a = await cli(['apply'], { cwd: d.dir, url: ctx.db.url });
+  assert.is(a.code, 0, a.stdout + a.stderr);
+  const [v] = await ctx.db.query<{ n: number }>('SELECT count(*)::int AS n FROM victim');
+  assert.is(v!.n, 1, 'the victim table survived');
+  const lease = await ctx.db.query<{ name: string }>(`SELECT name FROM "y""; DROP TABLE victim; --".lease`);
+  assert.equal(lease.map((r) => r.name), ["l'; DROP TABLE victim; --"]);
+  const b = await cli(['apply'], { cwd: d.dir, url: ctx.db.url });
+  assert.is(b.code, 0, b.stdout + b.stderr);
+  assert.match(b.stdout, /up to date/);
 });
 
 t('the password never appears in any output', async (ctx) => {
