@@ -61,6 +61,49 @@ t('ten applies at once: each non-idempotent step runs exactly once; all exit 0',
   assert.is(owners[0]!.n, 1, 'one process did all the work');
 });
 
+t('an apply while another runs a slow step: --lock-timeout 1s exits 3 naming it; a patient one waits, then has nothing to do', async (ctx) => {
+  const d = dir(ctx, {
+    'zsetup.config.ts': `${HEADER}export default defineConfig({ state: { schema: 'zs_slow' }, steps: [
+  step('01_slow', { sql: 'SELECT pg_sleep(3); CREATE TABLE slow (id int)' }),
+  step('02_after', { sql: 'INSERT INTO slow VALUES (1)' }),
+] });`,
+  });
+  const first = startCli(['apply', '--json'], { cwd: d.dir, url: ctx.db.url });
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`01_slow never started: ${out}`)), 15_000);
+    first.child.stdout!.on('data', (chunk) => {
+      out += chunk;
+      if (out.includes('"type":"step.started","step":"01_slow"')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+  const pid = first.child.pid!;
+  const impatient = startCli(['apply', '--lock-timeout', '1s'], { cwd: d.dir, url: ctx.db.url }).done;
+  const patient = startCli(['apply'], { cwd: d.dir, url: ctx.db.url }).done;
+  const b = await impatient;
+  assert.is(b.code, 3, b.stdout + b.stderr);
+  assert.match(b.stderr, /could not acquire the advisory lock "zsetup" within 1 s: held by [^\n]*:\d+:/);
+  assert.match(b.stderr, new RegExp(`:${pid}:`), `names the holder (pid ${pid}): ${b.stderr}`);
+  const [a, c] = await Promise.all([first.done, patient]);
+  assert.is(a.code, 0, a.stdout + a.stderr);
+  assert.is(c.code, 0, c.stdout + c.stderr);
+  assert.match(c.stderr, new RegExp(`waiting for advisory lock held by [^\\n]*:${pid}:`), c.stderr);
+  assert.match(c.stdout, /Everything is up to date/);
+  const ev = await ctx.db.query<{ step: string; event: string }>(`SELECT step, event FROM zs_slow.journal ORDER BY id`);
+  assert.equal(
+    ev.map((r) => [r.step, r.event]),
+    [
+      ['01_slow', 'started'],
+      ['01_slow', 'done'],
+      ['02_after', 'started'],
+      ['02_after', 'done'],
+    ],
+  );
+});
+
 /** Max number of steps whose [started, done] intervals overlap, from the journal. */
 async function maxOverlap(db: TestDb, schema: string): Promise<number> {
   const ev = await db.query<{ step: string; event: string; at: Date }>(`SELECT step, event, at FROM ${schema}.journal WHERE event IN ('started', 'done', 'failed') ORDER BY id`);
