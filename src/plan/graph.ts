@@ -55,14 +55,14 @@ export function buildGraph(nodes: readonly GraphNode[]): { graph?: Graph; proble
     });
     deps.set(n.name, d);
   });
-  if (problems.length > 0) return { problems };
-
+  // Unknown targets are left out of `deps`, so a cycle among the rest is still found:
+  // every problem at once.
   const cycle = findCycle(names, deps);
   if (cycle) {
     const i = index.get(cycle[0]!)!;
     problems.push({ index: i, path: 'after', message: `dependency cycle: ${cycle.join(' -> ')}` });
-    return { problems };
   }
+  if (problems.length > 0) return { problems };
   return { graph: { deps, order: topoOrder(names, deps) }, problems };
 }
 

@@ -122,6 +122,21 @@ t('dependency cycle printed as a -> b -> c -> a', async (ctx) => {
   assert.match(l, /^zsetup\.config\.ts: steps\[\d\]\.after.*: dependency cycle: a -> b -> c -> a$/);
 });
 
+t('a cycle and an unknown after target in one config: both reported', async (ctx) => {
+  const r = await run(
+    ctx,
+    `${HEADER}export default defineConfig({ steps: [
+  step('a', { sql: 'CREATE TABLE a (id int)', after: ['b'] }),
+  step('b', { sql: 'SELECT 1', after: ['a'] }),
+  step('c', { sql: 'SELECT 1', after: ['nope'] }),
+] });`,
+  );
+  const lines = await rejected(ctx.db, r);
+  oneLine(lines, /^zsetup\.config\.ts: steps\[2\]\.after\[0\] \(step "c"\): .*unknown step "nope"/);
+  oneLine(lines, /dependency cycle: a -> b -> a$/);
+  assert.is(lines.length, 2, lines.join('\n'));
+});
+
 t('missing SQL file names the path as written and as resolved', async (ctx) => {
   const r = await run(
     ctx,
