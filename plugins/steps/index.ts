@@ -37,7 +37,9 @@ export const sqlKind: StepKind<SqlStep> = {
       ctx.problem('sql', 'expected SQL text or file("path.sql")');
       return { source: '' };
     }
-    if (splitStatements(text).length === 0) ctx.problem(ref !== undefined ? 'sql' : 'sql', `no SQL statement${ref ? ` in ${ref}` : ''}`);
+    const where = isSqlFile(def.sql) ? 'sql' : ref !== undefined ? 'file' : 'sql';
+    const statements = splitStatements(text, (what, line) => ctx.problem(where, `unterminated ${what} starting at line ${line}${ref ? ` of ${ref}` : ''}`));
+    if (statements.length === 0) ctx.problem(where, `no SQL statement${ref ? ` in ${ref}` : ''}`);
     return { source: def.version !== undefined ? `version:${def.version}` : text, script: text };
   },
   async run(_def, ctx, prepared) {

@@ -152,6 +152,26 @@ t('missing SQL file names the path as written and as resolved', async (ctx) => {
   assert.is(lines.length, 1, lines.join('\n'));
 });
 
+t('SQL that ends inside a quote or comment is rejected before it runs', async (ctx) => {
+  const r = await run(
+    ctx,
+    `${HEADER}export default defineConfig({ steps: [
+  step('01_quote', { sql: "CREATE TABLE a (id int);\\nINSERT INTO a VALUES ('unclosed)" }),
+  step('02_comment', { sql: 'SELECT 1 /* unclosed' }),
+  step('03_dollar', { sql: file('sql/03.sql') }),
+  step('04_fine', { sql: "SELECT 'it''s', $$ a ' b $$, \\"x\\"\\"y\\" -- trailing comment" }),
+] });`,
+    ['apply'],
+    { 'sql/03.sql': 'CREATE FUNCTION f() RETURNS int AS $body$\nSELECT 1;\n' },
+  );
+  const lines = await rejected(ctx.db, r);
+  oneLine(lines, /^zsetup\.config\.ts: steps\[0\]\.sql \(step "01_quote"\): unterminated quoted string starting at line 2$/);
+  oneLine(lines, /^zsetup\.config\.ts: steps\[1\]\.sql \(step "02_comment"\): unterminated \/\* comment starting at line 1$/);
+  oneLine(lines, /^zsetup\.config\.ts: steps\[2\]\.sql \(step "03_dollar"\): unterminated dollar-quoted string \$body\$ starting at line 1 of sql\/03\.sql$/);
+  assert.is(lines.length, 3, lines.join('\n'));
+  assert.not.match(r.stderr, /journal|COMMIT/, 'nothing of the engine\'s own SQL shows');
+});
+
 t('a plugin that is not a plugin: an object, an uncalled factory, a string', async (ctx) => {
   const r = await run(
     ctx,
