@@ -104,6 +104,28 @@ t('an apply while another runs a slow step: --lock-timeout 1s exits 3 naming it;
   );
 });
 
+t('CREATE INDEX CONCURRENTLY finishes while other applies wait for the lock', async (ctx) => {
+  const d = dir(ctx, {
+    'zsetup.config.ts': `${HEADER}export default defineConfig({ state: { schema: 'zs_cic' }, steps: [
+  step('01_table', { sql: 'CREATE TABLE cic (id int); INSERT INTO cic SELECT generate_series(1, 20000)' }),
+  step('02_pause', { sql: 'SELECT pg_sleep(1)' }),
+  step('03_index', { transaction: false, sql: 'CREATE INDEX CONCURRENTLY IF NOT EXISTS cic_id ON cic (id)' }),
+] });`,
+  });
+  const first = startCli(['apply'], { cwd: d.dir, url: ctx.db.url, timeoutMs: 30_000 });
+  await new Promise((r) => setTimeout(r, 600));
+  // These poll for the lock while the index is built: none of them may hold a
+  // transaction open (CREATE INDEX CONCURRENTLY waits for every older transaction).
+  const waiters = Array.from({ length: 3 }, () => startCli(['apply'], { cwd: d.dir, url: ctx.db.url, timeoutMs: 30_000 }).done);
+  const t0 = Date.now();
+  const a = await first.done;
+  assert.is(a.code, 0, a.stdout + a.stderr);
+  assert.ok(Date.now() - t0 < 10_000, `the index build was not held up (${Date.now() - t0} ms)`);
+  for (const w of await Promise.all(waiters)) assert.is(w.code, 0, w.stdout + w.stderr);
+  const [idx] = await ctx.db.query<{ indisvalid: boolean }>(`SELECT indisvalid FROM pg_index WHERE indexrelid = 'cic_id'::regclass`);
+  assert.is(idx!.indisvalid, true);
+});
+
 /** Max number of steps whose [started, done] intervals overlap, from the journal. */
 async function maxOverlap(db: TestDb, schema: string): Promise<number> {
   const ev = await db.query<{ step: string; event: string; at: Date }>(`SELECT step, event, at FROM ${schema}.journal WHERE event IN ('started', 'done', 'failed') ORDER BY id`);
