@@ -33,5 +33,17 @@ export function baseOptions(flags: CommonFlags & { concurrency?: string }, ctx: 
 }
 
 export function outOf(flags: CommonFlags): Out {
-  return { json: Boolean(flags.json), secrets: [] };
+  return { json: Boolean(flags.json), secrets: envSecrets() };
+}
+
+/** The password of ZSETUP_DATABASE_URL, so no output can show it (config URLs: see the API). */
+function envSecrets(): string[] {
+  const url = process.env.ZSETUP_DATABASE_URL;
+  if (!url) return [];
+  try {
+    const pw = new URL(url).password;
+    return pw ? [pw, decodeURIComponent(pw)] : [];
+  } catch {
+    return [];
+  }
 }

@@ -13,6 +13,14 @@ import type { RunContext } from './common.js';
 import { EXIT } from './exit.js';
 import { redact } from '../errors.js';
 
+// `zsetup status --json | head`: a closed pipe is not an error worth a stack trace.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+}
+
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
 /** Runs one command with SIGINT/SIGTERM wired to an AbortSignal; a second signal exits at once. */

@@ -85,7 +85,14 @@ function failedFile(err: unknown): string | undefined {
 export function describeLoadError(err: unknown): string {
   const e = err as Error & { loc?: { line: number; column: number }; line?: number; column?: number; code?: string; mark?: { line: number; column: number }; reason?: string };
   // cosmiconfig: "YAML Error in /path:\n<details>" / "JSON Error in /path:\n<details>"
-  const full = String(e?.message ?? e).replace(/^(YAML|JSON) Error in [^\n]*:\n/, (_m, kind: string) => `${kind}Error: `);
+  let full = String(e?.message ?? e);
+  const frame = /^> (\d+) \|.*\n\s*\|( *)\^/m.exec(full);
+  if (/^JSON Error in /.test(full)) {
+    // parse-json: a code frame ("> 3 | ...", caret below) and then the reason.
+    const reason = /^(?:Unexpected|Expected)[^\n]*?(?= in JSON at position| while parsing|$)/m.exec(full)?.[0] ?? 'invalid JSON';
+    return `syntax error${frame ? ` at line ${frame[1]}, column ${frame[2]!.length}` : ''}: ${reason}`;
+  }
+  full = full.replace(/^(YAML|JSON) Error in [^\n]*:\s*\n/, (_m, kind: string) => `${kind}Error: `);
   // jiti: "ParseError: Unexpected token \n /abs/path/file.ts:3:45"
   const at = /\.(?:[cm]?[jt]s|json|ya?ml):(\d+):(\d+)\s*$/m.exec(full);
   let msg = full.split('\n')[0]!.trim();
