@@ -13,16 +13,49 @@ export type EngineEvent =
   | { type: 'step.retry'; step: string; attempt: number; delayMs: number; error: string }
   | { type: 'step.done'; step: string; durationMs: number }
   | { type: 'step.failed'; step: string; error: string; durationMs: number }
-  | { type: 'step.interrupted'; step: string; reason: string }
+  | { type: 'step.interrupted'; step: string; reason: string; checkpoint?: unknown; percent?: number | undefined }
+  | { type: 'step.progress'; step: string; done: number; total?: number | undefined; ratePerSec?: number | undefined; etaMs?: number | undefined }
+  | { type: 'run.stopping'; reason: string; signal?: string | undefined }
   | { type: 'step.blocked'; step: string; reason: string }
   | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string; step?: string };
 
 export type EngineEventType = EngineEvent['type'];
 
+/** Why a run stops before it is done. */
+export type StopReason =
+  | { kind: 'signal'; signal: 'SIGINT' | 'SIGTERM' }
+  | { kind: 'deadline'; deadline: Date }
+  | { kind: 'lock-lost'; message: string };
+
+/** What a plugin's `onRun` hook gets: a handle on the command that is running. */
+export interface RunControl {
+  readonly command: string;
+  /** Aborted once the run is asked to stop. */
+  readonly signal: AbortSignal;
+  /** Ask the run to stop: steps stop at their next checkpoint, running SQL is cancelled. */
+  stop(reason: StopReason): void;
+  /** How long cleanup (records, lock release, pool close) may take after a stop. */
+  readonly cleanupDeadlineMs: number;
+  readonly events: EngineEvents;
+}
+
 /** Hooks a plugin can register under `Tokens.Hooks` (read with `resolveAll`). */
 export interface Hooks {
   /** Every engine event, in order. Must not throw; must be quick. */
   onEvent?(event: EngineEvent): void;
+  /** A command starts (plan, apply, status, cleanup); the returned function runs when it ends. */
+  onRun?(run: RunControl): void | (() => void);
+}
+
+export function describeStop(r: StopReason): string {
+  switch (r.kind) {
+    case 'signal':
+      return `${r.signal} received`;
+    case 'deadline':
+      return `deadline ${r.deadline.toISOString()} reached`;
+    case 'lock-lost':
+      return `lock lost: ${r.message}`;
+  }
 }
 
 /** A tiny synchronous event bus: emit, subscribe. Listener errors never reach the engine. */

@@ -54,7 +54,10 @@ export async function executePlan(o: ExecuteOptions): Promise<StepResult[]> {
   };
   for (const e of o.plan.entries) {
     if (WORK_ACTIONS.has(e.action)) status.set(e.step, 'pending');
-    else finish({ step: e.step, action: e.action, reason: e.reason, status: e.action === 'skip' ? 'skipped' : e.action === 'drift' ? 'drift' : 'blocked' });
+    else {
+      finish({ step: e.step, action: e.action, reason: e.reason, status: e.action === 'skip' ? 'skipped' : e.action === 'drift' ? 'drift' : 'blocked' });
+      if (e.action === 'blocked') o.events.emit({ type: 'step.blocked', step: e.step, reason: e.reason });
+    }
   }
   const pending = o.plan.entries.filter((e) => WORK_ACTIONS.has(e.action));
   const running = new Set<Promise<void>>();

@@ -28,6 +28,8 @@ export interface PlanEntry {
   readonly checksum: string;
   readonly repeatable: boolean;
   readonly transaction: boolean;
+  /** The step's `description`, if it has one. */
+  readonly description?: string | undefined;
 }
 
 export interface Plan {
@@ -81,7 +83,7 @@ export function planSteps(input: PlanInput): Plan {
       }
     }
     actionOf.set(s.name, action);
-    entries.push({ step: s.name, kind: s.kind, action, reason, after: s.deps, checksum: s.checksum, repeatable: s.repeatable, transaction: s.transaction });
+    entries.push({ step: s.name, kind: s.kind, action, reason, after: s.deps, checksum: s.checksum, repeatable: s.repeatable, transaction: s.transaction, description: s.description });
   }
   return {
     entries,

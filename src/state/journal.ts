@@ -21,6 +21,8 @@ interface Row {
 
 const UNDEFINED_TABLE = '42P01';
 const UNDEFINED_SCHEMA = '3F000';
+/** unique_violation, duplicate_object, duplicate_schema, duplicate_table: a concurrent init(). */
+const CREATE_RACE = new Set(['23505', '42710', '42P06', '42P07']);
 
 export class JournalStore implements StateStore {
   private readonly table: string;
@@ -32,6 +34,21 @@ export class JournalStore implements StateStore {
   }
 
   async init(): Promise<void> {
+    // CREATE ... IF NOT EXISTS is not safe against a concurrent creator: the loser gets a
+    // unique violation on the catalog (pg_namespace, pg_type). The script runs as one
+    // implicit transaction, so retry it whole: the next attempt finds everything there.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.createObjects();
+        return;
+      } catch (err) {
+        if (attempt >= 5 || !CREATE_RACE.has((err as { code?: string })?.code ?? '')) throw err;
+        await new Promise((r) => setTimeout(r, 50 + Math.random() * 100));
+      }
+    }
+  }
+
+  private async createObjects(): Promise<void> {
     await this.db.withSession((s) =>
       s.exec(`CREATE SCHEMA IF NOT EXISTS ${this.schema};
 CREATE TABLE IF NOT EXISTS ${this.table} (
