@@ -1,23 +1,24 @@
 /**
- * The programmatic API: `plan()`, `apply()`, `status()`. Each returns a result object and
- * never throws for expected failures (bad config, unreachable database, lock timeout,
- * failed step): the CLI maps results to exit codes.
+ * The programmatic API: `plan()`, `apply()`, `status()`, `cleanup()`. Each returns a
+ * result object and never throws for expected failures (bad config, unreachable
+ * database, lock timeout, failed step, interruption): the CLI maps results to exit codes.
  */
 import { loadProject, type LoadOptions, type Project } from './config/project.js';
 import { Tokens, resolveAllOrNone } from './container.js';
 import type { Database } from './db.js';
 import { ConfigError, DatabaseUnreachableError, LockTimeoutError, causeChain, redact } from './errors.js';
-import { EngineEvents, type EngineEvent } from './engine/events.js';
+import { EngineEvents, describeStop, type EngineEvent, type RunControl, type StopReason } from './engine/events.js';
 import { executePlan, type StepResult } from './engine/executor.js';
 import { planSteps, stepsNeedingCheck, type CheckResult, type Plan } from './plan/planner.js';
 import type { RecordedEvent, StateStore, StepState } from './state/store.js';
 import { describeHolder } from './lock/advisory.js';
+import { fenceStatement } from './lock/lock.js';
 import { isDeepStrictEqual } from 'node:util';
 
 export type FailureStatus = 'config' | 'unreachable' | 'lock-timeout' | 'error';
 
 export interface BaseOptions extends Omit<LoadOptions, 'command' | 'events'> {
-  /** Stop early (SIGTERM handling passes one). */
+  /** Stop early: aborting it stops the run as a signal would (steps stop at their next checkpoint). */
   signal?: AbortSignal;
   /** Receives every engine event. */
   onEvent?: (event: EngineEvent) => void;
@@ -47,6 +48,16 @@ export interface ApplyResult {
   target?: string;
   owner?: string;
   durationMs: number;
+  error?: Error;
+  /** Why the run stopped early (status `interrupted`). */
+  stop?: StopReason;
+}
+
+export interface CleanupResult {
+  status: 'ok' | FailureStatus;
+  /** Steps found stuck (latest record `started`, owner gone) and recorded interrupted. */
+  recovered: Array<{ step: string; previousOwner: string; startedAt: Date }>;
+  target?: string;
   error?: Error;
 }
 
@@ -81,7 +92,8 @@ export async function plan(options: BaseOptions = {}): Promise<PlanResult> {
 /** Run the plan under the run lock. */
 export async function apply(options: ApplyOptions = {}): Promise<ApplyResult> {
   const t0 = performance.now();
-  const r = await session<ApplyResult>(options, 'apply', async (project, db, signal) => {
+  let stop: StopReason | undefined;
+  const r = await session<ApplyResult>(options, 'apply', async (project, db, run) => {
     const { config, container, events } = project;
     const lock = container.resolve(Tokens.Lock);
     const store = container.resolve(Tokens.StateStore);
@@ -89,12 +101,14 @@ export async function apply(options: ApplyOptions = {}): Promise<ApplyResult> {
     const handle = await lock.acquire({
       owner: config.owner,
       timeoutMs: config.lock.timeoutMs,
-      signal,
+      signal: run.signal,
       onWait: (holder, waitedMs) => events.emit({ type: 'lock.waiting', lock: lock.description, holder: describeHolder(holder), waitedMs }),
     });
+    const onLost = () => run.stop({ kind: 'lock-lost', message: String((handle.lost.reason as Error)?.message ?? handle.lost.reason) });
+    handle.lost.addEventListener('abort', onLost, { once: true });
     try {
       events.emit({ type: 'lock.acquired', lock: lock.description, owner: config.owner, waitedMs: Date.now() - lockStart });
-      const runSignal = AbortSignal.any([signal, handle.lost]);
+      run.signal.throwIfAborted();
       await store.init();
       let state = await store.load();
       state = await recoverStuck(store, state, config.owner, events);
@@ -118,15 +132,64 @@ export async function apply(options: ApplyOptions = {}): Promise<ApplyResult> {
       }
       const reserve = lock.usesPool ? 1 : 0;
       const concurrency = Math.max(1, Math.min(config.apply.concurrency, db.poolMax - reserve));
-      const steps = await executePlan({ plan: p, steps: project.steps, state, db, store, config, events, signal: runSignal, concurrency });
-      const failed = steps.some((s) => s.status === 'failed' || (s.status === 'blocked' && !runSignal.aborted));
-      const interrupted = steps.some((s) => s.status === 'interrupted') || runSignal.aborted;
-      return { ...base, status: interrupted ? 'interrupted' : failed ? 'failed' : 'ok', steps, durationMs: 0 };
+      const fence = handle.fence ? fenceStatement(handle.fence) : '';
+      const steps = await executePlan({ plan: p, steps: project.steps, state, db, store, config, events, signal: run.signal, fence, concurrency });
+      const stopped = steps.some((s) => s.status === 'interrupted' || (s.status === 'blocked' && s.reason === 'not run: the run was stopped'));
+      const failed = steps.some((s) => s.status === 'failed' || s.status === 'blocked');
+      return { ...base, status: stopped ? 'interrupted' : failed ? 'failed' : 'ok', steps, durationMs: 0 };
+    } finally {
+      handle.lost.removeEventListener('abort', onLost);
+      await handle.release();
+    }
+  }, (reason) => (stop = reason));
+  const out: ApplyResult = { steps: [], ...r, durationMs: performance.now() - t0 };
+  if (stop && (out.status === 'interrupted' || out.status === 'lock-timeout' || out.status === 'error')) {
+    out.stop = stop;
+    if (out.status !== 'interrupted' && (out.status === 'lock-timeout' || runAborted(out))) out.status = 'interrupted';
+  }
+  return out;
+}
+
+/** An error that is only the consequence of our own stop (aborted while waiting or connecting). */
+function runAborted(r: ApplyResult): boolean {
+  return /stopped|abort|SIG(TERM|INT)|deadline|lock lost/i.test(r.error?.message ?? '');
+}
+
+/**
+ * Record every stuck step (latest record `started` by an owner that is gone) as
+ * interrupted, in one call. Refuses while a live run holds the lock (lock-timeout).
+ * `apply` does the same on its own; this is for operators who want it by hand.
+ */
+export async function cleanup(options: BaseOptions = {}): Promise<CleanupResult> {
+  const r = await session<CleanupResult>(options, 'cleanup', async (project, db, run) => {
+    const { config, container, events } = project;
+    const lock = container.resolve(Tokens.Lock);
+    const store = container.resolve(Tokens.StateStore);
+    const holder = await lock.holder().catch(() => undefined);
+    let handle;
+    try {
+      handle = await lock.acquire({ owner: config.owner, timeoutMs: 0, signal: run.signal });
+    } catch (err) {
+      if (err instanceof LockTimeoutError) {
+        const h = (await lock.holder().catch(() => undefined)) ?? holder;
+        throw new LockTimeoutError(`refusing to clean up: a live run holds the ${lock.description}: ${describeHolder(h)}`, {
+          hint: 'that run will recover stuck steps itself; nothing to do by hand',
+        });
+      }
+      throw err;
+    }
+    try {
+      const state = await store.load();
+      const recovered = [...state.values()]
+        .filter((s) => s.latest.event === 'started' && s.latest.owner !== config.owner)
+        .map((s) => ({ step: s.step, previousOwner: s.latest.owner, startedAt: s.latest.at }));
+      if (recovered.length > 0) await recoverStuck(store, state, config.owner, events);
+      return { status: 'ok', recovered, target: db.target };
     } finally {
       await handle.release();
     }
   });
-  return { steps: [], ...r, durationMs: performance.now() - t0 };
+  return { recovered: [], ...r };
 }
 
 /** Each step's recorded state, or (history) every recorded event. Never writes. */
@@ -155,7 +218,14 @@ async function recoverStuck(store: StateStore, state: Map<string, StepState>, ow
   const stuck = [...state.values()].filter((s) => s.latest.event === 'started' && s.latest.owner !== owner);
   if (stuck.length === 0) return state;
   for (const s of stuck) {
-    await store.record({ step: s.step, event: 'interrupted', owner, checksum: s.latest.checksum, checkpoint: s.latest.checkpoint, error: `recovered: started by ${s.latest.owner} at ${s.latest.at.toISOString()}, owner gone` });
+    await store.record({
+      step: s.step,
+      event: 'interrupted',
+      owner,
+      checksum: s.latest.checksum,
+      checkpoint: s.checkpoint?.value,
+      error: `recovered: started by ${s.latest.owner} at ${s.latest.at.toISOString()}; that run is gone (we hold the lock)`,
+    });
     events.emit({ type: 'step.recovered', step: s.step, previousOwner: s.latest.owner, startedAt: s.latest.at.toISOString() });
   }
   return store.load();
@@ -184,33 +254,81 @@ function normalizeJson(v: unknown): unknown {
 
 /**
  * Load the project, connect, run `fn`, always close. Expected failures become results.
+ * `apply` and `cleanup` get a RunControl that plugins (signal handler) and the deadline
+ * use to stop the run; stopping aborts `run.signal` and cancels running statements.
  */
 async function session<R extends { status: string }>(
   options: BaseOptions,
-  command: 'plan' | 'apply' | 'status',
-  fn: (project: Project, db: Database, signal: AbortSignal) => Promise<R>,
+  command: 'plan' | 'apply' | 'status' | 'cleanup',
+  fn: (project: Project, db: Database, run: RunControl) => Promise<R>,
+  onStop?: (reason: StopReason) => void,
 ): Promise<R | (Failure & { target?: string })> {
   const events = new EngineEvents();
   if (options.onEvent) events.on(options.onEvent);
-  const signal = options.signal ?? new AbortController().signal;
   let project: Project;
   try {
     project = await loadProject({ ...options, command, events });
   } catch (err) {
     return failure(err, []);
   }
-  const secrets = project.config.secrets;
-  for (const h of resolveAllOrNone(project.container, Tokens.Hooks)) if (h.onEvent) events.on(h.onEvent.bind(h));
+  const { config } = project;
+  const secrets = config.secrets;
+  const hooks = resolveAllOrNone(project.container, Tokens.Hooks);
+  for (const h of hooks) if (h.onEvent) events.on(h.onEvent.bind(h));
+
   let db: Database | undefined;
+  const ac = new AbortController();
+  const timers: NodeJS.Timeout[] = [];
+  let stopped = false;
+  const run: RunControl = {
+    command,
+    signal: ac.signal,
+    cleanupDeadlineMs: config.apply.cleanupDeadlineMs,
+    events,
+    stop(reason) {
+      if (stopped) return;
+      stopped = true;
+      onStop?.(reason);
+      const why = describeStop(reason);
+      events.emit({ type: 'run.stopping', reason: why, signal: reason.kind === 'signal' ? reason.signal : undefined });
+      ac.abort(new Error(why));
+      // A deadline stops at the next checkpoint; everything else stops now: cancel the
+      // running statements (their transactions roll back on the server).
+      if (reason.kind !== 'deadline') void db?.cancelRunning?.().catch(() => undefined);
+    },
+  };
+  const external = options.signal;
+  const onExternal = () => run.stop({ kind: 'signal', signal: 'SIGTERM' });
+  if (external?.aborted) onExternal();
+  external?.addEventListener('abort', onExternal, { once: true });
+  const disposers: Array<() => void> = [];
+  if (command === 'apply' || command === 'cleanup') {
+    for (const h of hooks) {
+      const d = h.onRun?.(run);
+      if (typeof d === 'function') disposers.push(d);
+    }
+    const deadline = command === 'apply' ? config.apply.deadlineMs : undefined;
+    if (deadline !== undefined) {
+      // Stop early enough that the batch in flight and cleanup finish before the deadline.
+      const margin = Math.min(config.apply.cleanupDeadlineMs, deadline / 4);
+      const at = new Date(Date.now() + deadline);
+      timers.push(setTimeout(() => run.stop({ kind: 'deadline', deadline: at }), Math.max(0, deadline - margin)));
+      timers.push(setTimeout(() => void db?.cancelRunning?.().catch(() => undefined), Math.max(0, deadline - margin / 2)));
+      for (const t of timers) t.unref();
+    }
+  }
   try {
     db = project.container.resolve(Tokens.Database);
-    events.emit({ type: 'run.started', command, target: db.target, owner: project.config.owner, steps: project.steps.length });
-    await db.connect(signal);
-    return await fn(project, db, signal);
+    events.emit({ type: 'run.started', command, target: db.target, owner: config.owner, steps: project.steps.length });
+    await db.connect(run.signal);
+    return await fn(project, db, run);
   } catch (err) {
     return { ...failure(err, secrets), target: db?.target };
   } finally {
+    for (const t of timers) clearTimeout(t);
+    external?.removeEventListener('abort', onExternal);
     await db?.close();
+    for (const d of disposers) d();
   }
 }
 

@@ -38,6 +38,11 @@ export interface Database {
   withSession<T>(fn: (s: Session) => Promise<T>, via?: Knex | Knex.Transaction): Promise<T>;
   /** A connection outside the pool (PostgreSQL only). */
   dedicated?(applicationName: string): Promise<DedicatedSession>;
+  /**
+   * Cancel the statements running on the pool's connections now (PostgreSQL cancel
+   * requests): their transactions roll back. Used when a run must stop at once.
+   */
+  cancelRunning?(): Promise<number>;
   /** Close the pool. Idempotent. */
   close(): Promise<void>;
 }

@@ -30,24 +30,24 @@ export type { ResolvedConfig, ConfigFlags } from './config/resolve.js';
 export { parseDuration, formatMs } from './config/duration.js';
 export { loadProject, type Project, type ResolvedStep, type LoadOptions } from './config/project.js';
 
-export { plan, apply, status } from './api.js';
-export type { PlanResult, ApplyResult, ApplyOptions, StatusResult, StatusEntry, BaseOptions, FailureStatus } from './api.js';
+export { plan, apply, status, cleanup } from './api.js';
+export type { PlanResult, ApplyResult, ApplyOptions, StatusResult, StatusEntry, CleanupResult, BaseOptions, FailureStatus } from './api.js';
 
 export { Tokens, buildContainer, instanceCachingFactory, resolveAllOrNone } from './container.js';
 export type { Database, Session, DedicatedSession } from './db.js';
 export { quoteIdent, quoteLiteral } from './db.js';
 
-export type { StateStore, StepEvent, StepEventKind, RecordedEvent, StepState } from './state/store.js';
+export type { StateStore, StepEvent, StepEventKind, RecordedEvent, StepState, Checkpoint } from './state/store.js';
 export { JournalStore } from './state/journal.js';
 
 export type { Lock, LockHandle, LockHolder, AcquireOptions } from './lock/lock.js';
-export { sleep, withTimeout } from './lock/lock.js';
+export { sleep, withTimeout, fenceStatement, LOCK_LOST_CODE } from './lock/lock.js';
 export { AdvisoryLock, describeHolder } from './lock/advisory.js';
 export { LeaseLock } from './lock/lease.js';
 export { DataDirLock } from './lock/datadir.js';
 
-export { EngineEvents, type EngineEvent, type EngineEventType, type Hooks } from './engine/events.js';
-export type { StepResult, StepStatus } from './engine/executor.js';
+export { EngineEvents, describeStop, type EngineEvent, type EngineEventType, type Hooks, type RunControl, type StopReason } from './engine/events.js';
+export { isTransient, type StepResult, type StepStatus } from './engine/executor.js';
 export { splitStatements } from './engine/split.js';
 
 export { planSteps, type Plan, type PlanEntry, type PlanStep, type Action, type CheckResult } from './plan/planner.js';
@@ -56,4 +56,5 @@ export { checksum, normalizeSource } from './plan/checksum.js';
 
 export { ZsetupError, ConfigError, LockTimeoutError, DatabaseUnreachableError, LockLostError, redact, causeChain, type ConfigProblem } from './errors.js';
 
-export { pool, journal, lock, steps, defaultPlugins } from '../plugins/index.js';
+export { pool, journal, lock, steps, signalHandler, defaultPlugins } from '../plugins/index.js';
+export type { SignalHandlerOptions } from '../plugins/signal-handler/index.js';

@@ -8,6 +8,7 @@
  */
 import { resolve as resolvePath } from 'node:path';
 import { createRequire } from 'node:module';
+import net from 'node:net';
 import type { Knex } from 'knex';
 import pg from 'pg';
 import {
@@ -90,6 +91,17 @@ class PostgresDatabase implements Database {
     } as unknown as pg.PoolConfig);
     // An idle connection that dies (server restart) must not crash the process.
     this.pool.on('error', () => undefined);
+    this.pool.on('acquire', (c) => this.active.add(c));
+    this.pool.on('release', (_err, c) => this.active.delete(c));
+    this.pool.on('remove', (c) => this.active.delete(c));
+  }
+
+  private readonly active = new Set<pg.PoolClient>();
+
+  async cancelRunning(): Promise<number> {
+    const busy = [...this.active].filter((c) => (c as unknown as { _activeQuery?: unknown })._activeQuery);
+    await Promise.all(busy.map((c) => sendCancel(c as unknown as PgWire).catch(() => undefined)));
+    return busy.length;
   }
 
   private connectTimeoutMs(): number {
@@ -178,6 +190,40 @@ class PostgresDatabase implements Database {
     if (this._knex) await this._knex.destroy().catch(() => undefined);
     await this.pool.end().catch(() => undefined);
   }
+}
+
+interface PgWire {
+  host: string;
+  port: number;
+  processID: number | null;
+  secretKey: number | null;
+}
+
+/**
+ * A PostgreSQL CancelRequest on a fresh socket (16 bytes: length, code 80877102, pid,
+ * secret key). It takes no connection slot and needs no authentication; the server
+ * cancels the backend's running statement, whose transaction then rolls back.
+ */
+function sendCancel(c: PgWire): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (c.processID === null || c.secretKey === null) return resolve();
+    const msg = Buffer.alloc(16);
+    msg.writeInt32BE(16, 0);
+    msg.writeInt32BE(80877102, 4);
+    msg.writeInt32BE(c.processID, 8);
+    msg.writeInt32BE(c.secretKey, 12);
+    const sock = c.host.startsWith('/') ? net.connect(`${c.host}/.s.PGSQL.${c.port}`) : net.connect(c.port, c.host);
+    const timer = setTimeout(() => sock.destroy(new Error('cancel request timed out')), 2000);
+    sock.on('connect', () => sock.end(msg));
+    sock.on('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    sock.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+  });
 }
 
 function formatSeconds(ms: number): string {

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
-import { Tokens, isSqlFile, splitStatements, type Plugin, type StepDefinition, type StepKind } from '../../src/index.js';
+import { Tokens, isSqlFile, splitStatements, type Plugin, type StepContext, type StepDefinition, type StepKind } from '../../src/index.js';
 
 interface SqlStep extends StepDefinition {
   readonly sql?: unknown;
@@ -17,6 +17,7 @@ export const sqlKind: StepKind<SqlStep> = {
   kind: 'sql',
   fields: { sql: 'SQL text or file("path.sql")', file: 'path of an SQL file, relative to the config' },
   prepare(def, ctx) {
+    if (def.resumable) ctx.problem('resumable', 'an SQL step cannot be resumable: write a function step (run: async (ctx) => ...) that commits batches with ctx.saveCheckpoint');
     let text: string | undefined;
     const ref = isSqlFile(def.sql) ? def.sql.path : typeof def.file === 'string' ? def.file : undefined;
     if (def.sql !== undefined && def.file !== undefined) ctx.problem('file', 'give either "sql" or "file", not both');
@@ -46,11 +47,44 @@ export const sqlKind: StepKind<SqlStep> = {
     // Transactional SQL steps take the engine's one-round-trip path; here we are outside a
     // transaction, so statements go one by one (ZITADEL runs step statements in autocommit).
     for (const stmt of splitStatements(prepared.script ?? '')) {
-      if (ctx.signal.aborted) throw ctx.signal.reason ?? new Error('aborted');
+      ctx.signal.throwIfAborted();
+      await dropInvalidIndex(stmt, ctx);
       await ctx.exec(stmt);
     }
   },
 };
+
+const CIC = /^\s*CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\s+(?:IF\s+NOT\s+EXISTS\s+)?("(?:[^"]|"")+"|[A-Za-z_][\w$]*)\s+ON\s+(?:ONLY\s+)?((?:"(?:[^"]|"")+"|[A-Za-z_][\w$]*)(?:\s*\.\s*(?:"(?:[^"]|"")+"|[A-Za-z_][\w$]*))?)/i;
+
+/**
+ * A killed `CREATE INDEX CONCURRENTLY` leaves an INVALID index behind, and
+ * `CREATE INDEX CONCURRENTLY IF NOT EXISTS` then silently keeps it. Before such a
+ * statement runs, drop an invalid index of that name on that table so it is rebuilt.
+ */
+export async function dropInvalidIndex(stmt: string, ctx: StepContext): Promise<boolean> {
+  const m = CIC.exec(stripLeadingComments(stmt));
+  if (!m) return false;
+  const index = m[1]!.startsWith('"') ? m[1]!.slice(1, -1).replace(/""/g, '"') : m[1]!.toLowerCase();
+  const rows = await ctx.query<{ name: string }>(
+    `SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS name
+       FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relname = $1 AND i.indrelid = to_regclass($2) AND NOT i.indisvalid`,
+    [index, m[2]!],
+  );
+  if (rows.length === 0) return false;
+  ctx.log(`index ${rows[0]!.name} is INVALID (left by an interrupted build): dropping it to build it again`);
+  await ctx.exec(`DROP INDEX CONCURRENTLY IF EXISTS ${rows[0]!.name}`);
+  return true;
+}
+
+function stripLeadingComments(s: string): string {
+  let out = s;
+  for (;;) {
+    const t = out.replace(/^\s*--[^\n]*\n?/, '').replace(/^\s*\/\*[\s\S]*?\*\//, '');
+    if (t === out) return out;
+    out = t;
+  }
+}
 
 interface FunctionStep extends StepDefinition {
   readonly run?: unknown;

@@ -18,17 +18,13 @@ export function withCommonOptions(cmd: Command): Command {
     .addOption(new Option('--connect-timeout <duration>', 'keep retrying the first connection this long [env: ZSETUP_CONNECT_TIMEOUT]'));
 }
 
-export interface RunContext {
-  signal: AbortSignal;
-  /** Which signal stopped us, if any (for the exit code). */
-  stoppedBy(): NodeJS.Signals | undefined;
-}
+/** Runs a command body and exits with the code it returns. */
+export type Runner = (fn: () => Promise<number>) => Promise<void>;
 
-export function baseOptions(flags: CommonFlags & { concurrency?: string }, ctx: RunContext): BaseOptions {
+export function baseOptions(flags: CommonFlags & { concurrency?: string; deadline?: string }): BaseOptions {
   return {
     configFile: flags.config,
-    signal: ctx.signal,
-    flags: { lockTimeout: flags.lockTimeout, connectTimeout: flags.connectTimeout, concurrency: flags.concurrency },
+    flags: { lockTimeout: flags.lockTimeout, connectTimeout: flags.connectTimeout, concurrency: flags.concurrency, deadline: flags.deadline },
   };
 }
 

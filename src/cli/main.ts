@@ -9,7 +9,7 @@ import { Command, CommanderError } from 'commander';
 import { planCommand } from './plan.js';
 import { applyCommand } from './apply.js';
 import { statusCommand } from './status.js';
-import type { RunContext } from './common.js';
+import { cleanupCommand } from './cleanup.js';
 import { EXIT } from './exit.js';
 import { redact } from '../errors.js';
 
@@ -23,24 +23,14 @@ for (const stream of [process.stdout, process.stderr]) {
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
-/** Runs one command with SIGINT/SIGTERM wired to an AbortSignal; a second signal exits at once. */
-async function run(fn: (ctx: RunContext) => Promise<number>): Promise<void> {
-  const ac = new AbortController();
-  let stoppedBy: NodeJS.Signals | undefined;
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (stoppedBy) {
-      process.stderr.write(`zsetup: second ${sig}: exiting now (open transactions roll back)\n`);
-      process.exit(EXIT[sig as 'SIGINT' | 'SIGTERM'] ?? 1);
-    }
-    stoppedBy = sig;
-    process.stderr.write(`zsetup: ${sig} received: stopping after cleanup (send it again to exit at once)\n`);
-    ac.abort(new Error(`stopped by ${sig}`));
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+/**
+ * Runs one command and exits with its code. Signals are the signal-handler plugin's
+ * business (it stops the run through the API); nothing here traps them.
+ */
+async function run(fn: () => Promise<number>): Promise<void> {
   let code: number;
   try {
-    code = await fn({ signal: ac.signal, stoppedBy: () => stoppedBy });
+    code = await fn();
   } catch (err) {
     process.stderr.write(`zsetup: internal error: ${redact((err as Error)?.message ?? String(err))}\n`);
     if (process.env.ZSETUP_DEBUG) process.stderr.write(`${(err as Error)?.stack}\n`);
@@ -61,11 +51,13 @@ const program = new Command('zsetup')
 program.addCommand(planCommand(run));
 program.addCommand(applyCommand(run));
 program.addCommand(statusCommand(run));
+program.addCommand(cleanupCommand(run));
 program.addHelpText(
   'after',
   `
-Exit codes: 0 ok, 1 step failed, 2 config/usage error, 3 lock timeout, 4 drift refused,
-5 database unreachable, 10 plan --exit-code: work pending, 130/143 stopped by SIGINT/SIGTERM.
+Exit codes: 0 ok, 1 step failed, 2 config/usage error, 3 lock timeout (cleanup: a live run
+holds the lock), 4 drift refused, 5 database unreachable, 10 plan --exit-code: work pending,
+130/143 stopped by SIGINT/SIGTERM or --deadline (resumable: the next apply continues).
 Database: ZSETUP_DATABASE_URL or database.url; unset, the embedded PGlite in .zsetup/pglite.`,
 );
 for (const c of program.commands) c.exitOverride();

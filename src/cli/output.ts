@@ -2,6 +2,7 @@
  * Output for people and machines. Text goes to stdout, errors to stderr; with --json
  * every line on stdout is one JSON object (errors too), nothing else.
  */
+import { createRequire } from 'node:module';
 import type { EngineEvent } from '../engine/events.js';
 import { ConfigError, redact, type ZsetupError } from '../errors.js';
 import { formatMs } from '../config/duration.js';
@@ -45,37 +46,115 @@ export function printError(out: Out, status: string, err: Error): void {
   if (process.env.ZSETUP_DEBUG && err.stack) w(err.stack);
 }
 
-/** The text renderer of engine events (one line per step; no TTY needed). */
-export function textRenderer(out: Out): (e: EngineEvent) => void {
-  const err = (s: string) => process.stderr.write(redact(s, out.secrets) + '\n');
+/** Progress text: `420,000/1,000,000 (42%) 350,000/s, ETA 1m40s`. */
+export function progressText(e: { done: number; total?: number | undefined; ratePerSec?: number | undefined; etaMs?: number | undefined }): string {
+  const n = (v: number) => Math.round(v).toLocaleString('en-US');
+  const pct = e.total ? ` (${Math.floor((100 * e.done) / e.total)}%)` : '';
+  const rate = e.ratePerSec !== undefined ? ` ${n(e.ratePerSec)}/s` : '';
+  const eta = e.etaMs !== undefined ? `, ETA ${formatMs(e.etaMs)}` : '';
+  return `${n(e.done)}${e.total !== undefined ? `/${n(e.total)}` : ''}${pct}${rate}${eta}`;
+}
+
+/**
+ * The text renderer of engine events. Without a TTY (kubectl logs): one line per step
+ * and a progress line per running step at most every `progressEveryMs`. On a TTY: a live
+ * progress bar per running step (cli-progress), lines printed above the bars.
+ */
+export function textRenderer(out: Out, options: { tty?: boolean; progressEveryMs?: number } = {}): (e: EngineEvent) => void {
+  const tty = options.tty ?? false;
+  const every = options.progressEveryMs ?? 5000;
+  const lastProgress = new Map<string, number>();
+  let bars: MultiBarLike | undefined;
+  const barOf = new Map<string, SingleBarLike>();
+  const say = (s: string) => (bars ? bars.log(redact(s, out.secrets) + '\n') : line(out, s));
+  const err = (s: string) => (bars ? bars.log(redact(s, out.secrets) + '\n') : process.stderr.write(redact(s, out.secrets) + '\n'));
+  const endBar = (step: string) => {
+    const b = barOf.get(step);
+    if (!b || !bars) return;
+    bars.remove(b);
+    barOf.delete(step);
+    if (barOf.size === 0) {
+      bars.stop();
+      bars = undefined;
+    }
+  };
   return (e) => {
     switch (e.type) {
       case 'lock.waiting':
-        err(`waiting for ${e.lock} held by ${e.holder} (${Math.round(e.waitedMs / 1000)} s so far)`);
+        err(`waiting for lock held by ${e.holder} (${e.lock}; ${Math.round(e.waitedMs / 1000)} s so far)`);
+        break;
+      case 'run.stopping':
+        err(`zsetup: ${e.reason}: stopping (running statements are cancelled, resumable steps stop at their next checkpoint)${e.signal ? `; send ${e.signal} again to exit at once` : ''}`);
         break;
       case 'step.recovered':
-        line(out, `  ! ${e.step}: was left started by ${e.previousOwner} at ${e.startedAt}; owner gone, recorded interrupted`);
+        say(`  ! ${e.step}: left started by ${e.previousOwner} at ${e.startedAt}; that run is gone, recorded interrupted`);
         break;
+      case 'step.progress': {
+        if (tty) {
+          let b = barOf.get(e.step);
+          if (!b) {
+            bars ??= createBars();
+            b = bars.create(e.total ?? 0, e.done, { step: e.step, text: progressText(e) });
+            barOf.set(e.step, b);
+          }
+          if (e.total !== undefined) b.setTotal(e.total);
+          b.update(e.done, { step: e.step, text: progressText(e) });
+          break;
+        }
+        const now = Date.now();
+        const final = e.total !== undefined && e.done >= e.total;
+        if (!final && now - (lastProgress.get(e.step) ?? 0) < every) break;
+        lastProgress.set(e.step, now);
+        say(`  … ${e.step}: ${progressText(e)}`);
+        break;
+      }
       case 'step.done':
-        line(out, `  ✓ ${e.step} (${formatMs(e.durationMs)})`);
+        endBar(e.step);
+        say(`  ✓ ${e.step} (${formatMs(e.durationMs)})`);
         break;
       case 'step.failed':
-        line(out, `  ✗ ${e.step}: ${e.error}`);
+        endBar(e.step);
+        say(`  ✗ ${e.step}: ${e.error}`);
         break;
       case 'step.retry':
-        line(out, `  ↻ ${e.step}: retry ${e.attempt} in ${formatMs(e.delayMs)}: ${e.error}`);
+        say(`  ↻ ${e.step}: retry ${e.attempt} in ${formatMs(e.delayMs)}: ${e.error}`);
         break;
       case 'step.blocked':
-        line(out, `  - ${e.step}: ${e.reason}`);
+        say(`  - ${e.step}: ${e.reason}`);
         break;
       case 'step.interrupted':
-        line(out, `  ■ ${e.step}: interrupted (${e.reason}); the next apply resumes it`);
+        endBar(e.step);
+        say(
+          e.checkpoint !== undefined
+            ? `  ■ ${e.step}: stopped (${e.reason}) at checkpoint ${JSON.stringify(e.checkpoint)}${e.percent !== undefined ? ` (${e.percent}%)` : ''}; the next apply resumes it from there`
+            : `  ■ ${e.step}: stopped (${e.reason}); its uncommitted work rolled back; the next apply runs it again`,
+        );
         break;
       case 'log':
-        line(out, `    ${e.step ? `${e.step}: ` : ''}${e.message}`);
+        say(`    ${e.step ? `${e.step}: ` : ''}${e.message}`);
         break;
       default:
         break;
     }
   };
+}
+
+interface SingleBarLike {
+  update(v: number, payload?: object): void;
+  setTotal(t: number): void;
+}
+interface MultiBarLike {
+  create(total: number, start: number, payload?: object): SingleBarLike;
+  remove(b: SingleBarLike): boolean;
+  log(s: string): void;
+  stop(): void;
+}
+
+function createBars(): MultiBarLike {
+  const require = createRequire(import.meta.url);
+  const cliProgress = require('cli-progress') as typeof import('cli-progress');
+  return new cliProgress.MultiBar(
+    { format: '  {bar} {step}: {text}', hideCursor: true, clearOnComplete: true, stopOnComplete: false, barsize: 24, stream: process.stderr },
+    cliProgress.Presets.shades_classic,
+  ) as unknown as MultiBarLike;
 }

@@ -1,17 +1,17 @@
 import { Command } from 'commander';
 import { plan } from '../api.js';
-import { baseOptions, outOf, withCommonOptions, type CommonFlags, type RunContext } from './common.js';
+import { baseOptions, outOf, withCommonOptions, type CommonFlags, type Runner } from './common.js';
 import { jsonLine, line, printError, table } from './output.js';
 import { EXIT, exitCodeOf } from './exit.js';
 
-export function planCommand(run: (fn: (ctx: RunContext) => Promise<number>) => Promise<void>): Command {
+export function planCommand(run: Runner): Command {
   return withCommonOptions(new Command('plan'))
     .description('dry run: show what apply would do, and why (never writes)')
     .option('--exit-code', `exit ${EXIT.pending} when work is pending or blocked, ${EXIT.drift} on drift, 0 when everything is up to date (for CI gates)`)
     .action((flags: CommonFlags & { exitCode?: boolean }) =>
-      run(async (ctx) => {
+      run(async () => {
         const out = outOf(flags);
-        const r = await plan(baseOptions(flags, ctx));
+        const r = await plan(baseOptions(flags));
         if (!r.plan) {
           printError(out, r.status, r.error!);
           return exitCodeOf(r.status);

@@ -1,18 +1,18 @@
 import { Command } from 'commander';
 import { status } from '../api.js';
 import { stamp } from '../plan/planner.js';
-import { baseOptions, outOf, withCommonOptions, type CommonFlags, type RunContext } from './common.js';
+import { baseOptions, outOf, withCommonOptions, type CommonFlags, type Runner } from './common.js';
 import { jsonLine, line, printError, table } from './output.js';
 import { exitCodeOf } from './exit.js';
 
-export function statusCommand(run: (fn: (ctx: RunContext) => Promise<number>) => Promise<void>): Command {
+export function statusCommand(run: Runner): Command {
   return withCommonOptions(new Command('status'))
     .description("each step's recorded state (never writes)")
     .option('--history', 'every recorded event, oldest first')
     .action((flags: CommonFlags & { history?: boolean }) =>
-      run(async (ctx) => {
+      run(async () => {
         const out = outOf(flags);
-        const r = await status({ ...baseOptions(flags, ctx), history: flags.history });
+        const r = await status({ ...baseOptions(flags), history: flags.history });
         if (r.status !== 'ok') {
           printError(out, r.status, r.error!);
           return exitCodeOf(r.status);

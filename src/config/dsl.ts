@@ -66,6 +66,8 @@ export interface StepContext {
   readonly db: Knex | Knex.Transaction;
   /** Run an SQL script of one or more statements on the step's connection. */
   exec(sql: string): Promise<void>;
+  /** One statement with `$1` parameters; returns its rows (on the step's connection). */
+  query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<R[]>;
   /** Aborted when the run is asked to stop (signal, deadline, lock lost). */
   readonly signal: AbortSignal;
   /** For repeatable steps: the `lastRun` value recorded by the last successful run. */
@@ -74,6 +76,19 @@ export interface StepContext {
   log(message: string): void;
   /** The resolved config of this invocation. */
   readonly config: ResolvedConfig;
+  /**
+   * Resumable steps: the last committed checkpoint (undefined on a first run). Continue
+   * from it; rows committed before it must not be written again.
+   */
+  readonly checkpoint: unknown;
+  /**
+   * Resumable steps: record `value` as the checkpoint INSIDE `trx`, the transaction that
+   * commits the batch it describes, so a kill loses at most the batch in flight and
+   * duplicates nothing. Fails (and so rolls the batch back) if this run lost its lock.
+   */
+  saveCheckpoint(trx: Knex.Transaction, value: unknown): Promise<void>;
+  /** Report progress; renderers show rate, percentage and ETA. Cheap: call it per batch. */
+  progress(p: { done: number; total?: number }): void;
 }
 
 /** What decides whether a repeatable step runs again. */
@@ -92,11 +107,13 @@ export interface StepDefinition extends CommonStepOptions {
   readonly kind: string;
   readonly name: string;
   readonly repeatable?: RepeatableSpec<any>;
+  /** See FunctionStepOptions.resumable. */
+  readonly resumable?: boolean;
   readonly [field: string]: unknown;
 }
 
 /** The fields shared by every step kind (everything else belongs to the kind). */
-export const COMMON_STEP_FIELDS = ['kind', 'name', 'after', 'transaction', 'version', 'description', 'repeatable'] as const;
+export const COMMON_STEP_FIELDS = ['kind', 'name', 'after', 'transaction', 'version', 'description', 'repeatable', 'resumable'] as const;
 
 export interface SqlStepOptions extends CommonStepOptions {
   /** SQL text (one or more statements), or `file('path.sql')`. */
@@ -106,6 +123,27 @@ export interface SqlStepOptions extends CommonStepOptions {
 export interface FunctionStepOptions extends CommonStepOptions {
   /** TypeScript code to run. Receives the step context; `ctx.db` is its transaction. */
   run: (ctx: StepContext) => Awaitable<void>;
+  /**
+   * Long work in batches that survives interruption: the step is not wrapped in one
+   * transaction; `ctx.db` is the pool. Commit each batch in its own transaction together
+   * with `ctx.saveCheckpoint(trx, value)`, start from `ctx.checkpoint`, report
+   * `ctx.progress()`, and stop between batches when `ctx.signal` aborts
+   * (`ctx.signal.throwIfAborted()`). Interrupted, it shows in `plan` as `resume`.
+   * @example
+   * step('fill', { resumable: true, run: async (ctx) => {
+   *   let next = (ctx.checkpoint as number | undefined) ?? 0;
+   *   while (next < total) {
+   *     ctx.signal.throwIfAborted();
+   *     await ctx.db.transaction(async (trx) => {
+   *       await trx.raw('INSERT INTO t SELECT g FROM generate_series(?::int, ?::int) g', [next, next + 9999]);
+   *       await ctx.saveCheckpoint(trx, next + 10000);
+   *     });
+   *     next += 10000;
+   *     ctx.progress({ done: next, total });
+   *   }
+   * } })
+   */
+  resumable?: boolean;
 }
 
 export type StepOptions = SqlStepOptions | FunctionStepOptions;
@@ -226,8 +264,20 @@ export interface UserConfig {
     concurrency?: number;
     /** `lock_timeout` set for each step's statements. @default "10s" */
     ddlLockTimeout?: Duration;
-    /** Retries of a step that hit `lock_timeout` (with backoff). @default 5 */
-    lockRetries?: number;
+    /**
+     * Retries of a step that hit a transient fault (lock_timeout, serialization failure,
+     * deadlock, connection terminated), with backoff and jitter. @default 5
+     */
+    retries?: number;
+    /**
+     * Stop gracefully before this much time has passed since the start (at the next
+     * checkpoint), record `interrupted`, exit 143: a Kubernetes Job with
+     * `activeDeadlineSeconds` is never killed mid-batch. `--deadline` overrides.
+     * @default none
+     */
+    deadline?: Duration;
+    /** How long cleanup may take after a stop (records, lock release). @default "10s" */
+    cleanupDeadline?: Duration;
   };
 }
 

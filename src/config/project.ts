@@ -74,7 +74,10 @@ export async function loadProject(o: LoadOptions): Promise<Project> {
   const { config, problems } = resolveConfig(raw, file, o.env ?? process.env, o.flags ?? {}, newOwnerId(), cwd);
   const p = new Problems(config.displayFile);
   p.list.push(...problems);
-  const defaults = o.defaults ?? (await import('../../plugins/index.js')).defaultPlugins();
+  // A built-in is left out when the config lists a plugin of the same name (which replaces
+  // it, or, like signalHandler(false), turns it off).
+  const listed = new Set(config.plugins.map((pl) => pl.name));
+  const defaults = (o.defaults ?? (await import('../../plugins/index.js')).defaultPlugins()).filter((pl) => !listed.has(pl.name));
   let container: DependencyContainer;
   try {
     container = buildContainer(config, [...defaults, ...config.plugins], events);
@@ -138,7 +141,7 @@ function prepareSteps(config: ResolvedConfig, c: DependencyContainer, p: Problem
   const byName = new Map(prepared.filter((x) => x !== undefined).map((x) => [x!.def.name, x!] as const));
   return graph.order.map((name) => {
     const x = byName.get(name)!;
-    const transaction = x.def.transaction ?? true;
+    const transaction = x.def.resumable ? false : (x.def.transaction ?? true);
     return {
       ...x,
       plan: {
@@ -148,6 +151,7 @@ function prepareSteps(config: ResolvedConfig, c: DependencyContainer, p: Problem
         checksum: checksum(x.prepared.source),
         repeatable: x.def.repeatable !== undefined,
         transaction,
+        resumable: x.def.resumable === true,
         description: x.def.description,
       },
     };

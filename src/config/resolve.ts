@@ -26,7 +26,14 @@ export interface ResolvedConfig {
   };
   readonly state: { readonly schema: string };
   readonly lock: { readonly kind: 'advisory' | 'lease'; readonly timeoutMs: number; readonly leaseTtlMs: number; readonly name: string };
-  readonly apply: { readonly concurrency: number; readonly ddlLockTimeoutMs: number; readonly lockRetries: number };
+  readonly apply: {
+    readonly concurrency: number;
+    readonly ddlLockTimeoutMs: number;
+    readonly retries: number;
+    /** Milliseconds from the start of the run; undefined: no deadline. */
+    readonly deadlineMs: number | undefined;
+    readonly cleanupDeadlineMs: number;
+  };
   readonly plugins: readonly Plugin[];
   readonly steps: readonly StepDefinition[];
   /** Values that must never appear in output (the database password). */
@@ -38,6 +45,7 @@ export interface ConfigFlags {
   lockTimeout?: string | undefined;
   connectTimeout?: string | undefined;
   concurrency?: string | undefined;
+  deadline?: string | undefined;
 }
 
 export const DEFAULTS = {
@@ -53,7 +61,8 @@ export const DEFAULTS = {
   lockName: 'zsetup',
   concurrency: 1,
   ddlLockTimeoutMs: 10_000,
-  lockRetries: 5,
+  retries: 5,
+  cleanupDeadlineMs: 10_000,
 };
 
 /** Collects problems with the file name; one line each. */
@@ -88,7 +97,7 @@ export function resolveConfig(
   const poolCfg = section(db, 'pool', ['max', 'idleTimeout', 'maxLifetime', 'connectTimeout'], p, 'database.');
   const state = section(raw, 'state', ['schema'], p);
   const lock = section(raw, 'lock', ['kind', 'timeout', 'leaseTtl', 'name'], p);
-  const apply = section(raw, 'apply', ['concurrency', 'ddlLockTimeout', 'lockRetries'], p);
+  const apply = section(raw, 'apply', ['concurrency', 'ddlLockTimeout', 'retries', 'deadline', 'cleanupDeadline'], p);
 
   const envUrl = env.ZSETUP_DATABASE_URL;
   const url = envUrl !== undefined && envUrl !== '' ? envUrl : str(db.url, 'database.url', p);
@@ -98,8 +107,8 @@ export function resolveConfig(
 
   const max = int(poolCfg.max, 'database.pool.max', p, 1) ?? DEFAULTS.poolMax;
   const concurrency = int(flags.concurrency ?? env.ZSETUP_CONCURRENCY ?? apply.concurrency, flags.concurrency !== undefined ? '--concurrency' : 'apply.concurrency', p, 1) ?? DEFAULTS.concurrency;
-  const kind = lock.kind ?? DEFAULTS.lockKind;
-  if (kind !== 'advisory' && kind !== 'lease') p.add('lock.kind', `expected "advisory" or "lease", got ${JSON.stringify(kind)}`);
+  const kind = env.ZSETUP_LOCK_KIND || lock.kind || DEFAULTS.lockKind;
+  if (kind !== 'advisory' && kind !== 'lease') p.add(env.ZSETUP_LOCK_KIND ? 'ZSETUP_LOCK_KIND' : 'lock.kind', `expected "advisory" or "lease", got ${JSON.stringify(kind)}`);
 
   const schema = str(state.schema, 'state.schema', p) ?? DEFAULTS.schema;
   if (schema === '') p.add('state.schema', 'must not be empty');
@@ -138,7 +147,9 @@ export function resolveConfig(
     apply: {
       concurrency,
       ddlLockTimeoutMs: dur(apply.ddlLockTimeout, 'apply.ddlLockTimeout', p) ?? DEFAULTS.ddlLockTimeoutMs,
-      lockRetries: int(apply.lockRetries, 'apply.lockRetries', p, 0) ?? DEFAULTS.lockRetries,
+      retries: int(apply.retries, 'apply.retries', p, 0) ?? DEFAULTS.retries,
+      deadlineMs: dur(flags.deadline ?? env.ZSETUP_DEADLINE ?? apply.deadline, flags.deadline !== undefined ? '--deadline' : 'apply.deadline', p),
+      cleanupDeadlineMs: dur(apply.cleanupDeadline, 'apply.cleanupDeadline', p) ?? DEFAULTS.cleanupDeadlineMs,
     },
     plugins: validPlugins,
     steps,
@@ -188,6 +199,10 @@ function checkStepShape(s: unknown, i: number, p: Problems): void {
   if (s.transaction !== undefined && typeof s.transaction !== 'boolean') p.add(`${path}.transaction${label}`, `expected true or false, got ${typeName(s.transaction)}`);
   if (s.version !== undefined && typeof s.version !== 'string' && typeof s.version !== 'number') p.add(`${path}.version${label}`, `expected a string or number, got ${typeName(s.version)}`);
   if (s.description !== undefined && typeof s.description !== 'string') p.add(`${path}.description${label}`, `expected a string, got ${typeName(s.description)}`);
+  if (s.resumable !== undefined && typeof s.resumable !== 'boolean') p.add(`${path}.resumable${label}`, `expected true or false, got ${typeName(s.resumable)}`);
+  if (s.resumable === true && s.transaction === true)
+    p.add(`${path}.transaction${label}`, 'a resumable step commits batch by batch and cannot run in one transaction: leave "transaction" out');
+  if (s.resumable === true && s.repeatable !== undefined) p.add(`${path}.resumable${label}`, 'a step cannot be both repeatable and resumable');
   if (s.repeatable !== undefined) {
     const r = s.repeatable;
     if (!isObject(r)) p.add(`${path}.repeatable${label}`, `expected { lastRun, check } (use repeatable(...)), got ${typeName(r)}`);

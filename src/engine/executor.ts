@@ -1,13 +1,18 @@
 /**
  * The executor: runs the work of a Plan while the caller holds the run lock. Records
  * state around each step, one transaction per step (step work and its `done` record
- * commit together), retries lock timeouts with backoff, runs independent branches at
- * once up to the pool's size, and stops dependants of a failed step. Every step gets
- * the run's AbortSignal.
+ * commit together), retries transient faults with backoff and jitter, runs independent
+ * branches at once up to the pool's size, and stops dependants of a failed step.
+ *
+ * Every step gets the run's AbortSignal. When it aborts (signal, deadline, lock lost),
+ * no new step starts, resumable steps stop at their next checkpoint, and a step that
+ * stopped is recorded `interrupted` with its last committed checkpoint. Every write that
+ * commits a step's work, a checkpoint or a record first checks, in the same transaction,
+ * that the run lock is still ours (the fence), so a run that lost its lock commits nothing.
  */
 import type { Knex } from 'knex';
 import type { Database, Session } from '../db.js';
-import type { StateStore, StepState } from '../state/store.js';
+import type { Checkpoint, StateStore, StepEvent, StepState } from '../state/store.js';
 import type { StepContext } from '../config/dsl.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import type { ResolvedStep } from '../config/project.js';
@@ -35,12 +40,32 @@ export interface ExecuteOptions {
   readonly store: StateStore;
   readonly config: ResolvedConfig;
   readonly events: EngineEvents;
+  /** The run's signal: aborted when the run must stop. */
   readonly signal: AbortSignal;
+  /** One statement that fails unless the run lock is still ours (empty: no fence). */
+  readonly fence: string;
   /** Steps at once; the caller caps it at what the pool allows. */
   readonly concurrency: number;
 }
 
-const LOCK_NOT_AVAILABLE = '55P03';
+/** Faults worth another attempt: the transaction rolled back and nothing was committed. */
+const TRANSIENT_CODES = new Set([
+  '40001', // serialization_failure
+  '40P01', // deadlock_detected
+  '55P03', // lock_not_available (lock_timeout)
+  '57P01', // admin_shutdown (pg_terminate_backend)
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now
+  '08000', '08001', '08003', '08004', '08006', // connection exceptions
+  '53300', // too_many_connections
+]);
+
+export function isTransient(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  if (e?.code && TRANSIENT_CODES.has(e.code)) return true;
+  if (e?.code && /^[0-9A-Z]{5}$/.test(e.code)) return false;
+  return /Connection terminated|connection (?:was )?closed|Client has encountered a connection error|ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|socket hang up/i.test(String(e?.message ?? ''));
+}
 
 type Status = 'pending' | 'running' | StepStatus;
 
@@ -77,7 +102,7 @@ export async function executePlan(o: ExecuteOptions): Promise<StepResult[]> {
       if (running.size >= o.concurrency) break;
       if (status.get(e.step) !== 'pending' || !e.after.every(ok)) continue;
       status.set(e.step, 'running');
-      const p: Promise<void> = runStep(e, byName.get(e.step)!, o).then(finish, (err) =>
+      const p: Promise<void> = new StepRun(e, byName.get(e.step)!, o).run().then(finish, (err) =>
         finish({ step: e.step, action: e.action, reason: e.reason, status: 'failed', error: redact(causeChain(err), o.config.secrets) }),
       );
       const tracked = p.finally(() => running.delete(tracked));
@@ -89,95 +114,164 @@ export async function executePlan(o: ExecuteOptions): Promise<StepResult[]> {
   return o.plan.entries.map((e) => results.get(e.step)!);
 }
 
-async function runStep(e: PlanEntry, step: ResolvedStep, o: ExecuteOptions): Promise<StepResult> {
-  const { store, events, config } = o;
-  const owner = config.owner;
-  const t0 = performance.now();
-  const base = { step: e.step, action: e.action, reason: e.reason };
-  events.emit({ type: 'step.started', step: e.step, action: e.action, reason: e.reason });
-  let lastRun: unknown;
-  for (let attempt = 0; ; attempt++) {
-    try {
-      if (attempt === 0) {
-        lastRun = step.def.repeatable ? await step.def.repeatable.lastRun() : undefined;
-        await store.record({ step: e.step, event: 'started', owner, checksum: e.checksum });
+/** One step's attempts, records and context. */
+class StepRun {
+  private readonly owner: string;
+  private lastRun: unknown;
+  private checkpoint: Checkpoint | undefined;
+  private progressState: { done: number; total?: number | undefined } | undefined;
+  private rate: { t0: number; done0: number } | undefined;
+  private lastProgressEmit = 0;
+
+  constructor(
+    private readonly e: PlanEntry,
+    private readonly step: ResolvedStep,
+    private readonly o: ExecuteOptions,
+  ) {
+    this.owner = o.config.owner;
+    this.checkpoint = o.state.get(e.step)?.checkpoint;
+  }
+
+  private event(event: StepEvent['event'], extra: Partial<StepEvent> = {}): StepEvent {
+    return { step: this.e.step, event, owner: this.owner, checksum: this.e.checksum, ...extra };
+  }
+
+  /** Append a record (fenced) in its own transaction: one round trip. */
+  private async record(ev: StepEvent): Promise<void> {
+    const sql = this.o.store.recordStatement(ev);
+    await this.o.db.withSession((s) => s.exec(this.o.fence ? `${this.o.fence};\n${sql}` : sql));
+  }
+
+  async run(): Promise<StepResult> {
+    const { events, config, signal } = this.o;
+    const e = this.e;
+    const t0 = performance.now();
+    const base = { step: e.step, action: e.action, reason: e.reason };
+    events.emit({ type: 'step.started', step: e.step, action: e.action, reason: e.reason });
+    for (let attempt = 0; ; attempt++) {
+      try {
+        if (attempt === 0) {
+          this.lastRun = this.step.def.repeatable ? await this.step.def.repeatable.lastRun() : undefined;
+          await this.record(this.event('started'));
+        } else if (this.step.plan.resumable) {
+          // Resume from what the failed attempt committed.
+          this.checkpoint = (await this.o.store.load()).get(e.step)?.checkpoint;
+        }
+        await this.attempt();
+        const durationMs = performance.now() - t0;
+        events.emit({ type: 'step.done', step: e.step, durationMs });
+        return { ...base, status: 'applied', durationMs };
+      } catch (err) {
+        const durationMs = performance.now() - t0;
+        const message = redact(causeChain(err), config.secrets);
+        if (signal.aborted) return this.interrupted(base, durationMs, message);
+        if (isTransient(err) && attempt < config.apply.retries) {
+          const delayMs = Math.round(Math.min(250 * 2 ** attempt, 8000) * (0.5 + Math.random()));
+          events.emit({ type: 'step.retry', step: e.step, attempt: attempt + 1, delayMs, error: message });
+          await sleep(delayMs, signal);
+          if (signal.aborted) return this.interrupted(base, durationMs, message);
+          continue;
+        }
+        const error = `step "${e.step}" failed${attempt > 0 ? ` after ${attempt + 1} attempts` : ''}: ${message}`;
+        await this.record(this.event('failed', { lastRun: this.lastRun, error: message })).catch(() => undefined);
+        events.emit({ type: 'step.failed', step: e.step, error, durationMs });
+        return { ...base, status: 'failed', durationMs, error };
       }
-      await attemptStep(step, e, lastRun, o);
-      const durationMs = performance.now() - t0;
-      events.emit({ type: 'step.done', step: e.step, durationMs });
-      return { ...base, status: 'applied', durationMs };
-    } catch (err) {
-      const durationMs = performance.now() - t0;
-      const message = redact(causeChain(err), config.secrets);
-      if (o.signal.aborted) {
-        await store.record({ step: e.step, event: 'interrupted', owner, checksum: e.checksum, error: message }).catch(() => undefined);
-        events.emit({ type: 'step.interrupted', step: e.step, reason: String((o.signal.reason as Error)?.message ?? o.signal.reason ?? 'stopped') });
-        return { ...base, status: 'interrupted', durationMs, error: message };
-      }
-      if ((err as { code?: string }).code === LOCK_NOT_AVAILABLE && attempt < config.apply.lockRetries) {
-        const delayMs = Math.round(Math.min(250 * 2 ** attempt, 8000) * (0.5 + Math.random()));
-        events.emit({ type: 'step.retry', step: e.step, attempt: attempt + 1, delayMs, error: message });
-        await sleep(delayMs, o.signal);
-        continue;
-      }
-      const error = `step "${e.step}" failed: ${message}`;
-      await store.record({ step: e.step, event: 'failed', owner, checksum: e.checksum, lastRun, error: message }).catch(() => undefined);
-      events.emit({ type: 'step.failed', step: e.step, error, durationMs });
-      return { ...base, status: 'failed', durationMs, error };
     }
   }
-}
 
-async function attemptStep(step: ResolvedStep, e: PlanEntry, lastRun: unknown, o: ExecuteOptions): Promise<void> {
-  const { db, store, config } = o;
-  const done = store.recordStatement({ step: e.step, event: 'done', owner: config.owner, checksum: e.checksum, lastRun });
-  const lockTimeout = `SET LOCAL lock_timeout = '${Math.round(config.apply.ddlLockTimeoutMs)}ms'`;
-  const script = step.prepared.script;
-
-  if (e.transaction && script !== undefined) {
-    // One round trip: the step's SQL and its done record commit together, or neither does.
-    await db.withSession(async (s) => {
-      try {
-        await s.exec(`BEGIN;\n${lockTimeout};\n${script}\n;\n${done};\nCOMMIT;`);
-      } catch (err) {
-        await s.exec('ROLLBACK').catch(() => undefined);
-        throw err;
-      }
-    });
-    return;
+  private async interrupted(base: Pick<StepResult, 'step' | 'action' | 'reason'>, durationMs: number, message: string): Promise<StepResult> {
+    const { store, events, signal } = this.o;
+    // The checkpoint that really committed (a batch in flight may have rolled back).
+    const cp = this.step.plan.resumable ? await store.load().then((m) => m.get(this.e.step)?.checkpoint).catch(() => this.checkpoint) : undefined;
+    const reason = String((signal.reason as Error)?.message ?? signal.reason ?? 'stopped');
+    await this.record(this.event('interrupted', { checkpoint: cp?.value, error: `${reason}: ${message}` })).catch(() => undefined);
+    const percent = cp?.total ? Math.floor((100 * (cp.done ?? 0)) / cp.total) : undefined;
+    events.emit({ type: 'step.interrupted', step: this.e.step, reason, checkpoint: cp?.value, percent });
+    return { ...base, status: 'interrupted', durationMs, error: message };
   }
-  if (e.transaction) {
-    await db.knex.transaction(async (trx) => {
-      await trx.raw(lockTimeout);
-      await step.kind.run(step.def, context(step, trx, (sql) => db.withSession((s) => s.exec(sql), trx), o), step.prepared);
-      await trx.raw(done);
-    });
-    return;
-  }
-  // Outside a transaction (CREATE INDEX CONCURRENTLY): statement by statement, each with
-  // a session-level lock_timeout that is reset before the connection goes back.
-  const exec = (sql: string) =>
-    db.withSession(async (s: Session) => {
-      await s.exec(lockTimeout.replace('SET LOCAL', 'SET'));
-      try {
-        await s.exec(sql);
-      } finally {
-        await s.exec('RESET lock_timeout').catch(() => undefined);
-      }
-    });
-  await step.kind.run(step.def, context(step, db.knex, exec, o), step.prepared);
-  await db.withSession((s) => s.exec(done));
-}
 
-function context(step: ResolvedStep, db: Knex | Knex.Transaction, exec: (sql: string) => Promise<void>, o: ExecuteOptions): StepContext {
-  return {
-    name: step.def.name,
-    db,
-    exec,
-    signal: o.signal,
-    lastRun: o.state.get(step.def.name)?.lastDone?.lastRun,
-    // Events reach every renderer and hook: take the password out here, once.
-    log: (message) => o.events.emit({ type: 'log', level: 'info', message: redact(String(message), o.config.secrets), step: step.def.name }),
-    config: o.config,
-  };
+  private async attempt(): Promise<void> {
+    const { db, store } = this.o;
+    const step = this.step;
+    const fence = this.o.fence;
+    const done = store.recordStatement(this.event('done', { lastRun: this.lastRun }));
+    const lockTimeout = `SET LOCAL lock_timeout = '${Math.round(this.o.config.apply.ddlLockTimeoutMs)}ms'`;
+    const script = step.prepared.script;
+    const transaction = step.plan.transaction;
+
+    if (transaction && script !== undefined) {
+      // One round trip: the step's SQL and its done record commit together, or neither does.
+      await db.withSession(async (s) => {
+        try {
+          await s.exec(`BEGIN;\n${lockTimeout};\n${script}\n;\n${fence ? `${fence};\n` : ''}${done};\nCOMMIT;`);
+        } catch (err) {
+          await s.exec('ROLLBACK').catch(() => undefined);
+          throw err;
+        }
+      });
+      return;
+    }
+    if (transaction) {
+      await db.knex.transaction(async (trx) => {
+        await trx.raw(lockTimeout);
+        await step.kind.run(step.def, this.context(trx, (s) => db.withSession(s, trx)), step.prepared);
+        if (fence) await trx.raw(fence);
+        await trx.raw(done);
+      });
+      return;
+    }
+    // Outside a transaction (CREATE INDEX CONCURRENTLY, resumable steps): statement by
+    // statement, each with a session-level lock_timeout reset before the connection goes back.
+    const onSession = <T>(fn: (s: Session) => Promise<T>) =>
+      db.withSession(async (s) => {
+        await s.exec(lockTimeout.replace('SET LOCAL', 'SET'));
+        try {
+          return await fn(s);
+        } finally {
+          await s.exec('RESET lock_timeout').catch(() => undefined);
+        }
+      });
+    await step.kind.run(step.def, this.context(db.knex, onSession), step.prepared);
+    // A resumable step that returned because the run is stopping is not done.
+    if (step.plan.resumable) this.o.signal.throwIfAborted();
+    await db.withSession((s) => s.exec(fence ? `${fence};\n${done}` : done));
+  }
+
+  private context(db: Knex | Knex.Transaction, onSession: <T>(fn: (s: Session) => Promise<T>) => Promise<T>): StepContext {
+    const o = this.o;
+    const name = this.step.def.name;
+    return {
+      name,
+      get db() {
+        return db;
+      },
+      exec: (sql) => onSession((s) => s.exec(sql)),
+      query: (sql, params) => onSession((s) => s.query(sql, params)),
+      signal: o.signal,
+      lastRun: o.state.get(name)?.lastDone?.lastRun,
+      log: (message) => o.events.emit({ type: 'log', level: 'info', message: redact(message, o.config.secrets), step: name }),
+      config: o.config,
+      checkpoint: this.checkpoint?.value,
+      saveCheckpoint: async (trx, value) => {
+        if (!this.step.plan.resumable) throw new Error(`step "${name}" is not resumable: declare it with resumable: true to save checkpoints`);
+        if (o.fence) await trx.raw(o.fence);
+        await trx.raw(o.store.checkpointStatement(name, this.owner, value, this.progressState));
+      },
+      progress: (p) => this.progress(p),
+    };
+  }
+
+  private progress(p: { done: number; total?: number }): void {
+    const now = performance.now();
+    this.progressState = { done: p.done, total: p.total };
+    if (!this.rate) this.rate = { t0: now, done0: p.done };
+    const final = p.total !== undefined && p.done >= p.total;
+    if (!final && now - this.lastProgressEmit < 250) return;
+    this.lastProgressEmit = now;
+    const elapsed = (now - this.rate.t0) / 1000;
+    const ratePerSec = elapsed > 0.2 ? (p.done - this.rate.done0) / elapsed : undefined;
+    const etaMs = ratePerSec && p.total !== undefined && ratePerSec > 0 ? Math.max(0, ((p.total - p.done) / ratePerSec) * 1000) : undefined;
+    this.o.events.emit({ type: 'step.progress', step: this.e.step, done: p.done, total: p.total, ratePerSec, etaMs });
+  }
 }

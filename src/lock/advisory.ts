@@ -52,7 +52,11 @@ export class AdvisoryLock implements Lock {
     } finally {
       if (!ok) await withTimeout(conn.close(), 2000);
     }
-    return handle(conn, o.owner, async () => {
+    const fence =
+      conn.backendPid === undefined
+        ? undefined
+        : `EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = ${CLASS_ID}::bigint::oid AND objid = ${this.objId >>> 0}::bigint::oid AND objsubid = 2 AND pid = ${conn.backendPid})`;
+    return handle(conn, o.owner, fence, async () => {
       await conn.query('SELECT pg_advisory_unlock($1, $2)', [CLASS_ID, this.objId]);
     });
   }
@@ -71,20 +75,40 @@ export class AdvisoryLock implements Lock {
   }
 }
 
-function handle(conn: DedicatedSession, owner: string, unlock: () => Promise<void>): LockHandle {
+/** How often the lock connection is checked, and how long a check may take. */
+const HEARTBEAT_MS = 1000;
+const HEARTBEAT_TIMEOUT_MS = 5000;
+
+function handle(conn: DedicatedSession, owner: string, fence: string | undefined, unlock: () => Promise<void>): LockHandle {
   const ac = new AbortController();
   let released = false;
-  conn.onEnd(() => {
-    if (!released) ac.abort(new Error('the lock connection closed'));
-  });
+  const lose = (why: string) => {
+    if (!released && !ac.signal.aborted) ac.abort(new Error(`the advisory lock was lost: ${why}`));
+  };
+  conn.onEnd((err) => lose(err ? `its connection failed: ${err.message}` : 'its connection closed'));
+  // A network cut gives no error event: a query that does not come back in time does.
+  let beating = false;
+  const timer = setInterval(() => {
+    if (beating || released) return;
+    beating = true;
+    void withTimeout(conn.query('SELECT 1').then(() => true, () => false), HEARTBEAT_TIMEOUT_MS)
+      .then((ok) => {
+        if (!ok) lose(`no answer on its connection within ${HEARTBEAT_TIMEOUT_MS / 1000} s`);
+      })
+      .finally(() => (beating = false));
+  }, HEARTBEAT_MS);
+  timer.unref();
+  ac.signal.addEventListener('abort', () => clearInterval(timer), { once: true });
   return {
     owner,
     lost: ac.signal,
+    fence,
     async release() {
       if (released) return;
       released = true;
+      clearInterval(timer);
       // Bounded: golang-migrate lists its unlock without a timeout as a known bug.
-      await withTimeout(unlock().catch(() => undefined), 3000);
+      if (!ac.signal.aborted) await withTimeout(unlock().catch(() => undefined), 3000);
       await withTimeout(conn.close().catch(() => undefined), 2000);
     },
   };

@@ -130,6 +130,9 @@ CREATE TABLE IF NOT EXISTS ${this.table} (
       owner,
       lost: ac.signal,
       token,
+      // FOR SHARE: a taker's update of the lease row waits until our commit, so the
+      // check and the commit are one atomic step.
+      fence: `EXISTS (SELECT 1 FROM ${this.table} WHERE name = ${sqlString(this.name)} AND token = ${token} AND expires_at > clock_timestamp() FOR SHARE)`,
       release: async () => {
         if (released) return;
         released = true;

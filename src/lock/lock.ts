@@ -29,6 +29,12 @@ export interface LockHandle {
   readonly owner: string;
   /** Aborted once the lock is known to be lost. */
   readonly lost: AbortSignal;
+  /**
+   * An SQL boolean expression that is true only while this handle still holds the lock,
+   * evaluated inside the transaction that commits a step's work or checkpoint (fencing).
+   * Undefined: nothing else can take the lock while this process lives (PGlite).
+   */
+  readonly fence?: string | undefined;
   release(): Promise<void>;
 }
 
@@ -73,3 +79,15 @@ export function pollDelay(attempt: number): number {
 
 /** How often waiters report "waiting for lock": every few seconds. */
 export const WAIT_REPORT_MS = 3000;
+
+/** Raised (SQLSTATE ZS001) by the fence when the run lock is no longer ours. */
+export const LOCK_LOST_CODE = 'ZS001';
+
+/**
+ * One statement that fails the surrounding transaction unless `condition` holds: the
+ * engine runs it right before a step's `done` record or a checkpoint, in the same
+ * transaction, so a run that lost its lock commits nothing more.
+ */
+export function fenceStatement(condition: string): string {
+  return `DO $zsetup_fence$ BEGIN IF NOT (${condition}) THEN RAISE EXCEPTION 'zsetup: this run no longer holds the run lock; it must stop' USING ERRCODE = '${LOCK_LOST_CODE}'; END IF; END $zsetup_fence$`;
+}

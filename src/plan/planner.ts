@@ -15,6 +15,7 @@ export interface PlanStep {
   readonly checksum: string;
   readonly repeatable: boolean;
   readonly transaction: boolean;
+  readonly resumable?: boolean | undefined;
   readonly description?: string | undefined;
 }
 
@@ -97,6 +98,12 @@ function decide(s: PlanStep, input: PlanInput): { action: Action; reason: string
   const st = input.state.get(s.name);
   if (!st) return { action: 'run', reason: 'never applied' };
   const { latest, lastDone } = st;
+  if (s.resumable && latest.event !== 'done' && st.checkpoint) {
+    const c = st.checkpoint;
+    const pct = c.total ? ` (${Math.floor((100 * (c.done ?? 0)) / c.total)}%)` : '';
+    const what = latest.event === 'failed' ? `failed (${firstLine(latest.error ?? 'unknown error')})` : latest.event === 'started' ? 'left unfinished' : 'interrupted';
+    return { action: 'resume', reason: `${what} at checkpoint ${short(JSON.stringify(c.value) ?? 'null')}${pct} by ${latest.owner} at ${stamp(latest.at)}` };
+  }
   switch (latest.event) {
     case 'failed':
       return { action: 'run', reason: `previous attempt failed at ${stamp(latest.at)}: ${firstLine(latest.error ?? 'unknown error')}` };
@@ -124,6 +131,10 @@ function decide(s: PlanStep, input: PlanInput): { action: Action; reason: string
 /** `2026-11-20T10:00Z`: minutes are enough for people. */
 export function stamp(d: Date): string {
   return `${d.toISOString().slice(0, 16)}Z`;
+}
+
+function short(s: string): string {
+  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
 
 function firstLine(s: string): string {

@@ -4,7 +4,7 @@
  */
 import type { Database, Session } from '../db.js';
 import { quoteIdent, quoteLiteral } from '../db.js';
-import type { RecordedEvent, StateStore, StepEvent, StepState } from './store.js';
+import type { Checkpoint, RecordedEvent, StateStore, StepEvent, StepState } from './store.js';
 
 interface Row {
   id: string | number;
@@ -26,11 +26,13 @@ const CREATE_RACE = new Set(['23505', '42710', '42P06', '42P07']);
 
 export class JournalStore implements StateStore {
   private readonly table: string;
+  private readonly checkpoints: string;
   private readonly schema: string;
 
   constructor(private readonly db: Database, schema: string) {
     this.schema = quoteIdent(schema);
     this.table = `${this.schema}.journal`;
+    this.checkpoints = `${this.schema}.checkpoints`;
   }
 
   async init(): Promise<void> {
@@ -62,7 +64,15 @@ CREATE TABLE IF NOT EXISTS ${this.table} (
   error text,
   at timestamptz NOT NULL DEFAULT clock_timestamp()
 );
-CREATE INDEX IF NOT EXISTS journal_step_id ON ${this.table} (step, id);`),
+CREATE INDEX IF NOT EXISTS journal_step_id ON ${this.table} (step, id);
+CREATE TABLE IF NOT EXISTS ${this.checkpoints} (
+  step text PRIMARY KEY,
+  value jsonb,
+  done bigint,
+  total bigint,
+  owner text NOT NULL,
+  at timestamptz NOT NULL DEFAULT clock_timestamp()
+);`),
     );
   }
 
@@ -74,7 +84,9 @@ CREATE INDEX IF NOT EXISTS journal_step_id ON ${this.table} (step, id);`),
         s.query<Row>(
           `SELECT * FROM (SELECT DISTINCT ON (step) 'latest' AS role, ${cols} FROM ${this.table} ORDER BY step, id DESC) l
            UNION ALL
-           SELECT * FROM (SELECT DISTINCT ON (step) 'done' AS role, ${cols} FROM ${this.table} WHERE event = 'done' ORDER BY step, id DESC) d`,
+           SELECT * FROM (SELECT DISTINCT ON (step) 'done' AS role, ${cols} FROM ${this.table} WHERE event = 'done' ORDER BY step, id DESC) d
+           UNION ALL
+           SELECT 'checkpoint', 0, step, 'interrupted', owner, NULL, jsonb_build_object('done', done, 'total', total), value, NULL, at FROM ${this.checkpoints}`,
         ),
       );
     } catch (err) {
@@ -83,9 +95,16 @@ CREATE INDEX IF NOT EXISTS journal_step_id ON ${this.table} (step, id);`),
     }
     const latest = new Map<string, RecordedEvent>();
     const done = new Map<string, RecordedEvent>();
-    for (const r of rows) (r.role === 'latest' ? latest : done).set(r.step, toEvent(r));
+    const checkpoints = new Map<string, Checkpoint>();
+    for (const r of rows) {
+      if (r.role === 'checkpoint') {
+        const p = (r.last_run ?? {}) as { done?: number | string | null; total?: number | string | null };
+        const num = (v: number | string | null | undefined) => (v === null || v === undefined ? undefined : Number(v));
+        checkpoints.set(r.step, { value: r.checkpoint ?? undefined, done: num(p.done), total: num(p.total), owner: r.owner, at: toDate(r.at) });
+      } else (r.role === 'latest' ? latest : done).set(r.step, toEvent(r));
+    }
     const out = new Map<string, StepState>();
-    for (const [step, ev] of latest) out.set(step, { step, latest: ev, lastDone: done.get(step) });
+    for (const [step, ev] of latest) out.set(step, { step, latest: ev, lastDone: done.get(step), checkpoint: ev.event === 'done' ? undefined : checkpoints.get(step) });
     return out;
   }
 
@@ -109,9 +128,17 @@ CREATE INDEX IF NOT EXISTS journal_step_id ON ${this.table} (step, id);`),
     else await this.db.withSession((s) => s.exec(sql));
   }
 
+  checkpointStatement(step: string, owner: string, value: unknown, progress?: { done?: number | undefined; total?: number | undefined }): string {
+    const n = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? 'NULL' : String(Math.round(v)));
+    return `INSERT INTO ${this.checkpoints} AS c (step, value, done, total, owner) VALUES (${quoteLiteral(step)}, ${json(value)}, ${n(progress?.done)}, ${n(progress?.total)}, ${quoteLiteral(owner)})
+ON CONFLICT (step) DO UPDATE SET value = excluded.value, done = excluded.done, total = excluded.total, owner = excluded.owner, at = clock_timestamp()`;
+  }
+
   recordStatement(e: StepEvent): string {
-    const json = (v: unknown) => (v === undefined ? 'NULL' : `${quoteLiteral(JSON.stringify(v))}::jsonb`);
-    return `INSERT INTO ${this.table} (step, event, owner, checksum, last_run, checkpoint, error) VALUES (${[
+    // One statement (a CTE), so it also runs where a driver takes one statement per call:
+    // a done step's checkpoint is cleared in the same transaction.
+    const clear = e.event === 'done' ? `WITH cleared AS (DELETE FROM ${this.checkpoints} WHERE step = ${quoteLiteral(e.step)}) ` : '';
+    return `${clear}INSERT INTO ${this.table} (step, event, owner, checksum, last_run, checkpoint, error) VALUES (${[
       quoteLiteral(e.step),
       quoteLiteral(e.event),
       quoteLiteral(e.owner),
@@ -121,6 +148,12 @@ CREATE INDEX IF NOT EXISTS journal_step_id ON ${this.table} (step, id);`),
       quoteLiteral(e.error),
     ].join(', ')})`;
   }
+}
+
+const json = (v: unknown) => (v === undefined ? 'NULL' : `${quoteLiteral(JSON.stringify(v))}::jsonb`);
+
+function toDate(v: Date | string): Date {
+  return v instanceof Date ? v : new Date(v);
 }
 
 function isMissing(err: unknown): boolean {

@@ -10,6 +10,8 @@
  *    that appends the same event inside the caller's transaction, so a step's work and
  *    its `done` record commit together (or not at all).
  * 4. Events are appended, never updated: `history()` returns them oldest first.
+ * 5. `checkpointStatement()` upserts one checkpoint per step inside the caller's
+ *    transaction; `load()` returns it until a `done` event for the step clears it.
  */
 import type { Session } from '../db.js';
 
@@ -35,12 +37,24 @@ export interface RecordedEvent extends StepEvent {
   readonly at: Date;
 }
 
+/** The last committed checkpoint of a resumable step (cleared when the step is done). */
+export interface Checkpoint {
+  readonly value: unknown;
+  /** Progress reported with it, if any. */
+  readonly done?: number | undefined;
+  readonly total?: number | undefined;
+  readonly owner: string;
+  readonly at: Date;
+}
+
 export interface StepState {
   readonly step: string;
   /** The last event of the step. */
   readonly latest: RecordedEvent;
   /** The last `done` event, if any (its `lastRun` is what `check` receives). */
   readonly lastDone?: RecordedEvent | undefined;
+  /** The last committed checkpoint, while the step is not done. */
+  readonly checkpoint?: Checkpoint | undefined;
 }
 
 export interface StateStore {
@@ -48,5 +62,14 @@ export interface StateStore {
   load(): Promise<Map<string, StepState>>;
   history(options?: { step?: string }): Promise<RecordedEvent[]>;
   record(event: StepEvent, session?: Session): Promise<void>;
+  /**
+   * ONE statement (it may run through a driver that takes one statement per call) that
+   * appends the event; a `done` event also clears the step's checkpoint.
+   */
   recordStatement(event: StepEvent): string;
+  /**
+   * ONE statement that saves a resumable step's checkpoint (upsert), to run inside the
+   * caller's transaction: the checkpoint commits with the batch it describes.
+   */
+  checkpointStatement(step: string, owner: string, value: unknown, progress?: { done?: number | undefined; total?: number | undefined }): string;
 }

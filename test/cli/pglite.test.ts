@@ -83,7 +83,7 @@ ${BASE}
   assert.is(a.code, 0, a.stdout + a.stderr);
   assert.is(a.json().find((o) => o.type === 'run.finished')?.applied, 1, 'stdout of --json is only JSON lines');
   assert.is(c.code, 0, c.stdout + c.stderr);
-  assert.match(c.stderr, /waiting for data-dir lock held by/);
+  assert.match(c.stderr, /waiting for lock held by [^\n]*data-dir lock/);
   assert.match(c.stderr, new RegExp(`:${pid}:`), `the waiting line names the holder (pid ${pid}): ${c.stderr}`);
   assert.match(c.stdout, /Everything is up to date/, c.stdout);
 

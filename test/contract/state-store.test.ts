@@ -47,11 +47,11 @@ weird.suite('the schema is created under its exact name', async () => {
     const rows = await db.withSession((s) => s.query<{ n: string }>(`SELECT nspname AS n FROM pg_namespace WHERE nspname = $1`, [schema]));
     assert.is(rows.length, 1, `schema ${JSON.stringify(schema)} exists under its exact name`);
     const tables = await db.withSession((s) =>
-      s.query<{ t: string }>(`SELECT c.relname AS t FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'r'`, [schema]),
+      s.query<{ t: string }>(`SELECT c.relname AS t FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'r' ORDER BY 1`, [schema]),
     );
     assert.equal(
       tables.map((t) => t.t),
-      ['journal'],
+      ['checkpoints', 'journal'],
     );
   } finally {
     await db.withSession((s) => s.exec(`DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE`));
