@@ -133,7 +133,8 @@ export async function apply(options: ApplyOptions = {}): Promise<ApplyResult> {
       const reserve = lock.usesPool ? 1 : 0;
       const concurrency = Math.max(1, Math.min(config.apply.concurrency, db.poolMax - reserve));
       const fence = handle.fence ? fenceStatement(handle.fence) : '';
-      const steps = await executePlan({ plan: p, steps: project.steps, state, db, store, config, events, signal: run.signal, fence, concurrency });
+      const onLockLost = (message: string) => run.stop({ kind: 'lock-lost', message });
+      const steps = await executePlan({ plan: p, steps: project.steps, state, db, store, config, events, signal: run.signal, fence, concurrency, onLockLost });
       const stopped = steps.some((s) => s.status === 'interrupted' || (s.status === 'blocked' && s.reason === 'not run: the run was stopped'));
       const failed = steps.some((s) => s.status === 'failed' || s.status === 'blocked');
       return { ...base, status: stopped ? 'interrupted' : failed ? 'failed' : 'ok', steps, durationMs: 0 };

@@ -91,6 +91,10 @@ class PostgresDatabase implements Database {
     } as unknown as pg.PoolConfig);
     // An idle connection that dies (server restart) must not crash the process.
     this.pool.on('error', () => undefined);
+    // PostgreSQL 14+: a backend whose client died (SIGKILL, node lost) stops its running
+    // statement within 2 s instead of finishing it (an orphaned CREATE INDEX can run for
+    // hours). Older servers reject the setting; that is harmless.
+    this.pool.on('connect', (c) => void c.query('SET client_connection_check_interval = 2000').catch(() => undefined));
     this.pool.on('acquire', (c) => this.active.add(c));
     this.pool.on('release', (_err, c) => this.active.delete(c));
     this.pool.on('remove', (c) => this.active.delete(c));

@@ -19,7 +19,7 @@ import type { ResolvedStep } from '../config/project.js';
 import type { EngineEvents } from './events.js';
 import { WORK_ACTIONS, type Action, type Plan, type PlanEntry } from '../plan/planner.js';
 import { causeChain, redact } from '../errors.js';
-import { sleep } from '../lock/lock.js';
+import { sleep, LOCK_LOST_CODE } from '../lock/lock.js';
 
 export type StepStatus = 'applied' | 'skipped' | 'failed' | 'blocked' | 'interrupted' | 'drift';
 
@@ -46,6 +46,8 @@ export interface ExecuteOptions {
   readonly fence: string;
   /** Steps at once; the caller caps it at what the pool allows. */
   readonly concurrency: number;
+  /** Called when a write finds the lock lost (the fence failed): the run must stop. */
+  readonly onLockLost?: (message: string) => void;
 }
 
 /** Faults worth another attempt: the transaction rolled back and nothing was committed. */
@@ -164,6 +166,8 @@ class StepRun {
       } catch (err) {
         const durationMs = performance.now() - t0;
         const message = redact(causeChain(err), config.secrets);
+        // The fence failed: another run holds the lock now. Nothing of ours committed.
+        if ((err as { code?: string })?.code === LOCK_LOST_CODE) this.o.onLockLost?.(message);
         if (signal.aborted) return this.interrupted(base, durationMs, message);
         if (isTransient(err) && attempt < config.apply.retries) {
           const delayMs = Math.round(Math.min(250 * 2 ** attempt, 8000) * (0.5 + Math.random()));
