@@ -3,7 +3,8 @@
  * `useValue` / `useFactory` and read with explicit `c.resolve(TOKEN)`: esbuild/tsx,
  * which load configs and run tests, emit no decorator metadata.
  */
-import { container as rootContainer, instanceCachingFactory, type DependencyContainer, type InjectionToken } from 'tsyringe';
+import type { DependencyContainer, InjectionToken } from 'tsyringe';
+import { requireCjs } from './cjs.js';
 import type { StepKind, Plugin } from './config/dsl.js';
 import type { ResolvedConfig } from './config/resolve.js';
 import type { Database } from './db.js';
@@ -34,7 +35,11 @@ export const Tokens = {
   Events: token<EngineEvents>('zsetup.Events'),
 } as const;
 
-export { instanceCachingFactory };
+const tsyringe = requireCjs('tsyringe') as typeof import('tsyringe');
+const rootContainer = tsyringe.container;
+
+/** tsyringe's `instanceCachingFactory`: one instance per container, created on first resolve. */
+export const instanceCachingFactory: typeof import('tsyringe').instanceCachingFactory = tsyringe.instanceCachingFactory;
 
 /**
  * One container per invocation: a child of tsyringe's root, so nothing leaks between

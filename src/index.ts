@@ -2,7 +2,7 @@
  * zsetup's public API: the config DSL, the programmatic API, the contracts and tokens
  * plugins build on. Re-exports only.
  */
-import 'reflect-metadata';
+import './cjs.js';
 
 export { defineConfig, step, repeatable, file, isSqlFile, COMMON_STEP_FIELDS } from './config/dsl.js';
 export type {

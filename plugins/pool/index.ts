@@ -10,7 +10,7 @@ import { resolve as resolvePath } from 'node:path';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import type { Knex } from 'knex';
-import pg from 'pg';
+import type { Pool, PoolClient, PoolConfig, Client as PgClient, ClientConfig } from 'pg';
 import {
   Tokens,
   instanceCachingFactory,
@@ -56,14 +56,16 @@ export function describeUrl(url: string): { target: string; host: string; port: 
   }
 }
 
+// require, not import, for CommonJS packages: see src/cjs.ts.
 const require = createRequire(import.meta.url);
+const pg = require('pg') as typeof import('pg');
 
 class PostgresDatabase implements Database {
   readonly dialect = 'postgres' as const;
   readonly target: string;
   readonly poolMax: number;
   private readonly where: ReturnType<typeof describeUrl>;
-  private readonly pool: pg.Pool;
+  private readonly pool: Pool;
   private _knex: Knex | undefined;
   private closed = false;
 
@@ -76,7 +78,7 @@ class PostgresDatabase implements Database {
     // The per-connection connect timeout; the pool itself waits for a free slot unbounded
     // (pg.Pool would apply the same option to both).
     class Client extends pg.Client {
-      constructor(o: pg.ClientConfig) {
+      constructor(o: ClientConfig) {
         super({ ...o, connectionTimeoutMillis: connectTimeout });
       }
     }
@@ -88,7 +90,7 @@ class PostgresDatabase implements Database {
       maxLifetimeSeconds: Math.max(1, Math.round(p.maxLifetimeMs / 1000)),
       connectionTimeoutMillis: 0,
       Client,
-    } as unknown as pg.PoolConfig);
+    } as unknown as PoolConfig);
     // An idle connection that dies (server restart) must not crash the process.
     this.pool.on('error', () => undefined);
     // PostgreSQL 14+: a backend whose client died (SIGKILL, node lost) stops its running
@@ -100,7 +102,7 @@ class PostgresDatabase implements Database {
     this.pool.on('remove', (c) => this.active.delete(c));
   }
 
-  private readonly active = new Set<pg.PoolClient>();
+  private readonly active = new Set<PoolClient>();
 
   async cancelRunning(): Promise<number> {
     const busy = [...this.active].filter((c) => (c as unknown as { _activeQuery?: unknown })._activeQuery);
@@ -122,7 +124,7 @@ class PostgresDatabase implements Database {
 
   async withSession<T>(fn: (s: Session) => Promise<T>, via?: Knex | Knex.Transaction): Promise<T> {
     if (via) {
-      const client = via.client as { acquireConnection(): Promise<pg.Client>; releaseConnection(c: unknown): Promise<void> };
+      const client = via.client as { acquireConnection(): Promise<PgClient>; releaseConnection(c: unknown): Promise<void> };
       const raw = await client.acquireConnection();
       try {
         return await fn(wrapPg(raw));
@@ -234,7 +236,7 @@ function formatSeconds(ms: number): string {
   return ms < 1000 ? `${ms} ms` : `${Math.round(ms / 100) / 10} s`;
 }
 
-function wrapPg(c: pg.Client | pg.PoolClient): Session {
+function wrapPg(c: PgClient | PoolClient): Session {
   return {
     async query<R>(sql: string, params?: readonly unknown[]) {
       const r = await c.query(sql, params as unknown[] | undefined);

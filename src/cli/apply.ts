@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command } from './commander.js';
 import { apply } from '../api.js';
 import { formatMs } from '../config/duration.js';
 import { describeStop } from '../engine/events.js';

@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command } from './commander.js';
 import { cleanup } from '../api.js';
 import { baseOptions, outOf, withCommonOptions, type CommonFlags, type Runner } from './common.js';
 import { jsonLine, line, printError } from './output.js';

@@ -1,4 +1,4 @@
-import { Option, type Command } from 'commander';
+import { Option, type Command } from './commander.js';
 import type { BaseOptions } from '../api.js';
 import type { Out } from './output.js';
 

@@ -3,9 +3,9 @@
  * The `zsetup` command. Thin: parses flags, calls the API, maps results to exit codes.
  * The only place that calls process.exit.
  */
-import 'reflect-metadata';
+import '../cjs.js';
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError } from './commander.js';
 import { planCommand } from './plan.js';
 import { applyCommand } from './apply.js';
 import { statusCommand } from './status.js';

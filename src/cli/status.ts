@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command } from './commander.js';
 import { status } from '../api.js';
 import { stamp } from '../plan/planner.js';
 import { baseOptions, outOf, withCommonOptions, type CommonFlags, type Runner } from './common.js';
