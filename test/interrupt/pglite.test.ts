@@ -1,0 +1,132 @@
+/**
+ * The same interruptions on the embedded PGlite (no URL; the data dir in a scratch
+ * folder): SIGTERM stops the resumable step at its next checkpoint with exit 143; after a
+ * SIGKILL the next apply takes over the dead process's lock file, records the step
+ * `interrupted` ("recovered") and resumes it, with no manual action. Rows are checked by
+ * a step that runs after the fill and logs what the table holds.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { cli, scratch, startCli, HEADER } from '../helpers.js';
+import { exitTime, fillConfig, waitFor } from './util.js';
+
+type Scratch = ReturnType<typeof scratch>;
+interface Ctx {
+  dirs: Scratch[];
+}
+
+const t = suite<Ctx>('interrupt: PGlite');
+t.before((ctx) => {
+  ctx.dirs = [];
+});
+t.after((ctx) => {
+  for (const d of ctx.dirs) d.remove();
+});
+
+const TOTAL = 200_000;
+const BATCH = 10_000;
+const VERIFY = `step('03_verify', { run: async (ctx) => {
+      const [r] = await ctx.query('SELECT count(*)::int AS n, count(DISTINCT id)::int AS d, (SELECT string_agg(started_from::text, \\',\\' ORDER BY at) FROM runs) AS runs FROM rows_t');
+      ctx.log('verify ' + JSON.stringify(r));
+    } }),`;
+
+/** A data dir that has been started once (PGlite's first start takes a few seconds), holding `01_tables`. */
+async function prepared(ctx: Ctx): Promise<Scratch> {
+  const d = scratch({
+    'zsetup.config.ts': `${HEADER}export default defineConfig({ steps: [
+  step('01_tables', { sql: 'CREATE TABLE rows_t (id int NOT NULL); CREATE TABLE runs (started_from int NOT NULL, pid int NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp())' }),
+] });`,
+  });
+  ctx.dirs.push(d);
+  const r = await cli(['apply'], { cwd: d.dir, timeoutMs: 60_000 });
+  assert.is(r.code, 0, r.stdout + r.stderr);
+  d.write({ 'zsetup.config.ts': fillConfig({ total: TOTAL, batch: BATCH, inBatchMs: 60, after: VERIFY }) });
+  return d;
+}
+
+interface HistoryRow {
+  step: string;
+  event: string;
+  owner: string;
+  checkpoint?: unknown;
+  error?: string;
+}
+
+async function history(d: Scratch): Promise<HistoryRow[]> {
+  const r = await cli(['status', '--history', '--json'], { cwd: d.dir });
+  assert.is(r.code, 0, r.stdout + r.stderr);
+  return r.json();
+}
+
+function verified(stdout: string): { n: number; d: number; runs: string } {
+  const m = /03_verify: verify (\{.*\})/.exec(stdout);
+  assert.ok(m, `the verify step ran:\n${stdout}`);
+  return JSON.parse(m![1]!);
+}
+
+t('SIGTERM mid-step on PGlite: exit 143 soon, interrupted at a checkpoint; the next apply resumes; every row once', async (ctx) => {
+  const d = await prepared(ctx);
+  const run = startCli(['apply'], { cwd: d.dir });
+  await waitFor(run.child, /committed 50000\n/, 30_000);
+  const exited = exitTime(run.child);
+  const sent = performance.now();
+  run.child.kill('SIGTERM');
+  const r = await run.done;
+  const ms = (await exited) - sent;
+  console.log(`    PGlite: SIGTERM to exit: ${ms.toFixed(0)} ms`);
+  assert.is(r.code, 143, r.stdout + r.stderr);
+  assert.ok(ms < 2000, `exited ${ms.toFixed(0)} ms after SIGTERM`);
+  assert.match(r.stderr, /SIGTERM received/);
+  const m = /■ 02_fill: stopped \(SIGTERM received\) at checkpoint (\d+) \(\d+%\); the next apply resumes it from there/.exec(r.stdout);
+  assert.ok(m, r.stdout);
+  const cp = Number(m![1]);
+  assert.ok(cp >= 50_000 && cp < TOTAL, `checkpoint ${cp}`);
+  assert.not.ok(existsSync(join(d.dir, '.zsetup/pglite.lock')), 'the lock file is released');
+
+  const h = await history(d);
+  const fill = h.filter((e) => e.step === '02_fill');
+  assert.equal(fill.map((e) => e.event), ['started', 'interrupted']);
+  assert.is(fill[1]!.checkpoint, cp);
+  assert.match(fill[1]!.owner, new RegExp(`:${run.child.pid}:`));
+
+  const p = await cli(['plan', '--json'], { cwd: d.dir });
+  assert.match(p.json().find((e) => e.step === '02_fill').reason, /^interrupted at checkpoint \d+ \(\d+%\) by .* at /);
+
+  const again = await cli(['apply'], { cwd: d.dir });
+  assert.is(again.code, 0, again.stdout + again.stderr);
+  assert.match(again.stdout, new RegExp(`02_fill: starting from ${cp}\\n`));
+  assert.equal(verified(again.stdout), { n: TOTAL, d: TOTAL, runs: `0,${cp}` });
+  assert.equal((await history(d)).filter((e) => e.step === '02_fill').map((e) => e.event), ['started', 'interrupted', 'started', 'done']);
+});
+
+t('SIGKILL mid-step on PGlite: the next apply takes over the lock file, recovers the step and resumes it; every row once', async (ctx) => {
+  const d = await prepared(ctx);
+  const run = startCli(['apply'], { cwd: d.dir });
+  await waitFor(run.child, /committed 50000\n/, 30_000);
+  run.child.kill('SIGKILL');
+  const r = await run.done;
+  assert.is(r.signal, 'SIGKILL');
+  const lockFile = join(d.dir, '.zsetup/pglite.lock');
+  assert.ok(existsSync(lockFile), 'the dead process left its lock file');
+  assert.is(JSON.parse(readFileSync(lockFile, 'utf8')).pid, run.child.pid);
+
+  const again = await cli(['apply'], { cwd: d.dir, timeoutMs: 60_000 });
+  assert.is(again.code, 0, again.stdout + again.stderr);
+  assert.match(again.stdout, new RegExp(`! 02_fill: left started by [^ ]*:${run.child.pid}:[^ ]* at .*; that run is gone, recorded interrupted`));
+  const from = Number(/02_fill: starting from (\d+)\n/.exec(again.stdout)?.[1]);
+  assert.ok(from >= 50_000 && from < TOTAL && from % BATCH === 0, `resumed from ${from}`);
+  assert.equal(verified(again.stdout), { n: TOTAL, d: TOTAL, runs: `0,${from}` });
+  assert.not.ok(existsSync(lockFile), 'the lock file is released');
+
+  const fill = (await history(d)).filter((e) => e.step === '02_fill');
+  assert.equal(fill.map((e) => e.event), ['started', 'interrupted', 'started', 'done']);
+  assert.match(fill[0]!.owner, new RegExp(`:${run.child.pid}:`));
+  assert.not.match(fill[1]!.owner, new RegExp(`:${run.child.pid}:`), 'recorded by the new owner');
+  assert.match(fill[1]!.error ?? '', /recovered/);
+  assert.match(fill[1]!.error ?? '', new RegExp(`:${run.child.pid}:`), 'the error names the dead owner');
+  assert.is(fill[1]!.checkpoint, from);
+});
+
+t.run();

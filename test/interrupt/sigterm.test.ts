@@ -1,0 +1,194 @@
+/**
+ * SIGTERM / SIGINT to the real `zsetup apply` on PostgreSQL while a resumable step runs:
+ * the process stops within a fraction of the cleanup deadline with 143 / 130, records the
+ * step `interrupted` with its last committed checkpoint, says so, `plan` shows `resume`,
+ * and the next apply resumes from that checkpoint without writing any row twice. A second
+ * signal, and a cleanup that overruns its deadline, end the process at once; the next
+ * apply still finishes with every row exactly once.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { cli, createDb, scratch, startCli, type TestDb } from '../helpers.js';
+import { checkpointOf, counts, exitTime, fillConfig, journal, ownerRe, runsOf, sleep, waitFor } from './util.js';
+
+type Scratch = ReturnType<typeof scratch>;
+interface Ctx {
+  db: TestDb;
+  dirs: Scratch[];
+}
+
+const t = suite<Ctx>('interrupt: SIGTERM and SIGINT on PostgreSQL');
+
+t.before(async (ctx) => {
+  ctx.dirs = [];
+});
+t.before.each(async (ctx) => {
+  ctx.db = await createDb();
+});
+t.after.each(async (ctx) => {
+  await ctx.db.drop();
+});
+t.after(async (ctx) => {
+  for (const d of ctx.dirs) d.remove();
+});
+
+function dir(ctx: Ctx, config: string): Scratch {
+  const d = scratch({ 'zsetup.config.ts': config });
+  ctx.dirs.push(d);
+  return d;
+}
+
+const TOTAL = 300_000;
+const BATCH = 10_000;
+
+t('SIGTERM mid-step: exit 143 in < 2 s, interrupted at the last committed checkpoint, plan says resume, the next apply resumes from it', async (ctx) => {
+  const d = dir(ctx, fillConfig({ total: TOTAL, batch: BATCH, inBatchSql: 'SELECT pg_sleep(0.05)' }));
+  const run = startCli(['apply'], { cwd: d.dir, url: ctx.db.url });
+  await waitFor(run.child, /committed 60000\n/);
+  const exited = exitTime(run.child);
+  const sent = performance.now();
+  run.child.kill('SIGTERM');
+  const r = await run.done;
+  const ms = (await exited) - sent;
+  console.log(`    SIGTERM to exit: ${ms.toFixed(0)} ms`);
+  assert.is(r.code, 143, r.stdout + r.stderr);
+  assert.ok(ms < 2000, `exited ${ms.toFixed(0)} ms after SIGTERM`);
+  assert.match(r.stderr, /SIGTERM received/, 'stderr names the signal');
+  const stopped = /■ 02_fill: stopped \(SIGTERM received\) at checkpoint (\d+) \(\d+%\); the next apply resumes it from there/.exec(r.stdout);
+  assert.ok(stopped, `stdout names the step, its checkpoint and that the next apply resumes it:\n${r.stdout}`);
+  const cp = Number(stopped![1]);
+
+  // The journal: interrupted by this process, with the checkpoint that really committed.
+  const j = await journal(ctx.db);
+  const last = j.filter((e) => e.step === '02_fill').at(-1)!;
+  assert.is(last.event, 'interrupted');
+  assert.match(last.owner, ownerRe(run.child.pid!));
+  assert.is(last.checkpoint, cp);
+  assert.match(last.error ?? '', /SIGTERM/);
+  assert.is(await checkpointOf(ctx.db), cp);
+  assert.ok(cp >= 60_000 && cp < TOTAL && cp % BATCH === 0, `checkpoint ${cp}`);
+  const mid = await counts(ctx.db);
+  assert.equal(mid, { n: cp, distinct: cp, max: cp }, 'exactly the committed batches are in the table (the batch in flight rolled back)');
+
+  // plan: resume, with where and by whom.
+  const p = await cli(['plan', '--json'], { cwd: d.dir, url: ctx.db.url });
+  assert.is(p.code, 0, p.stdout + p.stderr);
+  const entry = p.json().find((e) => e.step === '02_fill');
+  assert.is(entry.action, 'resume');
+  assert.match(entry.reason, /interrupted at checkpoint .* \(\d+%\) by .* at /);
+  assert.match(entry.reason, new RegExp(`at checkpoint ${cp} `));
+  const text = await cli(['plan'], { cwd: d.dir, url: ctx.db.url });
+  assert.match(text.stdout, /02_fill\s+resume\s+interrupted at checkpoint/);
+
+  // The next apply resumes: starts at the checkpoint, writes every row once.
+  const again = await cli(['apply'], { cwd: d.dir, url: ctx.db.url });
+  assert.is(again.code, 0, again.stdout + again.stderr);
+  assert.match(again.stdout, new RegExp(`02_fill: starting from ${cp}\\n`));
+  assert.not.match(again.stdout, /committed 10000\n/, 'the first batch was not written again');
+  assert.equal(
+    (await runsOf(ctx.db)).map((x) => x.started_from),
+    [0, cp],
+    'the second run started from the checkpoint, not from 0',
+  );
+  assert.equal(await counts(ctx.db), { n: TOTAL, distinct: TOTAL, max: TOTAL });
+  assert.is(await checkpointOf(ctx.db), undefined, 'done clears the checkpoint');
+  const after = (await journal(ctx.db)).filter((e) => e.step === '02_fill').map((e) => e.event);
+  assert.equal(after, ['started', 'interrupted', 'started', 'done']);
+});
+
+t('SIGINT mid-step: exit 130, interrupted, the next apply finishes', async (ctx) => {
+  const d = dir(ctx, fillConfig({ total: TOTAL, batch: BATCH, inBatchSql: 'SELECT pg_sleep(0.05)' }));
+  const run = startCli(['apply'], { cwd: d.dir, url: ctx.db.url });
+  await waitFor(run.child, /committed 30000\n/);
+  const exited = exitTime(run.child);
+  const sent = performance.now();
+  run.child.kill('SIGINT');
+  const r = await run.done;
+  const ms = (await exited) - sent;
+  console.log(`    SIGINT to exit: ${ms.toFixed(0)} ms`);
+  assert.is(r.code, 130, r.stdout + r.stderr);
+  assert.ok(ms < 2000, `exited ${ms.toFixed(0)} ms after SIGINT`);
+  assert.match(r.stderr, /SIGINT received/);
+  assert.match(r.stdout, /■ 02_fill: stopped \(SIGINT received\) at checkpoint \d+/);
+  const last = (await journal(ctx.db)).at(-1)!;
+  assert.equal([last.step, last.event], ['02_fill', 'interrupted']);
+  const cp = last.checkpoint as number;
+  assert.is((await counts(ctx.db)).n, cp);
+  const again = await cli(['apply'], { cwd: d.dir, url: ctx.db.url });
+  assert.is(again.code, 0, again.stdout + again.stderr);
+  assert.equal((await runsOf(ctx.db)).map((x) => x.started_from), [0, cp]);
+  assert.equal(await counts(ctx.db), { n: TOTAL, distinct: TOTAL, max: TOTAL });
+});
+
+t('a second SIGTERM during a slow cleanup exits at once; the next apply recovers and finishes, every row once', async (ctx) => {
+  // The step takes 8 s to give up after the stop: the first SIGTERM alone would wait for it.
+  const d = dir(ctx, fillConfig({ total: TOTAL, batch: BATCH, inBatchSql: 'SELECT pg_sleep(0.05)', lingerMs: 8000 }));
+  const run = startCli(['apply'], { cwd: d.dir, url: ctx.db.url });
+  await waitFor(run.child, /committed 30000\n/);
+  const lingering = waitFor(run.child, /lingering/, 5000);
+  run.child.kill('SIGTERM');
+  await lingering;
+  await sleep(300);
+  assert.is(run.child.exitCode, null, 'still cleaning up after the first SIGTERM');
+  const exited = exitTime(run.child);
+  const sent = performance.now();
+  run.child.kill('SIGTERM');
+  const r = await run.done;
+  const ms = (await exited) - sent;
+  console.log(`    second SIGTERM to exit: ${ms.toFixed(0)} ms`);
+  assert.ok(ms < 500, `exited ${ms.toFixed(0)} ms after the second SIGTERM`);
+  assert.ok(r.signal === 'SIGTERM' || r.code === 143, `ended by SIGTERM (code ${r.code}, signal ${r.signal})`);
+  assert.match(r.stdout + r.stderr, /second SIGTERM: exiting now/);
+
+  // No interrupted record was written: the next apply finds the step started by a dead run.
+  const j = await journal(ctx.db);
+  assert.equal([j.at(-1)!.step, j.at(-1)!.event], ['02_fill', 'started']);
+  const again = await cli(['apply'], { cwd: d.dir, url: ctx.db.url });
+  assert.is(again.code, 0, again.stdout + again.stderr);
+  assert.match(again.stdout, /! 02_fill: left started by .* that run is gone, recorded interrupted/);
+  const cp = (await runsOf(ctx.db))[1]?.started_from;
+  assert.ok(cp !== undefined && cp >= 30_000, `resumed from ${cp}`);
+  assert.equal(await counts(ctx.db), { n: TOTAL, distinct: TOTAL, max: TOTAL });
+  const events = (await journal(ctx.db)).filter((e) => e.step === '02_fill').map((e) => e.event);
+  assert.equal(events, ['started', 'interrupted', 'started', 'done']);
+});
+
+t('two SIGTERMs in quick succession: the process ends, the next apply finishes with every row once', async (ctx) => {
+  const d = dir(ctx, fillConfig({ total: TOTAL, batch: BATCH, inBatchSql: 'SELECT pg_sleep(0.05)' }));
+  const run = startCli(['apply'], { cwd: d.dir, url: ctx.db.url });
+  await waitFor(run.child, /committed 30000\n/);
+  const exited = exitTime(run.child);
+  const sent = performance.now();
+  run.child.kill('SIGTERM');
+  run.child.kill('SIGTERM');
+  const r = await run.done;
+  const ms = (await exited) - sent;
+  assert.ok(ms < 2000, `exited ${ms.toFixed(0)} ms after the signals`);
+  assert.ok(r.signal === 'SIGTERM' || r.code === 143, `ended by SIGTERM (code ${r.code}, signal ${r.signal})`);
+  const again = await cli(['apply'], { cwd: d.dir, url: ctx.db.url });
+  assert.is(again.code, 0, again.stdout + again.stderr);
+  assert.equal(await counts(ctx.db), { n: TOTAL, distinct: TOTAL, max: TOTAL });
+  const events = (await journal(ctx.db)).filter((e) => e.step === '02_fill').map((e) => e.event);
+  assert.equal(events.at(-1), 'done');
+  assert.is(events.filter((e) => e === 'done').length, 1);
+});
+
+t('cleanup that overruns apply.cleanupDeadline: the process ends by itself at the deadline', async (ctx) => {
+  const d = dir(ctx, fillConfig({ total: TOTAL, batch: BATCH, inBatchSql: 'SELECT pg_sleep(0.05)', lingerMs: 8000, extra: "apply: { cleanupDeadline: '1s' }," }));
+  const run = startCli(['apply'], { cwd: d.dir, url: ctx.db.url });
+  await waitFor(run.child, /committed 30000\n/);
+  const exited = exitTime(run.child);
+  const sent = performance.now();
+  run.child.kill('SIGTERM');
+  const r = await run.done;
+  const ms = (await exited) - sent;
+  console.log(`    SIGTERM to exit with a 1 s cleanup deadline and an 8 s cleanup: ${ms.toFixed(0)} ms`);
+  assert.ok(ms >= 900 && ms < 2000, `ended ${ms.toFixed(0)} ms after SIGTERM (deadline 1 s)`);
+  assert.ok(r.signal === 'SIGTERM' || r.code === 143, `ended by SIGTERM (code ${r.code}, signal ${r.signal})`);
+  assert.match(r.stdout + r.stderr, /cleanup took longer than 1 s: exiting now/);
+  const again = await cli(['apply'], { cwd: d.dir, url: ctx.db.url });
+  assert.is(again.code, 0, again.stdout + again.stderr);
+  assert.equal(await counts(ctx.db), { n: TOTAL, distinct: TOTAL, max: TOTAL });
+});
+
+t.run();

@@ -1,0 +1,159 @@
+/**
+ * Shared fixtures of the interruption tests: a config with a resumable step that fills a
+ * table in batches (each batch and its checkpoint in one transaction), instrumented so a
+ * test can see where each run started (`runs.started_from`) and when each batch committed
+ * (a `committed N` log line), plus helpers to wait for output and read the journal.
+ */
+import type { ChildProcess } from 'node:child_process';
+import type { TestDb } from '../helpers.js';
+import { HEADER } from '../helpers.js';
+
+export interface FillOptions {
+  total: number;
+  batch: number;
+  /** SQL run inside each batch's transaction, after the insert, before the checkpoint (e.g. `SELECT pg_sleep(0.05)`). */
+  inBatchSql?: string;
+  /** A JS pause inside each batch's transaction, after the insert (PGlite has no pg_sleep worth the name). */
+  inBatchMs?: number;
+  /** After the run is told to stop, keep going this long before giving up (a slow cleanup). */
+  lingerMs?: number;
+  /** Extra top-level config keys, e.g. `apply: { retries: 2 },`. */
+  extra?: string;
+  /** Steps after the fill step. */
+  after?: string;
+}
+
+/**
+ * `01_tables` creates `rows_t(id)` (no unique key, so a duplicate would show) and
+ * `runs(started_from, pid)`; `02_fill` is resumable and fills ids 1..total in batches.
+ */
+export function fillConfig(o: FillOptions): string {
+  const pause = [
+    o.inBatchSql ? `await trx.raw(${JSON.stringify(o.inBatchSql)});` : '',
+    o.inBatchMs ? `await new Promise((r) => setTimeout(r, ${o.inBatchMs}));` : '',
+  ].join('\n              ');
+  return `${HEADER}
+const TOTAL = ${o.total};
+const BATCH = ${o.batch};
+export default defineConfig({
+  ${o.extra ?? ''}
+  steps: [
+    step('01_tables', { sql: 'CREATE TABLE rows_t (id int NOT NULL); CREATE TABLE runs (started_from int NOT NULL, pid int NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp())' }),
+    step('02_fill', {
+      resumable: true,
+      run: async (ctx) => {
+        let next = (ctx.checkpoint as number | undefined) ?? 0;
+        await ctx.db.raw('INSERT INTO runs (started_from, pid) VALUES (?, ?)', [next, process.pid]);
+        ctx.log('starting from ' + next);
+        try {
+          while (next < TOTAL) {
+            ctx.signal.throwIfAborted();
+            const to = Math.min(TOTAL, next + BATCH);
+            await ctx.db.transaction(async (trx) => {
+              await trx.raw('INSERT INTO rows_t SELECT g FROM generate_series(?::int, ?::int) g', [next + 1, to]);
+              ${pause}
+              await ctx.saveCheckpoint(trx, to);
+            });
+            next = to;
+            ctx.progress({ done: next, total: TOTAL });
+            ctx.log('committed ' + next);
+          }
+        } catch (err) {
+          ${o.lingerMs ? `if (ctx.signal.aborted) { ctx.log('lingering'); await new Promise((r) => setTimeout(r, ${o.lingerMs})); }` : ''}
+          throw err;
+        }
+      },
+    }),
+    ${o.after ?? ''}
+  ],
+});
+`;
+}
+
+/** Resolve once the child's stdout+stderr (from now on) match `re`; reject after `ms`. */
+export function waitFor(child: ChildProcess, re: RegExp, ms = 20_000): Promise<RegExpExecArray> {
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new Error(`no output matching ${re} within ${ms} ms; saw:\n${seen}`));
+    }, ms);
+    const onData = (d: Buffer) => {
+      seen += d;
+      const m = re.exec(seen);
+      if (m) {
+        cleanup();
+        resolve(m);
+      }
+    };
+    const onClose = () => {
+      cleanup();
+      reject(new Error(`the process ended before printing ${re}; saw:\n${seen}`));
+    };
+    function cleanup() {
+      clearTimeout(timer);
+      child.stdout?.off('data', onData);
+      child.stderr?.off('data', onData);
+      child.off('close', onClose);
+    }
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.on('close', onClose);
+  });
+}
+
+/** Resolve with the time (performance.now()) at which the child exited. */
+export function exitTime(child: ChildProcess): Promise<number> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve(performance.now());
+    child.once('exit', () => resolve(performance.now()));
+  });
+}
+
+export interface JournalRow {
+  step: string;
+  event: string;
+  owner: string;
+  checkpoint: unknown;
+  error: string | null;
+}
+
+export function journal(db: TestDb, schema = 'zsetup'): Promise<JournalRow[]> {
+  return db.query<JournalRow>(`SELECT step, event, owner, checkpoint, error FROM ${schema}.journal ORDER BY id`);
+}
+
+/** Rows written by the fill step: total and distinct ids. */
+export async function counts(db: TestDb): Promise<{ n: number; distinct: number; max: number }> {
+  const [r] = await db.query<{ n: number; distinct: number; max: number }>('SELECT count(*)::int AS n, count(DISTINCT id)::int AS distinct, coalesce(max(id), 0)::int AS max FROM rows_t');
+  return r!;
+}
+
+/** The committed checkpoint of a step (undefined when none). */
+export async function checkpointOf(db: TestDb, step = '02_fill', schema = 'zsetup'): Promise<number | undefined> {
+  const rows = await db.query<{ value: number }>(`SELECT value FROM ${schema}.checkpoints WHERE step = $1`, [step]);
+  return rows[0]?.value;
+}
+
+export async function runsOf(db: TestDb): Promise<Array<{ started_from: number; pid: number }>> {
+  return db.query('SELECT started_from, pid FROM runs ORDER BY at');
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Poll `fn` until it returns a truthy value; reject after `ms`. */
+export async function until<T>(fn: () => Promise<T>, ms = 15_000, what = 'condition'): Promise<T> {
+  const t0 = Date.now();
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() - t0 > ms) throw new Error(`${what} not reached within ${ms} ms`);
+    await sleep(50);
+  }
+}
+
+/** The owner id (`host:pid:run`) of a process, as the journal records it. */
+export function ownerRe(pid: number): RegExp {
+  return new RegExp(`:${pid}:`);
+}
