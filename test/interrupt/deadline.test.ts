@@ -1,0 +1,125 @@
+/**
+ * `apply --deadline`: a run that would take longer stops gracefully before the deadline
+ * (at a checkpoint, exit 143), records the step `interrupted` with its checkpoint, and the
+ * next apply resumes and finishes. The same from `apply.deadline` in the config, and for
+ * a long statement that is not resumable (cancelled before the deadline).
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { cli, createDb, scratch, startCli, HEADER, type TestDb } from '../helpers.js';
+import { counts, exitTime, fillConfig, journal, runsOf } from './util.js';
+
+type Scratch = ReturnType<typeof scratch>;
+interface Ctx {
+  db: TestDb;
+  dirs: Scratch[];
+}
+
+const t = suite<Ctx>('interrupt: --deadline');
+t.before((ctx) => {
+  ctx.dirs = [];
+});
+t.before.each(async (ctx) => {
+  ctx.db = await createDb();
+});
+t.after.each(async (ctx) => {
+  await ctx.db.drop();
+});
+t.after((ctx) => {
+  for (const d of ctx.dirs) d.remove();
+});
+
+function dir(ctx: Ctx, config: string): Scratch {
+  const d = scratch({ 'zsetup.config.ts': config });
+  ctx.dirs.push(d);
+  return d;
+}
+
+// 25 batches of 0.2 s each: about 5 s of work, more than the 3 s deadline.
+const TOTAL = 25_000;
+const BATCH = 1_000;
+const SLOW = { total: TOTAL, batch: BATCH, inBatchSql: 'SELECT pg_sleep(0.2)' };
+
+/** Run apply with `args`; return its result and wall time from spawn to exit. */
+async function timedApply(ctx: Ctx, d: Scratch, args: string[]) {
+  const t0 = performance.now();
+  const run = startCli(['apply', ...args], { cwd: d.dir, url: ctx.db.url });
+  const exited = exitTime(run.child);
+  const r = await run.done;
+  const at = await exited;
+  return { r, wall: at - t0, exitedAt: Date.now() - (performance.now() - at) };
+}
+
+/** The process ended before the deadline it announced ("deadline <ISO time> reached"). */
+function assertBeforeAnnouncedDeadline(r: { stderr: string }, exitedAt: number) {
+  const m = /deadline (\S+) reached/.exec(r.stderr);
+  assert.ok(m, r.stderr);
+  const at = Date.parse(m![1]!);
+  assert.ok(exitedAt < at, `the process ended ${exitedAt - at} ms after its deadline ${m![1]}`);
+  console.log(`    ended ${(at - exitedAt).toFixed(0)} ms before the announced deadline`);
+}
+
+async function assertStoppedAtCheckpoint(ctx: Ctx, d: Scratch, res: { r: { code: number | null; stdout: string; stderr: string }; wall: number; exitedAt: number }, deadlineMs: number, resumeArgs: string[] = []) {
+  const { r, wall } = res;
+  assert.is(r.code, 143, r.stdout + r.stderr);
+  assertBeforeAnnouncedDeadline(r, res.exitedAt);
+  // The deadline counts from when the run starts, after node started and loaded the config
+  // (about 0.3 s, more on a busy machine): from the spawn, allow that much.
+  assert.ok(wall < deadlineMs + 800, `stopped ${wall.toFixed(0)} ms after the spawn (deadline ${deadlineMs} ms)`);
+  const m = /■ 02_fill: stopped \(deadline \S+ reached\) at checkpoint (\d+) \(\d+%\); the next apply resumes it from there/.exec(r.stdout);
+  assert.ok(m, `stdout says the deadline stopped it at a checkpoint:\n${r.stdout}`);
+  assert.match(r.stderr, /stopped \(deadline \S+ reached\)/);
+  const cp = Number(m![1]);
+  assert.ok(cp > 0 && cp < TOTAL, `checkpoint ${cp}`);
+  const last = (await journal(ctx.db)).at(-1)!;
+  assert.equal([last.step, last.event, last.checkpoint], ['02_fill', 'interrupted', cp]);
+  assert.match(last.error ?? '', /deadline/);
+  assert.equal(await counts(ctx.db), { n: cp, distinct: cp, max: cp });
+
+  const again = await cli(['apply', ...resumeArgs], { cwd: d.dir, url: ctx.db.url });
+  assert.is(again.code, 0, again.stdout + again.stderr);
+  assert.equal((await runsOf(ctx.db)).map((x) => x.started_from), [0, cp]);
+  assert.equal(await counts(ctx.db), { n: TOTAL, distinct: TOTAL, max: TOTAL });
+  assert.equal(
+    (await journal(ctx.db)).filter((e) => e.step === '02_fill').map((e) => e.event),
+    ['started', 'interrupted', 'started', 'done'],
+  );
+  return cp;
+}
+
+t('apply --deadline 3s stops a longer resumable step at a checkpoint before 3 s, exit 143; the next apply finishes it', async (ctx) => {
+  const d = dir(ctx, fillConfig(SLOW));
+  const res = await timedApply(ctx, d, ['--deadline', '3s']);
+  console.log(`    --deadline 3s: process wall time ${res.wall.toFixed(0)} ms`);
+  const cp = await assertStoppedAtCheckpoint(ctx, d, res, 3000);
+  // It used the time it had: stopping at 3 s minus a margin means well past half the work it could do.
+  assert.ok(cp >= 5 * BATCH, `only ${cp / BATCH} batches in ~3 s`);
+});
+
+t('apply.deadline in the config works the same', async (ctx) => {
+  const d = dir(ctx, fillConfig({ ...SLOW, extra: "apply: { deadline: '3s' }," }));
+  const res = await timedApply(ctx, d, []);
+  console.log(`    apply.deadline 3s: process wall time ${res.wall.toFixed(0)} ms`);
+  // The resuming run would stop at 3 s too (about 2.5 s of work is left): --deadline overrides the config.
+  await assertStoppedAtCheckpoint(ctx, d, res, 3000, ['--deadline', '60s']);
+});
+
+t('a long statement that is not resumable is cancelled before the deadline: interrupted, exit 143, then run again', async (ctx) => {
+  const d = dir(ctx, `${HEADER}export default defineConfig({ steps: [
+  step('01_slow', { sql: 'SELECT pg_sleep(8); CREATE TABLE slow_done (id int)' }),
+] });`);
+  const { r, wall, exitedAt } = await timedApply(ctx, d, ['--deadline', '2s']);
+  console.log(`    --deadline 2s on pg_sleep(8): process wall time ${wall.toFixed(0)} ms`);
+  assert.is(r.code, 143, r.stdout + r.stderr);
+  assertBeforeAnnouncedDeadline(r, exitedAt);
+  assert.ok(wall < 2800, `stopped ${wall.toFixed(0)} ms after the spawn (deadline 2 s)`);
+  assert.match(r.stdout, /■ 01_slow: stopped \(deadline \S+ reached\); its uncommitted work rolled back; the next apply runs it again/);
+  const j = await journal(ctx.db);
+  assert.equal(j.map((e) => e.event), ['started', 'interrupted']);
+  const [gone] = await ctx.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_tables WHERE tablename = 'slow_done'`);
+  assert.is(gone!.n, 0, 'the cancelled step left nothing');
+  const [busy] = await ctx.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%pg_sleep(8)%' AND pid <> pg_backend_pid()`);
+  assert.is(busy!.n, 0, 'the statement is not still running on the server');
+});
+
+t.run();

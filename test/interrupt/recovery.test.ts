@@ -1,0 +1,134 @@
+/**
+ * Automatic recovery on PostgreSQL: after a SIGKILL mid-step the next apply records the
+ * stuck step `interrupted` (as the new owner, naming the dead one) and resumes it, with
+ * no operator action. `zsetup cleanup` does the same by hand after a SIGKILL, and
+ * refuses (exit 3, naming the holder and since when) while a live apply holds the lock.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { cli, createDb, scratch, startCli, type TestDb } from '../helpers.js';
+import { checkpointOf, counts, fillConfig, journal, ownerRe, runsOf, until, waitFor } from './util.js';
+
+type Scratch = ReturnType<typeof scratch>;
+interface Ctx {
+  db: TestDb;
+  dirs: Scratch[];
+}
+
+const t = suite<Ctx>('interrupt: recovery after SIGKILL on PostgreSQL');
+t.before((ctx) => {
+  ctx.dirs = [];
+});
+t.before.each(async (ctx) => {
+  ctx.db = await createDb();
+});
+t.after.each(async (ctx) => {
+  await ctx.db.drop();
+});
+t.after((ctx) => {
+  for (const d of ctx.dirs) d.remove();
+});
+
+const TOTAL = 300_000;
+const BATCH = 10_000;
+
+function dir(ctx: Ctx): Scratch {
+  const d = scratch({ 'zsetup.config.ts': fillConfig({ total: TOTAL, batch: BATCH, inBatchSql: 'SELECT pg_sleep(0.1)' }) });
+  ctx.dirs.push(d);
+  return d;
+}
+
+/** Start apply, SIGKILL it once `committed N` shows; return its pid and the checkpoint it left. */
+async function killedMidStep(ctx: Ctx, d: Scratch, after = 40_000): Promise<{ pid: number; cp: number }> {
+  const run = startCli(['apply'], { cwd: d.dir, url: ctx.db.url });
+  await waitFor(run.child, new RegExp(`committed ${after}\\n`));
+  run.child.kill('SIGKILL');
+  const r = await run.done;
+  assert.is(r.signal, 'SIGKILL');
+  // The killed run's backends end when the server sees the socket close.
+  await until(async () => (await ctx.db.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'zsetup%'`)).length === 0, 10_000, 'the killed run\'s backends to end');
+  const cp = (await checkpointOf(ctx.db))!;
+  assert.ok(cp >= after, `checkpoint ${cp} after seeing committed ${after}`);
+  assert.equal(await counts(ctx.db), { n: cp, distinct: cp, max: cp }, 'only committed batches are in the table');
+  const last = (await journal(ctx.db)).at(-1)!;
+  assert.equal([last.step, last.event], ['02_fill', 'started'], 'a SIGKILL leaves the step started');
+  return { pid: run.child.pid!, cp };
+}
+
+t('SIGKILL mid-step, then apply: recovered as interrupted by the new owner (naming the old one), resumed, done; every row once', async (ctx) => {
+  const d = dir(ctx);
+  const { pid, cp } = await killedMidStep(ctx, d);
+
+  const p = await cli(['plan', '--json'], { cwd: d.dir, url: ctx.db.url });
+  const entry = p.json().find((e) => e.step === '02_fill');
+  assert.is(entry.action, 'resume');
+  assert.match(entry.reason, new RegExp(`^left unfinished at checkpoint ${cp} \\(\\d+%\\) by [^ ]*:${pid}:`));
+
+  const again = await cli(['apply'], { cwd: d.dir, url: ctx.db.url });
+  assert.is(again.code, 0, again.stdout + again.stderr);
+  assert.match(again.stdout, new RegExp(`! 02_fill: left started by [^ ]*:${pid}:[^ ]* at .*; that run is gone, recorded interrupted`));
+  assert.match(again.stdout, new RegExp(`02_fill: starting from ${cp}\\n`));
+  assert.equal((await runsOf(ctx.db)).map((r) => r.started_from), [0, cp]);
+  assert.equal(await counts(ctx.db), { n: TOTAL, distinct: TOTAL, max: TOTAL });
+
+  const fill = (await journal(ctx.db)).filter((e) => e.step === '02_fill');
+  assert.equal(fill.map((e) => e.event), ['started', 'interrupted', 'started', 'done']);
+  assert.match(fill[0]!.owner, ownerRe(pid), 'started by the killed run');
+  const next = fill[1]!.owner;
+  assert.not.match(next, ownerRe(pid), 'interrupted is recorded by the new owner');
+  assert.match(fill[1]!.error ?? '', /recovered/);
+  assert.match(fill[1]!.error ?? '', ownerRe(pid), 'the record names the old owner');
+  assert.is(fill[1]!.checkpoint, cp);
+  assert.is(fill[2]!.owner, next);
+  assert.is(fill[3]!.owner, next);
+});
+
+t('zsetup cleanup after a SIGKILL records the stuck step interrupted and prints it (exit 0); apply then resumes', async (ctx) => {
+  const d = dir(ctx);
+  const { pid, cp } = await killedMidStep(ctx, d);
+
+  const c = await cli(['cleanup'], { cwd: d.dir, url: ctx.db.url });
+  assert.is(c.code, 0, c.stdout + c.stderr);
+  assert.match(c.stdout, new RegExp(`! 02_fill: left started by [^ ]*:${pid}:[^ ]* at \\S+; recorded interrupted`));
+  assert.match(c.stdout, /Cleaned up 1 stuck step on .*; the next apply runs or resumes it\./);
+  const last = (await journal(ctx.db)).at(-1)!;
+  assert.is(last.event, 'interrupted');
+  assert.is(last.checkpoint, cp);
+  assert.not.match(last.owner, ownerRe(pid));
+  assert.match(last.error ?? '', ownerRe(pid));
+
+  const again = await cli(['cleanup'], { cwd: d.dir, url: ctx.db.url });
+  assert.is(again.code, 0, again.stdout + again.stderr);
+  assert.match(again.stdout, /Nothing to clean up/);
+  assert.is((await journal(ctx.db)).length, 4, 'a second cleanup records nothing');
+
+  const p = await cli(['plan', '--json'], { cwd: d.dir, url: ctx.db.url });
+  assert.match(p.json().find((e) => e.step === '02_fill').reason, /^interrupted at checkpoint \d+ \(\d+%\) by .* at /);
+
+  const a = await cli(['apply'], { cwd: d.dir, url: ctx.db.url });
+  assert.is(a.code, 0, a.stdout + a.stderr);
+  assert.not.match(a.stdout, /left started by/, 'nothing left to recover');
+  assert.equal((await runsOf(ctx.db)).map((r) => r.started_from), [0, cp]);
+  assert.equal(await counts(ctx.db), { n: TOTAL, distinct: TOTAL, max: TOTAL });
+  assert.equal(
+    (await journal(ctx.db)).filter((e) => e.step === '02_fill').map((e) => e.event),
+    ['started', 'interrupted', 'started', 'done'],
+  );
+});
+
+t('zsetup cleanup while a live apply holds the lock refuses with exit 3, naming the holder and since when', async (ctx) => {
+  const d = dir(ctx);
+  const run = startCli(['apply'], { cwd: d.dir, url: ctx.db.url });
+  await waitFor(run.child, /committed 20000\n/);
+  const c = await cli(['cleanup'], { cwd: d.dir, url: ctx.db.url });
+  assert.is(run.child.exitCode, null, 'the apply was still running when cleanup ran');
+  assert.is(c.code, 3, c.stdout + c.stderr);
+  assert.match(c.stderr, new RegExp(`refusing to clean up: a live run holds the advisory lock: [^ ]*:${run.child.pid}:\\S+ since \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d`));
+  const r = await run.done;
+  assert.is(r.code, 0, r.stdout + r.stderr);
+  const events = (await journal(ctx.db)).map((e) => `${e.step}:${e.event}`);
+  assert.equal(events, ['01_tables:started', '01_tables:done', '02_fill:started', '02_fill:done'], 'cleanup recorded nothing');
+  assert.equal(await counts(ctx.db), { n: TOTAL, distinct: TOTAL, max: TOTAL });
+});
+
+t.run();
