@@ -63,10 +63,24 @@ const TRANSIENT_CODES = new Set([
 ]);
 
 export function isTransient(err: unknown): boolean {
-  const e = err as { code?: string; message?: string };
-  if (e?.code && TRANSIENT_CODES.has(e.code)) return true;
-  if (e?.code && /^[0-9A-Z]{5}$/.test(e.code)) return false;
-  return /Connection terminated|connection (?:was )?closed|Client has encountered a connection error|ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|socket hang up/i.test(String(e?.message ?? ''));
+  // The database error may be the cause of the error a step threw ("Keep the cause chain"):
+  // the first error in the chain with an SQLSTATE decides.
+  for (const e of chain(err)) {
+    if (e.code && TRANSIENT_CODES.has(e.code)) return true;
+    if (e.code && /^[0-9A-Z]{5}$/.test(e.code)) return false;
+  }
+  return chain(err).some((e) => /Connection terminated|connection (?:was )?closed|Client has encountered a connection error|ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|socket hang up/i.test(String(e.message ?? '')));
+}
+
+/** The fence failed somewhere in the error's cause chain: this run lost its lock. */
+function isLockLost(err: unknown): boolean {
+  return chain(err).some((e) => e.code === LOCK_LOST_CODE);
+}
+
+function chain(err: unknown): Array<{ code?: string; message?: string }> {
+  const out: Array<{ code?: string; message?: string }> = [];
+  for (let e = err as { code?: string; message?: string; cause?: unknown } | undefined; e && typeof e === 'object' && !out.includes(e) && out.length < 10; e = e.cause as typeof e) out.push(e);
+  return out;
 }
 
 type Status = 'pending' | 'running' | StepStatus;
@@ -167,7 +181,7 @@ class StepRun {
         const durationMs = performance.now() - t0;
         const message = redact(causeChain(err), config.secrets);
         // The fence failed: another run holds the lock now. Nothing of ours committed.
-        if ((err as { code?: string })?.code === LOCK_LOST_CODE) this.o.onLockLost?.(message);
+        if (isLockLost(err)) this.o.onLockLost?.(message);
         if (signal.aborted) return this.interrupted(base, durationMs, message);
         if (isTransient(err) && attempt < config.apply.retries) {
           const delayMs = Math.round(Math.min(250 * 2 ** attempt, 8000) * (0.5 + Math.random()));
