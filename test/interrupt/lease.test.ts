@@ -1,0 +1,89 @@
+/**
+ * The lease lock with a paused holder: `lock: { kind: 'lease', leaseTtl: '1s' }`, the
+ * apply SIGSTOPped mid-step. Once its lease expires another apply takes it over (token
+ * bumped), recovers the step and finishes it. SIGCONT the first: its heartbeat finds the
+ * lease taken and its fence fails, so it commits nothing (no batch, no checkpoint, no
+ * record) and exits 143; every row exactly once, the last record `done` by the second.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { cli, createDb, scratch, startCli, type TestDb } from '../helpers.js';
+import { checkpointOf, counts, fillConfig, journal, ownerRe, runsOf, sleep, waitFor } from './util.js';
+
+type Scratch = ReturnType<typeof scratch>;
+interface Ctx {
+  db: TestDb;
+  dirs: Scratch[];
+  paused?: number | undefined;
+}
+
+const t = suite<Ctx>('interrupt: lease lock, holder paused with SIGSTOP');
+t.before((ctx) => {
+  ctx.dirs = [];
+});
+t.before.each(async (ctx) => {
+  ctx.db = await createDb();
+});
+t.after.each(async (ctx) => {
+  // Never leave a stopped process behind, even when an assertion failed.
+  if (ctx.paused) {
+    try {
+      process.kill(ctx.paused, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+    ctx.paused = undefined;
+  }
+  await ctx.db.drop();
+});
+t.after((ctx) => {
+  for (const d of ctx.dirs) d.remove();
+});
+
+// 20 batches of 0.3 s: about 6 s of work.
+const TOTAL = 20_000;
+const BATCH = 1_000;
+
+t('SIGSTOP the holder; a second apply takes the expired lease over and finishes; SIGCONT: the first commits nothing and exits 143', async (ctx) => {
+  const d = scratch({
+    'zsetup.config.ts': fillConfig({ total: TOTAL, batch: BATCH, inBatchSql: 'SELECT pg_sleep(0.3)', extra: "lock: { kind: 'lease', leaseTtl: '1s' }," }),
+  });
+  ctx.dirs.push(d);
+  const first = startCli(['apply'], { cwd: d.dir, url: ctx.db.url, timeoutMs: 40_000 });
+  // Right after a commit: the next batch is on its way (insert, pg_sleep), not between its fence and commit.
+  await waitFor(first.child, /committed 3000\n/);
+  first.child.kill('SIGSTOP');
+  ctx.paused = first.child.pid!;
+  const [lease1] = await ctx.db.query<{ owner: string; token: string }>(`SELECT owner, token FROM zsetup.lease`);
+  assert.match(lease1!.owner, ownerRe(first.child.pid!));
+  await sleep(1600);
+  const cpPaused = (await checkpointOf(ctx.db))!;
+
+  const second = await cli(['apply'], { cwd: d.dir, url: ctx.db.url, timeoutMs: 30_000 });
+  assert.is(second.code, 0, second.stdout + second.stderr);
+  assert.match(second.stdout, new RegExp(`! 02_fill: left started by [^ ]*:${first.child.pid}:`));
+  assert.match(second.stdout, new RegExp(`02_fill: starting from ${cpPaused}\\n`));
+  const [lease2] = await ctx.db.query<{ owner: string | null; token: string }>(`SELECT owner, token FROM zsetup.lease`);
+  assert.is(Number(lease2!.token), Number(lease1!.token) + 1, 'the takeover bumped the fencing token');
+  assert.equal(await counts(ctx.db), { n: TOTAL, distinct: TOTAL, max: TOTAL });
+  const before = await journal(ctx.db);
+
+  first.child.kill('SIGCONT');
+  ctx.paused = undefined;
+  const r = await first.done;
+  assert.is(r.code, 143, `the paused run stops as having lost its lock:\n${r.stdout}\n${r.stderr}`);
+  assert.match(r.stderr, /lock lost: (the lease "zsetup" was taken over|.*no longer holds the run lock)/);
+
+  assert.equal(await counts(ctx.db), { n: TOTAL, distinct: TOTAL, max: TOTAL }, 'the resumed holder committed no batch');
+  assert.is(await checkpointOf(ctx.db), undefined, 'nor a checkpoint');
+  const after = await journal(ctx.db);
+  assert.equal(after, before, 'nor a journal record');
+  const last = after.filter((e) => e.step === '02_fill').at(-1)!;
+  assert.is(last.event, 'done');
+  assert.not.match(last.owner, ownerRe(first.child.pid!));
+  assert.equal((await runsOf(ctx.db)).map((x) => x.started_from), [0, cpPaused]);
+  const [lease3] = await ctx.db.query<{ token: string }>(`SELECT token FROM zsetup.lease`);
+  assert.is(lease3!.token, lease2!.token, "the first run's release did not touch the new token's lease");
+});
+
+t.run();
