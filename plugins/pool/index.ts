@@ -10,7 +10,7 @@ import { resolve as resolvePath } from 'node:path';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import type { Knex } from 'knex';
-import type { Pool, PoolClient, PoolConfig, Client as PgClient, ClientConfig } from 'pg';
+import type { Pool, PoolClient, PoolConfig, Client as PgClient, ClientConfig, QueryConfig } from 'pg';
 import {
   Tokens,
   instanceCachingFactory,
@@ -239,7 +239,10 @@ function formatSeconds(ms: number): string {
 function wrapPg(c: PgClient | PoolClient): Session {
   return {
     async query<R>(sql: string, params?: readonly unknown[]) {
-      const r = await c.query(sql, params as unknown[] | undefined);
+      // With a parameter array, even an empty one, the extended protocol: exactly one
+      // statement per call, as on PGlite (pg would send `[]` as a simple query, which runs
+      // any number of statements).
+      const r = await c.query(params ? ({ text: sql, values: params as unknown[], queryMode: 'extended' } as QueryConfig) : sql);
       return r.rows as R[];
     },
     async exec(script: string) {

@@ -368,6 +368,148 @@ export function stateStoreContract(name: string, factory: () => Promise<StateSto
     }
   });
 
+  /** `stmt` inside a transaction that commits (or rolls back), through the one-statement driver call. */
+  const inTransaction = (db: Database, stmts: string[], end: 'COMMIT' | 'ROLLBACK' = 'COMMIT') =>
+    db.withSession(async (s: Session) => {
+      await s.exec('BEGIN');
+      try {
+        for (const stmt of stmts) await s.query(stmt, []);
+      } catch (err) {
+        await s.exec('ROLLBACK');
+        throw err;
+      }
+      await s.exec(end);
+    });
+
+  t('5. checkpointStatement() committed: load() shows { value, done, total, owner, at }; it adds no event', async ({ fx }) => {
+    const db = needDb(fx, 'run checkpointStatement() inside a transaction');
+    await fx.store.init();
+    await fx.store.record(ev('fill', 'started', { checksum: 'f1' }));
+    await fx.store.record(ev('bare', 'started', { checksum: 'b1' }));
+    const stmt = fx.store.checkpointStatement('fill', owner, { batch: 3, cursor: `it's "x" \\ $$` }, { done: 30, total: 100 });
+    assert.type(stmt, 'string');
+    const t0 = Date.now();
+    await inTransaction(db, [stmt]);
+    const cp = (await fx.store.load()).get('fill')?.checkpoint;
+    assert.ok(cp, 'a committed checkpoint is seen by load()');
+    assert.equal(cp.value, { batch: 3, cursor: `it's "x" \\ $$` }, 'the value round-trips');
+    assert.is(cp.done, 30);
+    assert.is(cp.total, 100);
+    assert.is(cp.owner, owner);
+    assert.instance(cp.at, Date);
+    assert.ok(Math.abs(cp.at.getTime() - t0) < 60_000, `at is the time of the save (${cp.at.toISOString()})`);
+    assert.is((await fx.store.load()).get('bare')?.checkpoint, undefined, 'a step without a checkpoint has none');
+
+    // Without progress: done and total are undefined; a plain number is a fine value.
+    await inTransaction(db, [fx.store.checkpointStatement('bare', owner, 7)]);
+    const bare = (await fx.store.load()).get('bare')?.checkpoint;
+    assert.is(bare?.value, 7);
+    assert.is(bare?.done, undefined);
+    assert.is(bare?.total, undefined);
+    assert.is((await fx.store.history()).length, 2, 'a checkpoint is not an event');
+    assert.is((await fx.store.load()).get('fill')?.latest.event, 'started', 'nor does it change the latest event');
+  });
+
+  t('5. checkpointStatement() in a rolled-back or failed transaction leaves no checkpoint (and keeps the earlier one)', async ({ fx }) => {
+    const db = needDb(fx, 'run checkpointStatement() inside a transaction');
+    await fx.store.init();
+    await fx.store.record(ev('fill', 'started'));
+    await inTransaction(db, [fx.store.checkpointStatement('fill', owner, 'rolled back', { done: 1, total: 2 })], 'ROLLBACK');
+    assert.is((await fx.store.load()).get('fill')?.checkpoint, undefined, 'a rolled-back checkpoint must not be seen');
+
+    await inTransaction(db, [fx.store.checkpointStatement('fill', owner, 'committed', { done: 10, total: 100 })]);
+    await inTransaction(db, [fx.store.checkpointStatement('fill', owner, 'rolled back', { done: 20, total: 100 })], 'ROLLBACK');
+    await rejects(inTransaction(db, [fx.store.checkpointStatement('fill', owner, 'failed', { done: 30, total: 100 }), 'SELECT 1/0']));
+    const cp = (await fx.store.load()).get('fill')?.checkpoint;
+    assert.is(cp?.value, 'committed', 'the last committed checkpoint stays');
+    assert.is(cp?.done, 10);
+  });
+
+  t('5. a later checkpointStatement() replaces the earlier: one checkpoint per step, steps independent', async ({ fx }) => {
+    const db = needDb(fx, 'run checkpointStatement() inside a transaction');
+    await fx.store.init();
+    await fx.store.record(ev('a', 'started'));
+    await fx.store.record(ev('b', 'started'));
+    await inTransaction(db, [fx.store.checkpointStatement('a', owner, { n: 1 }, { done: 10, total: 100 })]);
+    await inTransaction(db, [fx.store.checkpointStatement('b', owner, { n: 'b' }, { done: 5, total: 50 })]);
+    const first = (await fx.store.load()).get('a')!.checkpoint!;
+    await sleepMs(20);
+    const other = 'contract-host:4343:def456';
+    await inTransaction(db, [fx.store.checkpointStatement('a', other, { n: 2 }, { done: 20, total: 100 })]);
+    const second = (await fx.store.load()).get('a')!.checkpoint!;
+    assert.equal(second.value, { n: 2 }, 'the later value wins');
+    assert.is(second.done, 20);
+    assert.is(second.total, 100);
+    assert.is(second.owner, other, 'and its owner');
+    assert.ok(second.at.getTime() >= first.at.getTime(), 'at moves forward');
+    // Twice in one transaction: the last one counts.
+    await inTransaction(db, [fx.store.checkpointStatement('a', owner, { n: 3 }), fx.store.checkpointStatement('a', owner, { n: 4 }, { done: 40, total: 100 })]);
+    const third = (await fx.store.load()).get('a')!.checkpoint!;
+    assert.equal(third.value, { n: 4 });
+    assert.is(third.done, 40);
+    const b = (await fx.store.load()).get('b')!.checkpoint!;
+    assert.equal([b.value, b.done, b.total], [{ n: 'b' }, 5, 50], "another step's checkpoint is untouched");
+  });
+
+  t('5. a done recordStatement() clears the checkpoint (it stays cleared); interrupted and failed keep it', async ({ fx }) => {
+    const db = needDb(fx, 'run recordStatement() inside a transaction');
+    await fx.store.init();
+    await fx.store.record(ev('fill', 'started'));
+    await inTransaction(db, [fx.store.checkpointStatement('fill', owner, 40, { done: 40, total: 100 })]);
+    await inTransaction(db, [fx.store.recordStatement(ev('fill', 'interrupted', { checkpoint: 40, error: 'SIGTERM' }))]);
+    assert.is((await fx.store.load()).get('fill')?.checkpoint?.value, 40, 'interrupted keeps the checkpoint (the next run resumes from it)');
+    await fx.store.record(ev('fill', 'started'));
+    await inTransaction(db, [fx.store.checkpointStatement('fill', owner, 60, { done: 60, total: 100 })]);
+    await fx.store.record(ev('fill', 'failed', { error: 'boom' }));
+    assert.is((await fx.store.load()).get('fill')?.checkpoint?.value, 60, 'failed keeps the checkpoint');
+
+    await fx.store.record(ev('fill', 'started'));
+    await inTransaction(db, [fx.store.recordStatement(ev('fill', 'done', { checksum: 'rolled back' }))], 'ROLLBACK');
+    assert.is((await fx.store.load()).get('fill')?.checkpoint?.value, 60, 'a rolled-back done clears nothing');
+
+    await inTransaction(db, [fx.store.checkpointStatement('fill', owner, 100, { done: 100, total: 100 }), fx.store.recordStatement(ev('fill', 'done', { checksum: 'c' }))]);
+    const done = (await fx.store.load()).get('fill');
+    assert.is(done?.latest.event, 'done');
+    assert.is(done?.checkpoint, undefined, 'done clears the checkpoint');
+    // Cleared, not hidden: a later run of the step (a rerun) starts with no checkpoint.
+    await fx.store.record(ev('fill', 'started'));
+    assert.is((await fx.store.load()).get('fill')?.checkpoint, undefined, 'the checkpoint is gone, not just hidden behind the done event');
+  });
+
+  t('3, 5. recordStatement() and checkpointStatement() are ONE statement each', async ({ fx }) => {
+    const db = needDb(fx, 'run the statements through a one-statement driver call');
+    // The check only means something if the driver call really takes one statement.
+    await rejects(
+      db.withSession((s) => s.query('SELECT 1; SELECT 2', [])),
+      /./,
+    ).catch(() => {
+      throw new Error('the suite needs Session.query(sql, []) to reject a multi-statement string (as the extended protocol does); this Database runs it');
+    });
+    await fx.store.init();
+    const text = `a'b; "c" \\ $$ -- not a comment`;
+    const stmts = [
+      fx.store.recordStatement(ev('one', 'started', { checksum: text })),
+      fx.store.checkpointStatement('one', owner, { cursor: text }, { done: 1, total: 3 }),
+      fx.store.checkpointStatement('one', owner, 2),
+      fx.store.recordStatement(ev('one', 'interrupted', { checksum: text, checkpoint: { cursor: text }, error: text })),
+      fx.store.recordStatement(ev('one', 'failed', { checksum: text, error: text, lastRun: { v: text } })),
+      fx.store.recordStatement(ev('one', 'done', { checksum: text, lastRun: { v: text } })),
+    ];
+    for (const [i, stmt] of stmts.entries()) {
+      await inTransaction(db, [stmt]).catch((err: Error) => {
+        throw new Error(`statement ${i + 1} is not one statement (or fails on its own): ${err.message}\n${stmt}`);
+      });
+      if (i === 2) assert.is((await fx.store.load()).get('one')?.checkpoint?.value, 2, 'the checkpoint was saved through the one-statement call');
+    }
+    const st = (await fx.store.load()).get('one');
+    assert.is(st?.latest.event, 'done');
+    assert.is(st?.checkpoint, undefined, 'the one-statement done cleared the checkpoint');
+    assert.equal(
+      (await fx.store.history({ step: 'one' })).map((e) => e.event),
+      ['started', 'interrupted', 'failed', 'done'],
+    );
+  });
+
   return s;
 }
 
