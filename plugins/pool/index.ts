@@ -96,7 +96,14 @@ class PostgresDatabase implements Database {
     // PostgreSQL 14+: a backend whose client died (SIGKILL, node lost) stops its running
     // statement within 2 s instead of finishing it (an orphaned CREATE INDEX can run for
     // hours). Older servers reject the setting; that is harmless.
-    this.pool.on('connect', (c) => void c.query('SET client_connection_check_interval = 2000').catch(() => undefined));
+    this.pool.on('connect', (c) => {
+      // pg-pool listens for errors only while a client is idle: a connection terminated
+      // while checked out (between two queries of a transaction) would emit an unhandled
+      // 'error' and crash the process. The client is unusable afterwards; the next query
+      // on it fails (a transient error the engine retries) and release drops it.
+      c.on('error', () => undefined);
+      void c.query('SET client_connection_check_interval = 2000').catch(() => undefined);
+    });
     this.pool.on('acquire', (c) => this.active.add(c));
     this.pool.on('release', (_err, c) => this.active.delete(c));
     this.pool.on('remove', (c) => this.active.delete(c));

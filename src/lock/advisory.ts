@@ -9,7 +9,7 @@
 import type { Database, DedicatedSession } from '../db.js';
 import { LockTimeoutError } from '../errors.js';
 import type { AcquireOptions, Lock, LockHandle, LockHolder } from './lock.js';
-import { pollDelay, sleep, WAIT_REPORT_MS, withTimeout } from './lock.js';
+import { isConnectionFault, pollDelay, sleep, WAIT_REPORT_MS, withTimeout } from './lock.js';
 
 /** classid of our two-key advisory locks: "zset". */
 const CLASS_ID = 0x7a736574;
@@ -25,13 +25,25 @@ export class AdvisoryLock implements Lock {
   async acquire(o: AcquireOptions): Promise<LockHandle> {
     if (!this.db.dedicated) throw new Error(`the advisory lock needs a PostgreSQL server (${this.db.target} has no dedicated connections)`);
     const started = Date.now();
-    const conn = await this.db.dedicated(appName(o.owner, new Date()));
+    let conn = await this.db.dedicated(appName(o.owner, new Date()));
     let ok = false;
     try {
       let lastReport = 0;
       for (let attempt = 0; ; attempt++) {
-        const [row] = await conn.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, $2) AS ok', [CLASS_ID, this.objId]);
-        if (row?.ok) break;
+        try {
+          const [row] = await conn.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, $2) AS ok', [CLASS_ID, this.objId]);
+          if (row?.ok) {
+            // Name the holder with the time we got it (application_name shows in pg_stat_activity).
+            await conn.exec(`SET application_name = '${appName(o.owner, new Date()).replace(/'/g, "''")}'`);
+            break;
+          }
+        } catch (err) {
+          // The connection died while we waited (terminated, network cut); a lock taken on it
+          // died with it. Reconnect and keep waiting, within the timeout.
+          if (!isConnectionFault(err) || Date.now() - started >= o.timeoutMs || o.signal?.aborted) throw err;
+          await withTimeout(conn.close().catch(() => undefined), 2000);
+          conn = await this.db.dedicated(appName(o.owner, new Date()));
+        }
         const waited = Date.now() - started;
         if (waited >= o.timeoutMs || o.signal?.aborted) {
           const h = await this.holder(conn).catch(() => undefined);
@@ -46,8 +58,6 @@ export class AdvisoryLock implements Lock {
         }
         await sleep(Math.min(pollDelay(attempt), Math.max(0, o.timeoutMs - waited)), o.signal);
       }
-      // Name the holder with the time we got it (application_name shows in pg_stat_activity).
-      await conn.exec(`SET application_name = '${appName(o.owner, new Date()).replace(/'/g, "''")}'`);
       ok = true;
     } finally {
       if (!ok) await withTimeout(conn.close(), 2000);

@@ -91,3 +91,14 @@ export const LOCK_LOST_CODE = 'ZS001';
 export function fenceStatement(condition: string): string {
   return `DO $zsetup_fence$ BEGIN IF NOT (${condition}) THEN RAISE EXCEPTION 'zsetup: this run no longer holds the run lock; it must stop' USING ERRCODE = '${LOCK_LOST_CODE}'; END IF; END $zsetup_fence$`;
 }
+
+/**
+ * A connection-level fault (the server terminated the session, the network dropped it):
+ * nothing was decided on that connection, so a lock waiter reconnects and keeps waiting
+ * instead of failing the run.
+ */
+export function isConnectionFault(err: unknown): boolean {
+  const code = (err as { code?: string })?.code;
+  if (code && /^[0-9A-Z]{5}$/.test(code)) return code === '57P01' || code === '57P02' || code === '57P03' || code.startsWith('08');
+  return /Connection terminated|connection (?:was )?closed|Client has encountered a connection error|not queryable|ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|socket hang up/i.test(String((err as Error)?.message ?? ''));
+}
