@@ -5,7 +5,7 @@
  * A holder whose lease expired is gone: the next acquirer bumps the token, and the old
  * holder's heartbeat (which matches on the token) finds it lost.
  */
-import type { Database } from '../db.js';
+import type { Database, Session } from '../db.js';
 import { quoteIdent } from '../db.js';
 import { LockTimeoutError } from '../errors.js';
 import { describeHolder } from './advisory.js';
@@ -55,9 +55,13 @@ CREATE TABLE IF NOT EXISTS ${this.table} (
     await this.ensureTable();
     const started = Date.now();
     let lastReport = 0;
+    let blocked = false;
     for (let attempt = 0; ; attempt++) {
-      const rows = await this.db.withSession((s) =>
-        s.query<{ token: string }>(
+      const rows = await this.db
+        .withSession((s) =>
+          // Bounded: a holder between its fence (FOR SHARE on this row) and its commit, paused
+          // (SIGSTOP, a frozen VM), would otherwise block this statement past --lock-timeout.
+          boundedWait(s, Math.max(100, Math.min(1000, o.timeoutMs - (Date.now() - started))), () => s.query<{ token: string }>(
           `INSERT INTO ${this.table} AS l (name, owner, token, acquired_at, heartbeat_at, expires_at)
            VALUES ($1, $2, 1, clock_timestamp(), clock_timestamp(), clock_timestamp() + $3 * interval '1 millisecond')
            ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, token = l.token + 1, acquired_at = excluded.acquired_at,
@@ -65,13 +69,18 @@ CREATE TABLE IF NOT EXISTS ${this.table} (
            WHERE l.owner IS NULL OR l.expires_at < clock_timestamp()
            RETURNING token`,
           [this.name, o.owner, this.ttlMs],
-        ),
-      );
+        )),
+        )
+        .catch((err) => {
+          if ((err as { code?: string }).code === LOCK_NOT_AVAILABLE) return (blocked = true), [];
+          throw err;
+        });
       if (rows[0]) return this.handle(o.owner, Number(rows[0].token));
       const waited = Date.now() - started;
       if (waited >= o.timeoutMs || o.signal?.aborted) {
         const h = await this.holder().catch(() => undefined);
-        throw new LockTimeoutError(`could not acquire the ${this.description} "${this.name}" within ${Math.round(o.timeoutMs / 1000)} s: held by ${describeHolder(h)}`, {
+        const who = blocked && !h ? 'a run paused or stuck between its fence and its commit (its lease expired; its open transaction still locks the lease row)' : describeHolder(h);
+        throw new LockTimeoutError(`could not acquire the ${this.description} "${this.name}" within ${Math.round(o.timeoutMs / 1000)} s: held by ${who}`, {
           hint: 'another zsetup run is working; wait for it, or raise --lock-timeout',
         });
       }
@@ -145,6 +154,19 @@ CREATE TABLE IF NOT EXISTS ${this.table} (
         );
       },
     } as LockHandle & { token: number };
+  }
+}
+
+/** lock_not_available: lock_timeout expired. */
+const LOCK_NOT_AVAILABLE = '55P03';
+
+/** Run `fn` on `s` with a session lock_timeout of `ms`, reset afterwards (the connection goes back to the pool). */
+async function boundedWait<T>(s: Session, ms: number, fn: () => Promise<T>): Promise<T> {
+  await s.exec(`SET lock_timeout = '${Math.round(ms)}ms'`);
+  try {
+    return await fn();
+  } finally {
+    await s.exec('RESET lock_timeout').catch(() => undefined);
   }
 }
 

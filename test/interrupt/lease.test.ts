@@ -8,7 +8,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { cli, createDb, scratch, startCli, type TestDb } from '../helpers.js';
-import { checkpointOf, counts, fillConfig, journal, ownerRe, runsOf, sleep, waitFor } from './util.js';
+import { checkpointOf, counts, exitTime, fillConfig, journal, ownerRe, runsOf, sleep, waitFor } from './util.js';
 
 type Scratch = ReturnType<typeof scratch>;
 interface Ctx {
@@ -84,6 +84,51 @@ t('SIGSTOP the holder; a second apply takes the expired lease over and finishes;
   assert.equal((await runsOf(ctx.db)).map((x) => x.started_from), [0, cpPaused]);
   const [lease3] = await ctx.db.query<{ token: string }>(`SELECT token FROM zsetup.lease`);
   assert.is(lease3!.token, lease2!.token, "the first run's release did not touch the new token's lease");
+});
+
+t('SIGSTOP the holder between its fence and its commit: a second apply cannot take over, and says so within its --lock-timeout (exit 3), not hang', async (ctx) => {
+  // Each batch sleeps after its checkpoint (after the fence's FOR SHARE on the lease row) and before it commits.
+  const d = scratch({
+    'zsetup.config.ts': fillConfig({ total: TOTAL, batch: BATCH, afterCheckpointSql: 'SELECT pg_sleep(0.3)', extra: "lock: { kind: 'lease', leaseTtl: '1s' }," }),
+  });
+  ctx.dirs.push(d);
+  const first = startCli(['apply'], { cwd: d.dir, url: ctx.db.url, timeoutMs: 40_000 });
+  await waitFor(first.child, /committed 3000\n/);
+  await sleep(100);
+  first.child.kill('SIGSTOP');
+  ctx.paused = first.child.pid!;
+  const [inFence] = await ctx.db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'zsetup' AND xact_start IS NOT NULL AND backend_xid IS NOT NULL`,
+  );
+  assert.is(inFence!.n, 1, 'the paused run has a batch open (its fence passed, not committed)');
+  await sleep(1600);
+
+  const t0 = performance.now();
+  const second = startCli(['apply', '--lock-timeout', '3s'], { cwd: d.dir, url: ctx.db.url, timeoutMs: 15_000 });
+  const exited = exitTime(second.child);
+  const r = await second.done;
+  const ms = (await exited) - t0;
+  console.log(`    lease taker blocked by a paused holder's fence, --lock-timeout 3s: exit ${r.code ?? r.signal} after ${ms.toFixed(0)} ms`);
+  assert.is(r.signal, null, `the second apply hung (killed after ${ms.toFixed(0)} ms):\n${r.stdout}\n${r.stderr}`);
+  assert.is(r.code, 3, r.stdout + r.stderr);
+  assert.ok(ms < 6000, `gave up ${ms.toFixed(0)} ms after its start (--lock-timeout 3s)`);
+  console.log(`    ${r.stderr.split('\n').find((l) => l.includes('could not acquire'))}`);
+  // Its lease has expired, but its open transaction still holds the fence: the message says so.
+  assert.match(r.stderr, new RegExp(`could not acquire the lease "zsetup" within 3 s: held by ([^ ]*:${first.child.pid}:|a run paused or stuck between its fence and its commit)`));
+
+  // Nobody took over: the first run goes on and finishes once resumed.
+  first.child.kill('SIGCONT');
+  ctx.paused = undefined;
+  const a = await first.done;
+  console.log(`    the paused holder, resumed: exit ${a.code}`);
+  if (a.code !== 0) {
+    // It may also find its lease expired at its next fence and stop (143) without committing:
+    // then the next apply finishes the work.
+    assert.is(a.code, 143, a.stdout + a.stderr);
+    const b = await cli(['apply'], { cwd: d.dir, url: ctx.db.url });
+    assert.is(b.code, 0, b.stdout + b.stderr);
+  }
+  assert.equal(await counts(ctx.db), { n: TOTAL, distinct: TOTAL, max: TOTAL });
 });
 
 t.run();

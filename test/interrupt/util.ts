@@ -13,6 +13,8 @@ export interface FillOptions {
   batch: number;
   /** SQL run inside each batch's transaction, after the insert, before the checkpoint (e.g. `SELECT pg_sleep(0.05)`). */
   inBatchSql?: string;
+  /** SQL run inside each batch's transaction after the checkpoint was saved (so after the fence), before the commit. */
+  afterCheckpointSql?: string;
   /** A JS pause inside each batch's transaction, after the insert (PGlite has no pg_sleep worth the name). */
   inBatchMs?: number;
   /** After the run is told to stop, keep going this long before giving up (a slow cleanup). */
@@ -53,6 +55,7 @@ export default defineConfig({
               await trx.raw('INSERT INTO rows_t SELECT g FROM generate_series(?::int, ?::int) g', [next + 1, to]);
               ${pause}
               await ctx.saveCheckpoint(trx, to);
+              ${o.afterCheckpointSql ? `await trx.raw(${JSON.stringify(o.afterCheckpointSql)});` : ''}
             });
             next = to;
             ctx.progress({ done: next, total: TOTAL });
