@@ -8,7 +8,7 @@ import { Tokens, resolveAllOrNone } from './container.js';
 import type { Database } from './db.js';
 import { ConfigError, DatabaseUnreachableError, LockTimeoutError, causeChain, redact } from './errors.js';
 import { EngineEvents, describeStop, type EngineEvent, type RunControl, type StopReason } from './engine/events.js';
-import { executePlan, type StepResult } from './engine/executor.js';
+import { executePlan, flushCommits, type StepResult } from './engine/executor.js';
 import { planSteps, stepsNeedingCheck, type CheckResult, type Plan } from './plan/planner.js';
 import type { RecordedEvent, StateStore, StepState } from './state/store.js';
 import { describeHolder } from './lock/advisory.js';
@@ -22,6 +22,11 @@ export interface BaseOptions extends Omit<LoadOptions, 'command' | 'events'> {
   signal?: AbortSignal;
   /** Receives every engine event. */
   onEvent?: (event: EngineEvent) => void;
+  /**
+   * When the run started (epoch ms): `apply.deadline` counts from here. @default when the
+   * call was made. The CLI passes the process start, as a Job's activeDeadlineSeconds counts.
+   */
+  startedAt?: number;
 }
 
 interface Failure {
@@ -135,6 +140,8 @@ export async function apply(options: ApplyOptions = {}): Promise<ApplyResult> {
       const fence = handle.fence ? fenceStatement(handle.fence) : '';
       const onLockLost = (message: string) => run.stop({ kind: 'lock-lost', message });
       const steps = await executePlan({ plan: p, steps: project.steps, state, db, store, config, events, signal: run.signal, fence, concurrency, onLockLost });
+      // Steps committed asynchronously: make them durable before anyone is told they are done.
+      if (steps.some((s) => s.status === 'applied')) await flushCommits(db);
       const stopped = steps.some((s) => s.status === 'interrupted' || (s.status === 'blocked' && s.reason === 'not run: the run was stopped'));
       const failed = steps.some((s) => s.status === 'failed' || s.status === 'blocked');
       return { ...base, status: stopped ? 'interrupted' : failed ? 'failed' : 'ok', steps, durationMs: 0 };
@@ -264,6 +271,7 @@ async function session<R extends { status: string }>(
   fn: (project: Project, db: Database, run: RunControl) => Promise<R>,
   onStop?: (reason: StopReason) => void,
 ): Promise<R | (Failure & { target?: string })> {
+  const origin = options.startedAt ?? Date.now();
   const events = new EngineEvents();
   if (options.onEvent) events.on(options.onEvent);
   let project: Project;
@@ -311,10 +319,12 @@ async function session<R extends { status: string }>(
     const deadline = command === 'apply' ? config.apply.deadlineMs : undefined;
     if (deadline !== undefined) {
       // Stop early enough that the batch in flight and cleanup finish before the deadline.
+      // It counts from the start of the run (loading the config is part of it), not from here.
       const margin = Math.min(config.apply.cleanupDeadlineMs, deadline / 4);
-      const at = new Date(Date.now() + deadline);
-      timers.push(setTimeout(() => run.stop({ kind: 'deadline', deadline: at }), Math.max(0, deadline - margin)));
-      timers.push(setTimeout(() => void db?.cancelRunning?.().catch(() => undefined), Math.max(0, deadline - margin / 2)));
+      const at = new Date(origin + deadline);
+      const left = at.getTime() - Date.now();
+      timers.push(setTimeout(() => run.stop({ kind: 'deadline', deadline: at }), Math.max(0, left - margin)));
+      timers.push(setTimeout(() => void db?.cancelRunning?.().catch(() => undefined), Math.max(0, left - margin / 2)));
       for (const t of timers) t.unref();
     }
   }

@@ -50,6 +50,32 @@ export interface ExecuteOptions {
   readonly onLockLost?: (message: string) => void;
 }
 
+/**
+ * A transactional step's work and its `done` record commit together, so they are made
+ * durable together too: if the server crashed before the WAL flush, both would be lost
+ * and the next run would simply run the step again. Its commit therefore need not wait
+ * for the flush (one fsync per step was most of the bookkeeping cost: bench/README.md);
+ * `flushCommits` makes everything durable before `apply` reports success.
+ */
+const ASYNC_COMMIT = 'SET LOCAL synchronous_commit = off';
+
+/** One synchronous commit flushes the WAL up to it, and so every asynchronous commit before it. */
+export async function flushCommits(db: Database): Promise<void> {
+  await db.withSession((s) => s.exec('SELECT txid_current()'));
+}
+
+/**
+ * After an error from a one-pass script: did its first transaction (`started`) commit?
+ * Yes when the server reported an SQL error other than a lost lock or a syntax error
+ * (those come from the step's own transaction); a connection fault leaves it unknown, so
+ * `started` is sent again (a duplicate `started` row is harmless).
+ */
+function committedBefore(err: unknown): boolean {
+  const code = (err as { code?: string })?.code;
+  // 42601: the server parses the whole message before running any of it.
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !code.startsWith('08') && !code.startsWith('57P') && code !== LOCK_LOST_CODE && code !== '42601';
+}
+
 /** Faults worth another attempt: the transaction rolled back and nothing was committed. */
 const TRANSIENT_CODES = new Set([
   '40001', // serialization_failure
@@ -100,26 +126,62 @@ export async function executePlan(o: ExecuteOptions): Promise<StepResult[]> {
       if (e.action === 'blocked') o.events.emit({ type: 'step.blocked', step: e.step, reason: e.reason });
     }
   }
+  // A ready queue: each pending step waits for its dependencies; when one finishes, only
+  // its dependants are looked at (O(steps + edges), not a rescan of every step).
   const pending = o.plan.entries.filter((e) => WORK_ACTIONS.has(e.action));
-  const running = new Set<Promise<void>>();
-  const ok = (d: string) => status.get(d) === 'applied' || status.get(d) === 'skipped';
-
-  for (;;) {
-    for (const e of pending) {
-      if (status.get(e.step) !== 'pending') continue;
-      const bad = e.after.find((d) => ['failed', 'blocked', 'interrupted', 'drift'].includes(status.get(d) ?? ''));
-      if (bad !== undefined || o.signal.aborted) {
-        const reason = o.signal.aborted ? 'not run: the run was stopped' : `not run: depends on ${status.get(bad!)} step "${bad}"`;
-        finish({ step: e.step, action: e.action, reason, status: 'blocked' });
-        o.events.emit({ type: 'step.blocked', step: e.step, reason });
+  const index = new Map(o.plan.entries.map((e, i) => [e.step, i] as const));
+  const dependants = new Map<string, PlanEntry[]>();
+  const waiting = new Map<string, number>();
+  const ready: PlanEntry[] = [];
+  const bad = (st: Status | undefined) => st === 'failed' || st === 'blocked' || st === 'interrupted' || st === 'drift';
+  const block = (e: PlanEntry, reason: string) => {
+    if (status.get(e.step) !== 'pending') return;
+    finish({ step: e.step, action: e.action, reason, status: 'blocked' });
+    o.events.emit({ type: 'step.blocked', step: e.step, reason });
+    for (const d of dependants.get(e.step) ?? []) block(d, `not run: depends on blocked step "${e.step}"`);
+  };
+  for (const e of pending) {
+    let n = 0;
+    for (const d of e.after) {
+      const st = status.get(d);
+      if (st === 'applied' || st === 'skipped') continue;
+      n++;
+      if (!dependants.has(d)) dependants.set(d, []);
+      dependants.get(d)!.push(e);
+    }
+    waiting.set(e.step, n);
+  }
+  for (const e of pending) {
+    const b = e.after.find((d) => bad(status.get(d)));
+    if (b !== undefined) block(e, `not run: depends on ${status.get(b)} step "${b}"`);
+    else if (waiting.get(e.step) === 0) ready.push(e);
+  }
+  const settle = (r: StepResult) => {
+    finish(r);
+    for (const d of dependants.get(r.step) ?? []) {
+      if (r.status !== 'applied') block(d, `not run: depends on ${r.status} step "${r.step}"`);
+      else {
+        const n = waiting.get(d.step)! - 1;
+        waiting.set(d.step, n);
+        if (n === 0 && status.get(d.step) === 'pending') ready.push(d);
       }
     }
-    for (const e of pending) {
-      if (running.size >= o.concurrency) break;
-      if (status.get(e.step) !== 'pending' || !e.after.every(ok)) continue;
+  };
+  const running = new Set<Promise<void>>();
+  for (;;) {
+    if (o.signal.aborted) {
+      for (const e of pending) block(e, 'not run: the run was stopped');
+      ready.length = 0;
+    }
+    while (running.size < o.concurrency && ready.length > 0) {
+      // Ties go to the step declared first: deterministic order.
+      let k = 0;
+      for (let j = 1; j < ready.length; j++) if (index.get(ready[j]!.step)! < index.get(ready[k]!.step)!) k = j;
+      const e = ready.splice(k, 1)[0]!;
+      if (status.get(e.step) !== 'pending') continue;
       status.set(e.step, 'running');
-      const p: Promise<void> = new StepRun(e, byName.get(e.step)!, o).run().then(finish, (err) =>
-        finish({ step: e.step, action: e.action, reason: e.reason, status: 'failed', error: redact(causeChain(err), o.config.secrets) }),
+      const p: Promise<void> = new StepRun(e, byName.get(e.step)!, o).run().then(settle, (err) =>
+        settle({ step: e.step, action: e.action, reason: e.reason, status: 'failed', error: redact(causeChain(err), o.config.secrets) }),
       );
       const tracked = p.finally(() => running.delete(tracked));
       running.add(tracked);
@@ -154,8 +216,20 @@ class StepRun {
 
   /** Append a record (fenced) in its own transaction: one round trip. */
   private async record(ev: StepEvent): Promise<void> {
+    await this.o.db.withSession((s) => s.exec(this.recordScript(ev)));
+  }
+
+  private recordScript(ev: StepEvent): string {
     const sql = this.o.store.recordStatement(ev);
-    await this.o.db.withSession((s) => s.exec(this.o.fence ? `${this.o.fence};\n${sql}` : sql));
+    // `started` is a diagnostic (a crash that loses it loses nothing else): its commit
+    // does not wait for the WAL flush. The other records commit synchronously.
+    const async = ev.event === 'started' ? `${ASYNC_COMMIT};\n` : '';
+    return `BEGIN;\n${async}${this.o.fence ? `${this.o.fence};\n` : ''}${sql};\nCOMMIT;`;
+  }
+
+  /** Plain transactional SQL: started record, step and done record go in one round trip. */
+  private get onePass(): boolean {
+    return this.step.plan.transaction && this.step.prepared.script !== undefined;
   }
 
   async run(): Promise<StepResult> {
@@ -164,52 +238,64 @@ class StepRun {
     const t0 = performance.now();
     const base = { step: e.step, action: e.action, reason: e.reason };
     events.emit({ type: 'step.started', step: e.step, action: e.action, reason: e.reason });
+    let started = false;
     for (let attempt = 0; ; attempt++) {
       try {
-        if (attempt === 0) {
-          this.lastRun = this.step.def.repeatable ? await this.step.def.repeatable.lastRun() : undefined;
-          await this.record(this.event('started'));
+        if (!started) {
+          if (attempt === 0) this.lastRun = this.step.def.repeatable ? await this.step.def.repeatable.lastRun() : undefined;
+          // Recorded again when the first try failed (a connection fault): no work without its start in the journal.
+          if (!this.onePass) {
+            await this.record(this.event('started'));
+            started = true;
+          }
         } else if (this.step.plan.resumable) {
           // Resume from what the failed attempt committed.
           this.checkpoint = (await this.o.store.load()).get(e.step)?.checkpoint;
         }
-        await this.attempt();
+        await this.attempt(started ? '' : this.recordScript(this.event('started')));
+        started = true;
         const durationMs = performance.now() - t0;
         events.emit({ type: 'step.done', step: e.step, durationMs });
         return { ...base, status: 'applied', durationMs };
       } catch (err) {
         const durationMs = performance.now() - t0;
         const message = redact(causeChain(err), config.secrets);
+        // One pass: an SQL error came from the step, after its `started` transaction committed.
+        if (this.onePass && !started && committedBefore(err)) started = true;
         // The fence failed: another run holds the lock now. Nothing of ours committed.
         if (isLockLost(err)) this.o.onLockLost?.(message);
-        if (signal.aborted) return this.interrupted(base, durationMs, message);
+        if (signal.aborted) return this.interrupted(base, durationMs, message, started);
         if (isTransient(err) && attempt < config.apply.retries) {
           const delayMs = Math.round(Math.min(250 * 2 ** attempt, 8000) * (0.5 + Math.random()));
           events.emit({ type: 'step.retry', step: e.step, attempt: attempt + 1, delayMs, error: message });
           await sleep(delayMs, signal);
-          if (signal.aborted) return this.interrupted(base, durationMs, message);
+          if (signal.aborted) return this.interrupted(base, durationMs, message, started);
           continue;
         }
         const error = `step "${e.step}" failed${attempt > 0 ? ` after ${attempt + 1} attempts` : ''}: ${message}`;
-        await this.record(this.event('failed', { lastRun: this.lastRun, error: message })).catch(() => undefined);
+        // The journal tells the whole story: a failure is always preceded by its start.
+        const failed = this.recordScript(this.event('failed', { lastRun: this.lastRun, error: message }));
+        await this.o.db.withSession((s) => s.exec(started ? failed : `${this.recordScript(this.event('started'))}\n${failed}`)).catch(() => undefined);
         events.emit({ type: 'step.failed', step: e.step, error, durationMs });
         return { ...base, status: 'failed', durationMs, error };
       }
     }
   }
 
-  private async interrupted(base: Pick<StepResult, 'step' | 'action' | 'reason'>, durationMs: number, message: string): Promise<StepResult> {
+  private async interrupted(base: Pick<StepResult, 'step' | 'action' | 'reason'>, durationMs: number, message: string, started: boolean): Promise<StepResult> {
     const { store, events, signal } = this.o;
     // The checkpoint that really committed (a batch in flight may have rolled back).
     const cp = this.step.plan.resumable ? await store.load().then((m) => m.get(this.e.step)?.checkpoint).catch(() => this.checkpoint) : undefined;
     const reason = String((signal.reason as Error)?.message ?? signal.reason ?? 'stopped');
-    await this.record(this.event('interrupted', { checkpoint: cp?.value, error: `${reason}: ${message}` })).catch(() => undefined);
+    // Nothing to close when our `started` record never committed (nothing ran).
+    if (started) await this.record(this.event('interrupted', { checkpoint: cp?.value, error: `${reason}: ${message}` })).catch(() => undefined);
     const percent = cp?.total ? Math.floor((100 * (cp.done ?? 0)) / cp.total) : undefined;
     events.emit({ type: 'step.interrupted', step: this.e.step, reason, checkpoint: cp?.value, percent });
     return { ...base, status: 'interrupted', durationMs, error: message };
   }
 
-  private async attempt(): Promise<void> {
+  /** `startedScript`: the `started` record's own transaction, sent ahead in the same round trip. */
+  private async attempt(startedScript: string): Promise<void> {
     const { db, store } = this.o;
     const step = this.step;
     const fence = this.o.fence;
@@ -222,7 +308,9 @@ class StepRun {
       // One round trip: the step's SQL and its done record commit together, or neither does.
       await db.withSession(async (s) => {
         try {
-          await s.exec(`BEGIN;\n${lockTimeout};\n${script}\n;\n${fence ? `${fence};\n` : ''}${done};\nCOMMIT;`);
+          // Two transactions in one message: `started` commits first (visible while the step
+          // runs); the step and its `done` record then commit together, or neither does.
+          await s.exec(`${startedScript}${startedScript ? '\n' : ''}BEGIN;\n${ASYNC_COMMIT};\n${lockTimeout};\n${script}\n;\n${fence ? `${fence};\n` : ''}${done};\nCOMMIT;`);
         } catch (err) {
           await s.exec('ROLLBACK').catch(() => undefined);
           throw err;
@@ -232,6 +320,7 @@ class StepRun {
     }
     if (transaction) {
       await db.knex.transaction(async (trx) => {
+        await trx.raw(ASYNC_COMMIT);
         await trx.raw(lockTimeout);
         await step.kind.run(step.def, this.context(trx, (s) => db.withSession(s, trx)), step.prepared);
         if (fence) await trx.raw(fence);
