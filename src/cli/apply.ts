@@ -16,7 +16,8 @@ export function applyCommand(run: Runner): Command {
       run(async () => {
         const out = outOf(flags);
         const render = out.json ? (e: unknown) => jsonLine(out, e) : textRenderer(out, { tty: Boolean(process.stderr.isTTY) && !process.env.CI });
-        const r = await apply({ ...baseOptions(flags), allowDrift: flags.allowDrift, onEvent: render });
+        // --deadline counts from the process start (a Job's activeDeadlineSeconds does), config load included.
+        const r = await apply({ ...baseOptions(flags), allowDrift: flags.allowDrift, onEvent: render, startedAt: performance.timeOrigin });
         const counts = {
           applied: r.steps.filter((s) => s.status === 'applied').length,
           skipped: r.steps.filter((s) => s.status === 'skipped').length,
