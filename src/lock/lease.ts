@@ -10,7 +10,7 @@ import { quoteIdent } from '../db.js';
 import { LockTimeoutError } from '../errors.js';
 import { describeHolder } from './advisory.js';
 import type { AcquireOptions, Lock, LockHandle, LockHolder } from './lock.js';
-import { pollDelay, sleep, WAIT_REPORT_MS, withTimeout } from './lock.js';
+import { isConnectionFault, pollDelay, sleep, WAIT_REPORT_MS, withTimeout } from './lock.js';
 
 const RACE_CODES = new Set(['23505', '42P07', '42P06', '40001']);
 
@@ -45,7 +45,7 @@ CREATE TABLE IF NOT EXISTS ${this.table} (
         this.ready = true;
         return;
       } catch (err) {
-        if (i >= 5 || !RACE_CODES.has((err as { code?: string }).code ?? '')) throw err;
+        if (i >= 5 || !(RACE_CODES.has((err as { code?: string }).code ?? '') || isConnectionFault(err))) throw err;
         await sleep(50 + Math.random() * 100);
       }
     }
@@ -62,19 +62,25 @@ CREATE TABLE IF NOT EXISTS ${this.table} (
           // Bounded: a holder between its fence (FOR SHARE on this row) and its commit, paused
           // (SIGSTOP, a frozen VM), would otherwise block this statement past --lock-timeout.
           boundedWait(s, Math.max(100, Math.min(1000, o.timeoutMs - (Date.now() - started))), () => s.query<{ token: string }>(
-          `INSERT INTO ${this.table} AS l (name, owner, token, acquired_at, heartbeat_at, expires_at)
-           VALUES ($1, $2, 1, clock_timestamp(), clock_timestamp(), clock_timestamp() + $3 * interval '1 millisecond')
-           ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, token = l.token + 1, acquired_at = excluded.acquired_at,
-             heartbeat_at = excluded.heartbeat_at, expires_at = excluded.expires_at
-           WHERE l.owner IS NULL OR l.expires_at < clock_timestamp()
-           RETURNING token`,
-          [this.name, o.owner, this.ttlMs],
-        )),
+            `INSERT INTO ${this.table} AS l (name, owner, token, acquired_at, heartbeat_at, expires_at)
+             VALUES ($1, $2, 1, clock_timestamp(), clock_timestamp(), clock_timestamp() + $3 * interval '1 millisecond')
+             ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, token = l.token + 1, acquired_at = clock_timestamp(),
+               heartbeat_at = clock_timestamp(), expires_at = clock_timestamp() + $3 * interval '1 millisecond'
+             WHERE l.owner IS NULL OR l.expires_at < clock_timestamp()
+             RETURNING token`,
+            [this.name, o.owner, this.ttlMs],
+          )),
         )
+        // A connection fault while waiting: not acquired this time (had the row been written,
+        // the lease just expires unused); keep polling within the timeout.
         .catch((err) => {
           if ((err as { code?: string }).code === LOCK_NOT_AVAILABLE) return (blocked = true), [];
+          if (isConnectionFault(err) && Date.now() - started < o.timeoutMs && !o.signal?.aborted) return [];
           throw err;
         });
+      // DO UPDATE takes the times when the row is written, not from the VALUES row, which is
+      // computed when the statement begins: before it waits for the row lock a holder's fence
+      // holds. A lease dated from then could be born expired, and a second waiter took it too.
       if (rows[0]) return this.handle(o.owner, Number(rows[0].token));
       const waited = Date.now() - started;
       if (waited >= o.timeoutMs || o.signal?.aborted) {
