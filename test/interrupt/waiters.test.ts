@@ -52,6 +52,19 @@ t('waiters name the holder and since when, at most every few seconds, then exit 
   });
   const impatient = Array.from({ length: 2 }, () => startCli(['apply', '--lock-timeout', '1s'], { cwd: d.dir, url: ctx.db.url }).done);
 
+  // A waiter told to stop while it waits: exits 143 at once, having written nothing.
+  const stopped = startCli(['apply'], { cwd: d.dir, url: ctx.db.url });
+  await waitFor(stopped.child, /waiting for lock held by/);
+  const stoppedExit = exitTime(stopped.child);
+  const sent = performance.now();
+  stopped.child.kill('SIGTERM');
+  const sr = await stopped.done;
+  const sms = (await stoppedExit) - sent;
+  console.log(`    SIGTERM to a waiting apply -> exit: ${sms.toFixed(0)} ms`);
+  assert.is(sr.code, 143, sr.stdout + sr.stderr);
+  assert.ok(sms < 1500, `a waiter exited ${sms.toFixed(0)} ms after SIGTERM`);
+  assert.match(sr.stderr, /SIGTERM received/);
+
   for (const r of await Promise.all(impatient)) {
     assert.is(r.code, 3, r.stdout + r.stderr);
     assert.match(r.stderr, new RegExp(`could not acquire the advisory lock "zsetup" within 1 s: held by [^ ]*:${pid}:\\S+ since \\d{4}-`));
