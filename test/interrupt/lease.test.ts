@@ -8,7 +8,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { cli, createDb, scratch, startCli, type TestDb } from '../helpers.js';
-import { checkpointOf, counts, exitTime, fillConfig, journal, ownerRe, runsOf, sleep, waitFor } from './util.js';
+import { checkpointOf, counts, exitTime, fillConfig, journal, ownerRe, runsOf, sleep, until, waitFor } from './util.js';
 
 type Scratch = ReturnType<typeof scratch>;
 interface Ctx {
@@ -50,8 +50,13 @@ t('SIGSTOP the holder; a second apply takes the expired lease over and finishes;
   });
   ctx.dirs.push(d);
   const first = startCli(['apply'], { cwd: d.dir, url: ctx.db.url, timeoutMs: 40_000 });
-  // Right after a commit: the next batch is on its way (insert, pg_sleep), not between its fence and commit.
+  // While a batch sleeps before its fence (not between its fence and its commit: see the next test).
   await waitFor(first.child, /committed 3000\n/);
+  await until(
+    async () => (await ctx.db.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'zsetup' AND state = 'active' AND query = 'SELECT pg_sleep(0.3)'`)).length > 0,
+    10_000,
+    'a batch before its fence',
+  );
   first.child.kill('SIGSTOP');
   ctx.paused = first.child.pid!;
   const [lease1] = await ctx.db.query<{ owner: string; token: string }>(`SELECT owner, token FROM zsetup.lease`);
@@ -94,7 +99,12 @@ t('SIGSTOP the holder between its fence and its commit: a second apply cannot ta
   ctx.dirs.push(d);
   const first = startCli(['apply'], { cwd: d.dir, url: ctx.db.url, timeoutMs: 40_000 });
   await waitFor(first.child, /committed 3000\n/);
-  await sleep(100);
+  // Stop it while a batch sleeps after its fence: its backend runs the pg_sleep that follows the checkpoint.
+  await until(
+    async () => (await ctx.db.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'zsetup' AND state = 'active' AND query = 'SELECT pg_sleep(0.3)'`)).length > 0,
+    10_000,
+    'a batch between its fence and its commit',
+  );
   first.child.kill('SIGSTOP');
   ctx.paused = first.child.pid!;
   const [inFence] = await ctx.db.query<{ n: number }>(

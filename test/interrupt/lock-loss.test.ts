@@ -8,7 +8,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { cli, createDb, scratch, startCli, type TestDb } from '../helpers.js';
-import { checkpointOf, counts, exitTime, fillConfig, journal, ownerRe, runsOf, sleep, until, waitFor } from './util.js';
+import { checkpointOf, counts, exitTime, fillConfig, journal, ownerRe, runsOf, until, waitFor } from './util.js';
 
 type Scratch = ReturnType<typeof scratch>;
 interface Ctx {
@@ -40,6 +40,15 @@ function dir(ctx: Ctx): Scratch {
   return d;
 }
 
+/** Wait until a batch is in flight: a pool backend runs its pg_sleep. */
+function midBatch(ctx: Ctx): Promise<unknown> {
+  return until(
+    async () => (await ctx.db.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'zsetup' AND state = 'active' AND query = 'SELECT pg_sleep(0.2)'`)).length > 0,
+    10_000,
+    'a batch in flight',
+  );
+}
+
 /** Terminate the test database's backends matching `where` (chosen first: AND does not fix the order of evaluation). */
 async function terminate(ctx: Ctx, where: string): Promise<Array<{ pid: number; state: string; query: string }>> {
   const rows = await ctx.db.query<{ pid: number; state: string; query: string }>(
@@ -53,7 +62,7 @@ t('the lock connection terminated mid-step: the run stops (143) and commits noth
   const d = dir(ctx);
   const run = startCli(['apply'], { cwd: d.dir, url: ctx.db.url });
   await waitFor(run.child, /committed 5000\n/);
-  await sleep(100); // mid-batch
+  await midBatch(ctx);
   const killed = await terminate(ctx, `application_name LIKE 'zsetup@%'`);
   const t0 = performance.now();
   assert.is(killed.length, 1, 'one lock connection');
@@ -93,7 +102,7 @@ t('the pool connections terminated mid-batch: the step is retried from its check
   const d = dir(ctx);
   const run = startCli(['apply'], { cwd: d.dir, url: ctx.db.url });
   await waitFor(run.child, /committed 5000\n/);
-  await sleep(100); // mid-batch: inside pg_sleep(0.2)
+  await midBatch(ctx);
   const killed = await terminate(ctx, `application_name = 'zsetup'`);
   assert.ok(killed.length >= 1, 'the run had pool connections');
   assert.ok(
