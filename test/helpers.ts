@@ -7,6 +7,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { suite } from 'uvu';
 
 export const ROOT = new URL('..', import.meta.url).pathname.replace(/\/$/, '');
 export const CLI = join(ROOT, 'dist/src/cli/main.js');
@@ -135,3 +136,32 @@ export async function rejects(p: Promise<unknown>, match?: RegExp): Promise<Erro
 
 /** The config file header every fixture uses. */
 export const HEADER = `import { defineConfig, step, repeatable, file } from 'zsetup';\n`;
+
+export type Scratch = ReturnType<typeof scratch>;
+
+/** The context of a suite made by `dbSuite`: its own database and scratch folders. */
+export interface DbCtx {
+  db: TestDb;
+  dirs: Scratch[];
+}
+
+/** A uvu suite with its own test database (dropped after) and scratch folders (removed after). */
+export function dbSuite(name: string) {
+  const t = suite<DbCtx>(name);
+  t.before(async (ctx) => {
+    ctx.db = await createDb();
+    ctx.dirs = [];
+  });
+  t.after(async (ctx) => {
+    await ctx.db.drop();
+    for (const d of ctx.dirs) d.remove();
+  });
+  return t;
+}
+
+/** A scratch folder removed with the suite. */
+export function dir(ctx: DbCtx, files: Record<string, string>): Scratch {
+  const d = scratch(files);
+  ctx.dirs.push(d);
+  return d;
+}

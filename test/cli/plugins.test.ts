@@ -3,27 +3,12 @@
  * its effect is in the database; a config using the kind without listing the plugin
  * fails validation with a clear message (exit 2).
  */
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { relative } from 'node:path';
-import { cli, createDb, scratch, ROOT, HEADER, type TestDb } from '../helpers.js';
+import { cli, scratch, ROOT, HEADER, type TestDb, dbSuite, type DbCtx, type Scratch } from '../helpers.js';
 
-type Scratch = ReturnType<typeof scratch>;
-interface Ctx {
-  db: TestDb;
-  dirs: Scratch[];
-}
-
-const t = suite<Ctx>('user plugins');
-
-t.before(async (ctx) => {
-  ctx.db = await createDb();
-  ctx.dirs = [];
-});
-t.after(async (ctx) => {
-  await ctx.db.drop();
-  for (const d of ctx.dirs) d.remove();
-});
+type Ctx = DbCtx;
+const t = dbSuite('user plugins');
 
 /** A scratch folder whose config imports the fixture plugin by a relative path. */
 function withPlugin(ctx: Ctx, body: (importLine: string) => string): Scratch {

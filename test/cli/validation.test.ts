@@ -3,21 +3,11 @@
  * the key path, all problems at once, no stack trace, exit 2, and the database untouched
  * (not even zsetup's own schema is created).
  */
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { cli, createDb, scratch, HEADER, type TestDb } from '../helpers.js';
+import { cli, scratch, HEADER, type TestDb, dbSuite, type DbCtx, type Scratch } from '../helpers.js';
 
-type Scratch = ReturnType<typeof scratch>;
-const t = suite<{ db: TestDb; dirs: Scratch[] }>('config validation');
-
-t.before(async (ctx) => {
-  ctx.db = await createDb();
-  ctx.dirs = [];
-});
-t.after(async (ctx) => {
-  await ctx.db.drop();
-  for (const d of ctx.dirs) d.remove();
-});
+type Ctx = DbCtx;
+const t = dbSuite('config validation');
 
 const CONFIG = 'zsetup.config.ts';
 

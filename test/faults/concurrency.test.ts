@@ -3,32 +3,12 @@
  * exactly once, every process exits 0), and `--concurrency` running independent branches
  * at once, where a failure stops only its own branch.
  */
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { cli, createDb, scratch, startCli, HEADER, type TestDb } from '../helpers.js';
+import { cli, startCli, HEADER, type TestDb, dbSuite, type DbCtx, dir } from '../helpers.js';
 
-type Scratch = ReturnType<typeof scratch>;
-interface Ctx {
-  db: TestDb;
-  dirs: Scratch[];
-}
+type Ctx = DbCtx;
+const t = dbSuite('concurrency');
 
-const t = suite<Ctx>('concurrency');
-
-t.before(async (ctx) => {
-  ctx.db = await createDb();
-  ctx.dirs = [];
-});
-t.after(async (ctx) => {
-  await ctx.db.drop();
-  for (const d of ctx.dirs) d.remove();
-});
-
-function dir(ctx: Ctx, files: Record<string, string>): Scratch {
-  const d = scratch(files);
-  ctx.dirs.push(d);
-  return d;
-}
 
 t('ten applies at once: each non-idempotent step runs exactly once; all exit 0', async (ctx) => {
   const d = dir(ctx, {

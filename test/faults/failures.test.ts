@@ -4,34 +4,14 @@
  * that fails half-way (nothing left behind), and a non-transactional step
  * (CREATE INDEX CONCURRENTLY) that works outside a transaction.
  */
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { cli, createDb, scratch, HEADER, type TestDb } from '../helpers.js';
+import { cli, HEADER, type TestDb, dbSuite, type DbCtx, dir } from '../helpers.js';
 
-type Scratch = ReturnType<typeof scratch>;
-interface Ctx {
-  db: TestDb;
-  dirs: Scratch[];
-}
-
-const t = suite<Ctx>('failures');
-
-t.before(async (ctx) => {
-  ctx.db = await createDb();
-  ctx.dirs = [];
-});
-t.after(async (ctx) => {
-  await ctx.db.drop();
-  for (const d of ctx.dirs) d.remove();
-});
+type Ctx = DbCtx;
+const t = dbSuite('failures');
 
 const STACK = /^\s+at .+:\d+:\d+\)?$/m;
 
-function dir(ctx: Ctx, files: Record<string, string>): Scratch {
-  const d = scratch(files);
-  ctx.dirs.push(d);
-  return d;
-}
 
 const rows = (db: TestDb, sql: string) => db.query<Record<string, any>>(sql);
 
