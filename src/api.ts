@@ -10,9 +10,9 @@ import { ConfigError, DatabaseUnreachableError, LockTimeoutError, causeChain, re
 import { EngineEvents, describeStop, type EngineEvent, type RunControl, type StopReason } from './engine/events.js';
 import { executePlan, flushCommits, type StepResult } from './engine/executor.js';
 import { planSteps, stepsNeedingCheck, type CheckResult, type Plan } from './plan/planner.js';
-import type { RecordedEvent, StateStore, StepState } from './state/store.js';
+import type { RecordedEvent, StateStore, StepEvent, StepState } from './state/store.js';
 import { describeHolder } from './lock/advisory.js';
-import { fenceStatement } from './lock/lock.js';
+import { LOCK_LOST_CODE, fenceStatement, isConnectionFault, sleep } from './lock/lock.js';
 import { isDeepStrictEqual } from 'node:util';
 
 export type FailureStatus = 'config' | 'unreachable' | 'lock-timeout' | 'error';
@@ -114,9 +114,14 @@ export async function apply(options: ApplyOptions = {}): Promise<ApplyResult> {
     try {
       events.emit({ type: 'lock.acquired', lock: lock.description, owner: config.owner, waitedMs: Date.now() - lockStart });
       run.signal.throwIfAborted();
-      await store.init();
-      let state = await store.load();
-      state = await recoverStuck(store, state, config.owner, events);
+      const fence = handle.fence ? fenceStatement(handle.fence) : '';
+      // Recovery records are fenced like every other record: a run paused right after it got
+      // the lock (SIGSTOP, a frozen VM) and taken over must not mark the new holder's step.
+      const recordFenced = (ev: StepEvent) => db.withSession((s) => s.exec(fence ? `${fence};\n${store.recordStatement(ev)}` : store.recordStatement(ev)));
+      const state = await retryConnectionFaults(run, async () => {
+        await store.init();
+        return recoverStuck(store, await store.load(), config.owner, events, recordFenced);
+      });
       const p = await makePlan(project, state, options.allowDrift ?? false);
       const base = { plan: p, target: db.target, owner: config.owner };
       if (p.drift > 0) {
@@ -137,11 +142,10 @@ export async function apply(options: ApplyOptions = {}): Promise<ApplyResult> {
       }
       const reserve = lock.usesPool ? 1 : 0;
       const concurrency = Math.max(1, Math.min(config.apply.concurrency, db.poolMax - reserve));
-      const fence = handle.fence ? fenceStatement(handle.fence) : '';
       const onLockLost = (message: string) => run.stop({ kind: 'lock-lost', message });
       const steps = await executePlan({ plan: p, steps: project.steps, state, db, store, config, events, signal: run.signal, fence, concurrency, onLockLost });
       // Steps committed asynchronously: make them durable before anyone is told they are done.
-      if (steps.some((s) => s.status === 'applied')) await flushCommits(db);
+      if (steps.some((s) => s.status === 'applied')) await retryConnectionFaults(run, () => flushCommits(db));
       const stopped = steps.some((s) => s.status === 'interrupted' || (s.status === 'blocked' && s.reason === 'not run: the run was stopped'));
       const failed = steps.some((s) => s.status === 'failed' || s.status === 'blocked');
       return { ...base, status: stopped ? 'interrupted' : failed ? 'failed' : 'ok', steps, durationMs: 0 };
@@ -222,11 +226,17 @@ function entry(step: string, st: StepState | undefined, declared: boolean): Stat
  * A step whose latest record is `started` by another owner, seen while we hold the lock,
  * is stuck by definition (the lock proves its owner is gone): record it interrupted.
  */
-async function recoverStuck(store: StateStore, state: Map<string, StepState>, owner: string, events: EngineEvents): Promise<Map<string, StepState>> {
+async function recoverStuck(
+  store: StateStore,
+  state: Map<string, StepState>,
+  owner: string,
+  events: EngineEvents,
+  record: (ev: StepEvent) => Promise<void> = (ev) => store.record(ev),
+): Promise<Map<string, StepState>> {
   const stuck = [...state.values()].filter((s) => s.latest.event === 'started' && s.latest.owner !== owner);
   if (stuck.length === 0) return state;
   for (const s of stuck) {
-    await store.record({
+    await record({
       step: s.step,
       event: 'interrupted',
       owner,
@@ -237,6 +247,27 @@ async function recoverStuck(store: StateStore, state: Map<string, StepState>, ow
     events.emit({ type: 'step.recovered', step: s.step, previousOwner: s.latest.owner, startedAt: s.latest.at.toISOString() });
   }
   return store.load();
+}
+
+/**
+ * The bookkeeping around the steps (create/load the state, recover, the final flush) is
+ * retried when its connection drops (terminated, reset): it is idempotent, and a run that
+ * holds the lock should not fail on it. A fence that fails means the lock is lost: stop.
+ */
+async function retryConnectionFaults<T>(run: RunControl, fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if ((err as { code?: string })?.code === LOCK_LOST_CODE) {
+        const message = String((err as Error).message);
+        run.stop({ kind: 'lock-lost', message });
+        throw new Error(`lock lost: ${message}`);
+      }
+      if (!isConnectionFault(err) || attempt >= 4 || run.signal.aborted) throw err;
+      await sleep(100 * 2 ** attempt, run.signal);
+    }
+  }
 }
 
 async function makePlan(project: Project, state: Map<string, StepState>, allowDrift: boolean): Promise<Plan> {
