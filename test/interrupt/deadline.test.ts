@@ -107,12 +107,12 @@ t('a long statement that is not resumable is cancelled before the deadline: inte
   const d = dir(ctx, `${HEADER}export default defineConfig({ steps: [
   step('01_slow', { sql: 'SELECT pg_sleep(10); CREATE TABLE slow_done (id int)' }),
 ] });`);
-  // 4 s: the statement is cancelled at 3.5 s (half the 1 s margin before the deadline), which leaves cleanup 0.5 s.
-  const { r, wall, exitedAt } = await timedApply(ctx, d, ['--deadline', '4s']);
-  console.log(`    --deadline 4s on pg_sleep(10): process wall time ${wall.toFixed(0)} ms`);
+  // 6 s: the statement is cancelled at 5.25 s (half the 1.5 s margin before the deadline), which leaves cleanup 0.75 s.
+  const { r, wall, exitedAt } = await timedApply(ctx, d, ['--deadline', '6s']);
+  console.log(`    --deadline 6s on pg_sleep(10): process wall time ${wall.toFixed(0)} ms`);
   assert.is(r.code, 143, r.stdout + r.stderr);
   assertBeforeAnnouncedDeadline(r, exitedAt);
-  assert.ok(wall < 4150, `stopped ${wall.toFixed(0)} ms after the spawn (deadline 4 s)`);
+  assert.ok(wall < 6150, `stopped ${wall.toFixed(0)} ms after the spawn (deadline 6 s)`);
   assert.match(r.stdout, /■ 01_slow: stopped \(deadline \S+ reached\); its uncommitted work rolled back; the next apply runs it again/);
   const j = await journal(ctx.db);
   assert.equal(j.map((e) => e.event), ['started', 'interrupted']);
