@@ -85,8 +85,10 @@ export interface StepContext {
    * Resumable steps: record `value` as the checkpoint INSIDE `trx`, the transaction that
    * commits the batch it describes, so a kill loses at most the batch in flight and
    * duplicates nothing. Fails (and so rolls the batch back) if this run lost its lock.
+   * `progress` (what the checkpoint covers) is stored with it, so `plan` can say how far
+   * the step got; without it, the last `ctx.progress()` is used.
    */
-  saveCheckpoint(trx: Knex.Transaction, value: unknown): Promise<void>;
+  saveCheckpoint(trx: Knex.Transaction, value: unknown, progress?: { done: number; total?: number }): Promise<void>;
   /** Report progress; renderers show rate, percentage and ETA. Cheap: call it per batch. */
   progress(p: { done: number; total?: number }): void;
 }
@@ -136,7 +138,7 @@ export interface FunctionStepOptions extends CommonStepOptions {
    *     ctx.signal.throwIfAborted();
    *     await ctx.db.transaction(async (trx) => {
    *       await trx.raw('INSERT INTO t SELECT g FROM generate_series(?::int, ?::int) g', [next, next + 9999]);
-   *       await ctx.saveCheckpoint(trx, next + 10000);
+   *       await ctx.saveCheckpoint(trx, next + 10000, { done: next + 10000, total });
    *     });
    *     next += 10000;
    *     ctx.progress({ done: next, total });

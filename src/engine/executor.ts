@@ -360,7 +360,8 @@ class StepRun {
       log: (message) => o.events.emit({ type: 'log', level: 'info', message: redact(message, o.config.secrets), step: name }),
       config: o.config,
       checkpoint: this.checkpoint?.value,
-      saveCheckpoint: async (trx, value) => {
+      saveCheckpoint: async (trx, value, progress) => {
+        if (progress) this.progressState = { done: progress.done, total: progress.total };
         if (!this.step.plan.resumable) throw new Error(`step "${name}" is not resumable: declare it with resumable: true to save checkpoints`);
         if (o.fence) await trx.raw(o.fence);
         await trx.raw(o.store.checkpointStatement(name, this.owner, value, this.progressState));
