@@ -50,6 +50,9 @@ export const sqlKind: StepKind<SqlStep> = {
       ctx.signal.throwIfAborted();
       await dropInvalidIndex(stmt, ctx);
       await ctx.exec(stmt);
+      // IF NOT EXISTS skips an index that a build in another session had just created (one
+      // left running by a killed run): if that build did not end valid, build it again.
+      if (await dropInvalidIndex(stmt, ctx)) await ctx.exec(stmt);
     }
   },
 };
@@ -65,12 +68,27 @@ export async function dropInvalidIndex(stmt: string, ctx: StepContext): Promise<
   const m = CIC.exec(stripLeadingComments(stmt));
   if (!m) return false;
   const index = m[1]!.startsWith('"') ? m[1]!.slice(1, -1).replace(/""/g, '"') : m[1]!.toLowerCase();
-  const rows = await ctx.query<{ name: string }>(
-    `SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS name
-       FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE c.relname = $1 AND i.indrelid = to_regclass($2) AND NOT i.indisvalid`,
-    [index, m[2]!],
-  );
+  const find = () =>
+    ctx.query<{ name: string; building: boolean }>(
+      `SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS name,
+              EXISTS (SELECT 1 FROM pg_stat_progress_create_index p WHERE p.index_relid = c.oid AND p.pid <> pg_backend_pid()
+                        AND p.datid = (SELECT oid FROM pg_database WHERE datname = current_database())) AS building
+         FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relname = $1 AND i.indrelid = to_regclass($2) AND NOT i.indisvalid`,
+      [index, m[2]!],
+    );
+  let rows = await find();
+  // Another session still builds it: a build left running by a run that was killed or lost
+  // the lock (we hold it now), which the server stops within seconds (its client is gone,
+  // client_connection_check_interval) or its own run cancels. Dropping the index under it
+  // fails ("tuple concurrently updated"): wait for that build to end, then look again.
+  const waitUntil = Date.now() + 30_000;
+  if (rows[0]?.building) ctx.log(`index ${rows[0].name} is being built by another session (left by an interrupted run): waiting for that build to end`);
+  while (rows[0]?.building && Date.now() < waitUntil) {
+    ctx.signal.throwIfAborted();
+    await new Promise((r) => setTimeout(r, 200));
+    rows = await find();
+  }
   if (rows.length === 0) return false;
   ctx.log(`index ${rows[0]!.name} is INVALID (left by an interrupted build): dropping it to build it again`);
   await ctx.exec(`DROP INDEX CONCURRENTLY IF EXISTS ${rows[0]!.name}`);

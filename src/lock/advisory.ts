@@ -39,10 +39,13 @@ export class AdvisoryLock implements Lock {
           }
         } catch (err) {
           // The connection died while we waited (terminated, network cut); a lock taken on it
-          // died with it. Reconnect and keep waiting, within the timeout.
-          if (!isConnectionFault(err) || Date.now() - started >= o.timeoutMs || o.signal?.aborted) throw err;
-          await withTimeout(conn.close().catch(() => undefined), 2000);
-          conn = await this.db.dedicated(appName(o.owner, new Date()));
+          // died with it. Reconnect and keep waiting, within the timeout (past it, or once the
+          // run is stopping, end as a timeout or a stop does, not as an error).
+          if (!isConnectionFault(err)) throw err;
+          if (Date.now() - started < o.timeoutMs && !o.signal?.aborted) {
+            await withTimeout(conn.close().catch(() => undefined), 2000);
+            conn = await this.db.dedicated(appName(o.owner, new Date()));
+          }
         }
         const waited = Date.now() - started;
         if (waited >= o.timeoutMs || o.signal?.aborted) {

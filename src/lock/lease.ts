@@ -72,10 +72,11 @@ CREATE TABLE IF NOT EXISTS ${this.table} (
           )),
         )
         // A connection fault while waiting: not acquired this time (had the row been written,
-        // the lease just expires unused); keep polling within the timeout.
+        // the lease just expires unused); keep polling within the timeout, or end as a
+        // timeout or a stop does.
         .catch((err) => {
           if ((err as { code?: string }).code === LOCK_NOT_AVAILABLE) return (blocked = true), [];
-          if (isConnectionFault(err) && Date.now() - started < o.timeoutMs && !o.signal?.aborted) return [];
+          if (isConnectionFault(err)) return [];
           throw err;
         });
       // DO UPDATE takes the times when the row is written, not from the VALUES row, which is

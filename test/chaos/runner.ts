@@ -471,7 +471,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         target.child.kill('SIGCONT');
         report.interruptions.SIGSTOP++;
         report.landed[phase] = (report.landed[phase] ?? 0) + 1;
-        if (verbose) log(`  SIGSTOP (pause) apply #${target.n} at ${ms} ms in ${phase}`);
+        if (verbose) log(`  #${report.interruptions.SIGSTOP} SIGSTOP (pause) apply #${target.n} at ${ms} ms in ${phase}`);
         return true;
       }
       case 'terminate': {
