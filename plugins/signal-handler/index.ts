@@ -6,7 +6,7 @@
  * well inside Kubernetes' 30 s grace period); past it, or on a second signal, the
  * process ends at once by re-raising the signal with its default action: open
  * transactions roll back on the server, so the database stays consistent and the next
- * `apply` recovers. Nothing here calls process.exit.
+ * `apply` recovers. Nothing here ends the process with an exit call.
  *
  * Registered by default; `signalHandler(false)` in `plugins` leaves it out (embedders
  * that handle signals themselves pass their own `signal` to `apply()`).
