@@ -13,6 +13,8 @@ import { isConnectionFault, pollDelay, sleep, WAIT_REPORT_MS, withTimeout } from
 
 /** classid of our two-key advisory locks: "zset". */
 const CLASS_ID = 0x7a736574;
+/** classid of the per-run fencing lock: "zsru". */
+const RUN_CLASS_ID = 0x7a737275;
 
 export class AdvisoryLock implements Lock {
   readonly description = 'advisory lock';
@@ -65,8 +67,16 @@ export class AdvisoryLock implements Lock {
     } finally {
       if (!ok) await withTimeout(conn.close(), 2000);
     }
-    const fence =
-      conn.backendPid === undefined
+    // The fence: a second session lock, unique to this run, taken on the same connection.
+    // It lives exactly as long as the run lock (both end with the connection), and testing
+    // it is one lock-table probe: another session's try of it fails while we hold it. (A
+    // pg_locks scan matching our backend pid says the same, at several times the cost per
+    // step; it remains the fallback if the run key is taken.)
+    const runKey = hash32(`run:${o.owner}`);
+    const [mine] = await conn.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, $2) AS ok', [RUN_CLASS_ID, runKey]).catch(() => [{ ok: false }]);
+    const fence = mine?.ok
+      ? `NOT pg_try_advisory_xact_lock_shared(${RUN_CLASS_ID}, ${runKey})`
+      : conn.backendPid === undefined
         ? undefined
         : `EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = ${CLASS_ID}::bigint::oid AND objid = ${this.objId >>> 0}::bigint::oid AND objsubid = 2 AND pid = ${conn.backendPid})`;
     return handle(conn, o.owner, fence, async () => {
