@@ -264,7 +264,9 @@ async function retryConnectionFaults<T>(run: RunControl, fn: () => Promise<T>): 
         run.stop({ kind: 'lock-lost', message });
         throw new Error(`lock lost: ${message}`);
       }
-      if (!isConnectionFault(err) || attempt >= 4 || run.signal.aborted) throw err;
+      // Stopping cancels the running statement (57014): that is the stop, not an error.
+      if (run.signal.aborted) throw run.signal.reason instanceof Error ? run.signal.reason : err;
+      if (!isConnectionFault(err) || attempt >= 4) throw err;
       await sleep(100 * 2 ** attempt, run.signal);
     }
   }
