@@ -155,6 +155,9 @@ export async function apply(options: ApplyOptions = {}): Promise<ApplyResult> {
     }
   }, (reason) => (stop = reason));
   const out: ApplyResult = { steps: [], ...r, durationMs: performance.now() - t0 };
+  // A signal always ends the run as stopped (143/130), even when it landed after the last
+  // step: the exit code then does not depend on the moment the signal came.
+  if (stop?.kind === 'signal' && out.status === 'ok') out.status = 'interrupted';
   if (stop && (out.status === 'interrupted' || out.status === 'lock-timeout' || out.status === 'error')) {
     out.stop = stop;
     if (out.status !== 'interrupted' && (out.status === 'lock-timeout' || runAborted(out))) out.status = 'interrupted';
