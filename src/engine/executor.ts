@@ -269,6 +269,14 @@ class StepRun {
           const delayMs = Math.round(Math.min(250 * 2 ** attempt, 8000) * (0.5 + Math.random()));
           events.emit({ type: 'step.retry', step: e.step, attempt: attempt + 1, delayMs, error: message });
           await sleep(delayMs, signal);
+          // A connection that died around COMMIT leaves the outcome unknown: if our `done`
+          // record committed, the step is applied; running it again would fail or repeat it.
+          const now = await this.o.store.load().then((m) => m.get(e.step)?.latest).catch(() => undefined);
+          if (now?.event === 'done' && now.owner === this.owner) {
+            const durationMs = performance.now() - t0;
+            events.emit({ type: 'step.done', step: e.step, durationMs });
+            return { ...base, status: 'applied', durationMs };
+          }
           if (signal.aborted) return this.interrupted(base, durationMs, message, started);
           continue;
         }
