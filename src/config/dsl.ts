@@ -4,6 +4,7 @@
  */
 import type { Knex } from 'knex';
 import type { DependencyContainer } from 'tsyringe';
+import type { Session } from '../db.js';
 import type { ResolvedConfig } from './resolve.js';
 
 export type Awaitable<T> = T | Promise<T>;
@@ -88,7 +89,14 @@ export interface StepContext {
    * `progress` (what the checkpoint covers) is stored with it, so `plan` can say how far
    * the step got; without it, the last `ctx.progress()` is used.
    */
-  saveCheckpoint(trx: Knex.Transaction, value: unknown, progress?: { done: number; total?: number }): Promise<void>;
+  saveCheckpoint(trx: Knex.Transaction | Session, value: unknown, progress?: { done: number; total?: number }): Promise<void>;
+  /**
+   * Run `fn` in one transaction on a pool connection, without knex (lighter than
+   * `ctx.db.transaction`; knex is then never loaded): commit when `fn` resolves, roll
+   * back when it throws. Made for resumable batches:
+   * `await ctx.transaction(async (tx) => { await tx.query(sql, params); await ctx.saveCheckpoint(tx, to); })`
+   */
+  transaction<T>(fn: (tx: Session) => Promise<T>): Promise<T>;
   /** Report progress; renderers show rate, percentage and ETA. Cheap: call it per batch. */
   progress(p: { done: number; total?: number }): void;
 }

@@ -371,9 +371,24 @@ class StepRun {
       saveCheckpoint: async (trx, value, progress) => {
         if (progress) this.progressState = { done: progress.done, total: progress.total };
         if (!this.step.plan.resumable) throw new Error(`step "${name}" is not resumable: declare it with resumable: true to save checkpoints`);
-        if (o.fence) await trx.raw(o.fence);
-        await trx.raw(o.store.checkpointStatement(name, this.owner, value, this.progressState));
+        const save = o.store.checkpointStatement(name, this.owner, value, this.progressState);
+        if ('raw' in trx) {
+          if (o.fence) await trx.raw(o.fence);
+          await trx.raw(save);
+        } else await trx.exec(o.fence ? `${o.fence};\n${save}` : save);
       },
+      transaction: (fn) =>
+        o.db.withSession(async (s) => {
+          await s.exec('BEGIN');
+          try {
+            const r = await fn(s);
+            await s.exec('COMMIT');
+            return r;
+          } catch (err) {
+            await s.exec('ROLLBACK').catch(() => undefined);
+            throw err;
+          }
+        }),
       progress: (p) => this.progress(p),
     };
   }
