@@ -46,16 +46,17 @@ export const instanceCachingFactory: typeof import('tsyringe').instanceCachingFa
  * invocations (or tests). Plugins register in order; a later registration of a
  * single-valued token (StateStore, Lock, Database) replaces an earlier one.
  */
-export function buildContainer(config: ResolvedConfig, plugins: readonly Plugin[], events: EngineEvents): DependencyContainer {
+export function buildContainer(config: ResolvedConfig, builtins: readonly Plugin[], plugins: readonly Plugin[], events: EngineEvents): DependencyContainer {
   const c = rootContainer.createChildContainer();
   c.register(Tokens.Config, { useValue: config });
   c.register(Tokens.Events, { useValue: events });
   const problems = [];
-  for (const [i, p] of plugins.entries()) {
+  const all = [...builtins.map((p) => ({ p, path: `built-in plugin ${p.name}` })), ...plugins.map((p, i) => ({ p, path: `plugins[${i}]` }))];
+  for (const { p, path } of all) {
     try {
       p.register(c, config);
     } catch (err) {
-      problems.push({ file: config.file, path: `plugins[${i}]`, message: `plugin "${p.name}" failed to register: ${(err as Error)?.message ?? String(err)}` });
+      problems.push({ file: config.displayFile, path, message: `plugin "${p.name}" failed to register: ${(err as Error)?.message ?? String(err)}` });
     }
   }
   if (problems.length > 0) throw new ConfigError(problems);

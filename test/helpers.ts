@@ -165,3 +165,21 @@ export function dir(ctx: DbCtx, files: Record<string, string>): Scratch {
   ctx.dirs.push(d);
   return d;
 }
+
+/** Like `dbSuite`, but a fresh database for every test (dropped after it). */
+export function dbEachSuite(name: string) {
+  const t = suite<DbCtx>(name);
+  t.before((ctx) => {
+    ctx.dirs = [];
+  });
+  t.before.each(async (ctx) => {
+    ctx.db = await createDb();
+  });
+  t.after.each(async (ctx) => {
+    await ctx.db.drop();
+  });
+  t.after((ctx) => {
+    for (const d of ctx.dirs) d.remove();
+  });
+  return t;
+}

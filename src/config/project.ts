@@ -80,18 +80,9 @@ export async function loadProject(o: LoadOptions): Promise<Project> {
   const defaults = (o.defaults ?? (await import('../../plugins/index.js')).defaultPlugins()).filter((pl) => !listed.has(pl.name));
   let container: DependencyContainer;
   try {
-    container = buildContainer(config, [...defaults, ...config.plugins], events);
+    container = buildContainer(config, defaults, config.plugins, events);
   } catch (err) {
-    if (err instanceof ConfigError) {
-      // buildContainer counts the built-in defaults and names the absolute path: point at
-      // the user's own plugins[i] in the file as shown everywhere else.
-      const own = err.problems.map((q) => {
-        const m = /^plugins\[(\d+)\]$/.exec(q.path);
-        const i = m ? Number(m[1]) - defaults.length : -1;
-        return { ...q, file: config.displayFile, path: !m ? q.path : i >= 0 ? `plugins[${i}]` : `built-in plugin ${defaults[Number(m[1])]?.name ?? m[1]}` };
-      });
-      throw new ConfigError([...p.list, ...own]);
-    }
+    if (err instanceof ConfigError) throw new ConfigError([...p.list, ...err.problems]);
     throw err;
   }
   const steps = prepareSteps(config, container, p);

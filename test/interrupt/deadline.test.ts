@@ -4,30 +4,12 @@
  * next apply resumes and finishes. The same from `apply.deadline` in the config, and for
  * a long statement that is not resumable (cancelled before the deadline).
  */
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { cli, createDb, scratch, startCli, HEADER, type TestDb } from '../helpers.js';
+import { cli, scratch, startCli, HEADER, dbEachSuite, type DbCtx, type Scratch } from '../helpers.js';
 import { counts, exitTime, fillConfig, journal, runsOf } from './util.js';
 
-type Scratch = ReturnType<typeof scratch>;
-interface Ctx {
-  db: TestDb;
-  dirs: Scratch[];
-}
-
-const t = suite<Ctx>('interrupt: --deadline');
-t.before((ctx) => {
-  ctx.dirs = [];
-});
-t.before.each(async (ctx) => {
-  ctx.db = await createDb();
-});
-t.after.each(async (ctx) => {
-  await ctx.db.drop();
-});
-t.after((ctx) => {
-  for (const d of ctx.dirs) d.remove();
-});
+type Ctx = DbCtx;
+const t = dbEachSuite('interrupt: --deadline');
 
 function dir(ctx: Ctx, config: string): Scratch {
   const d = scratch({ 'zsetup.config.ts': config });

@@ -5,30 +5,12 @@
  * POOL connections terminated mid-batch: a transient fault, so the step is retried from
  * its checkpoint and the run finishes (exit 0). Every row exactly once in both cases.
  */
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { cli, createDb, scratch, startCli, type TestDb } from '../helpers.js';
+import { cli, scratch, startCli, dbEachSuite, type DbCtx, type Scratch } from '../helpers.js';
 import { checkpointOf, counts, exitTime, fillConfig, journal, ownerRe, runsOf, until, waitFor } from './util.js';
 
-type Scratch = ReturnType<typeof scratch>;
-interface Ctx {
-  db: TestDb;
-  dirs: Scratch[];
-}
-
-const t = suite<Ctx>('interrupt: lock and pool connections lost mid-step');
-t.before((ctx) => {
-  ctx.dirs = [];
-});
-t.before.each(async (ctx) => {
-  ctx.db = await createDb();
-});
-t.after.each(async (ctx) => {
-  await ctx.db.drop();
-});
-t.after((ctx) => {
-  for (const d of ctx.dirs) d.remove();
-});
+type Ctx = DbCtx;
+const t = dbEachSuite('interrupt: lock and pool connections lost mid-step');
 
 // 30 batches of 0.2 s: about 6 s of work.
 const TOTAL = 30_000;

@@ -4,30 +4,12 @@
  * no operator action. `zsetup cleanup` does the same by hand after a SIGKILL, and
  * refuses (exit 3, naming the holder and since when) while a live apply holds the lock.
  */
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { cli, createDb, scratch, startCli, type TestDb } from '../helpers.js';
+import { cli, scratch, startCli, dbEachSuite, type DbCtx, type Scratch } from '../helpers.js';
 import { checkpointOf, counts, fillConfig, journal, ownerRe, runsOf, until, waitFor } from './util.js';
 
-type Scratch = ReturnType<typeof scratch>;
-interface Ctx {
-  db: TestDb;
-  dirs: Scratch[];
-}
-
-const t = suite<Ctx>('interrupt: recovery after SIGKILL on PostgreSQL');
-t.before((ctx) => {
-  ctx.dirs = [];
-});
-t.before.each(async (ctx) => {
-  ctx.db = await createDb();
-});
-t.after.each(async (ctx) => {
-  await ctx.db.drop();
-});
-t.after((ctx) => {
-  for (const d of ctx.dirs) d.remove();
-});
+type Ctx = DbCtx;
+const t = dbEachSuite('interrupt: recovery after SIGKILL on PostgreSQL');
 
 const TOTAL = 300_000;
 const BATCH = 10_000;

@@ -5,30 +5,12 @@
  * SIGKILLed mid-step: one waiter takes over and resumes, every other process exits 0,
  * and the work is done exactly once.
  */
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createDb, scratch, startCli, type TestDb } from '../helpers.js';
+import { scratch, startCli, dbEachSuite, type DbCtx, type Scratch } from '../helpers.js';
 import { checkpointOf, counts, exitTime, fillConfig, journal, ownerRe, runsOf, sleep, until, waitFor } from './util.js';
 
-type Scratch = ReturnType<typeof scratch>;
-interface Ctx {
-  db: TestDb;
-  dirs: Scratch[];
-}
-
-const t = suite<Ctx>('interrupt: waiting runs');
-t.before((ctx) => {
-  ctx.dirs = [];
-});
-t.before.each(async (ctx) => {
-  ctx.db = await createDb();
-});
-t.after.each(async (ctx) => {
-  await ctx.db.drop();
-});
-t.after((ctx) => {
-  for (const d of ctx.dirs) d.remove();
-});
+type Ctx = DbCtx;
+const t = dbEachSuite('interrupt: waiting runs');
 
 const TOTAL = 300_000;
 const BATCH = 10_000;
