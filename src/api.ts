@@ -158,16 +158,13 @@ export async function apply(options: ApplyOptions = {}): Promise<ApplyResult> {
   // A signal always ends the run as stopped (143/130), even when it landed after the last
   // step: the exit code then does not depend on the moment the signal came.
   if (stop?.kind === 'signal' && out.status === 'ok') out.status = 'interrupted';
+  // After a stop, a lock wait that gave up or a statement that failed (cancelled by the
+  // stop) is the stop itself, not a separate failure.
   if (stop && (out.status === 'interrupted' || out.status === 'lock-timeout' || out.status === 'error')) {
     out.stop = stop;
-    if (out.status !== 'interrupted' && (out.status === 'lock-timeout' || runAborted(out))) out.status = 'interrupted';
+    out.status = 'interrupted';
   }
   return out;
-}
-
-/** An error that is only the consequence of our own stop (aborted while waiting or connecting). */
-function runAborted(r: ApplyResult): boolean {
-  return /stopped|abort|SIG(TERM|INT)|deadline|lock lost/i.test(r.error?.message ?? '');
 }
 
 /**
