@@ -48,7 +48,8 @@ export function printError(out: Out, status: string, err: Error): void {
 
 /** Progress text: `420,000/1,000,000 (42%) 350,000/s, ETA 1m40s`. */
 export function progressText(e: { done: number; total?: number | undefined; ratePerSec?: number | undefined; etaMs?: number | undefined }): string {
-  const n = (v: number) => Math.round(v).toLocaleString('en-US');
+  // Not toLocaleString: its first call loads ICU data, ~20 ms of a resumed run (measured).
+  const n = (v: number) => String(Math.round(v)).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
   const pct = e.total ? ` (${Math.floor((100 * e.done) / e.total)}%)` : '';
   const rate = e.ratePerSec !== undefined ? ` ${n(e.ratePerSec)}/s` : '';
   const eta = e.etaMs !== undefined ? `, ETA ${formatMs(e.etaMs)}` : '';
