@@ -14,9 +14,11 @@
 //      every other apply exits 0 and the work is done once (rows exactly once, every
 //      once-only step once, one `done` per step). --ten repetitions per lock kind.
 //
-//   node bench/interrupt.mjs [--samples 25] [--reps 5] [--ten 4] [--rows 2000000] [--seed N] [--keep]
+//  (d) The resume cost of (b) on the embedded PGlite (information, no bar).
+//
+//   node bench/interrupt.mjs [--samples 25] [--reps 5] [--ten 4] [--rows 2000000] [--seed N] [--only a,b,c,d] [--keep]
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
@@ -39,7 +41,7 @@ const REPS = Number(o.reps);
 const TEN = Number(o.ten);
 const ROWS = Number(o.rows);
 const seed = o.seed !== undefined ? Number(o.seed) >>> 0 : randomBytes(4).readUInt32BE(0);
-const only = new Set((o.only ?? 'a,b,c').split(','));
+const only = new Set((o.only ?? 'a,b,c,d').split(','));
 const CLEANUP_DEADLINE_MS = 10_000;
 
 requireBuild();
@@ -81,6 +83,7 @@ INSERT INTO bench.once_log VALUES ('01_schema', pg_backend_pid());\`,
       resumable: true,
       run: async (ctx) => {
         let next = (ctx.checkpoint as number | undefined) ?? 0;
+        ctx.log('fill from ' + next);
         while (next < ROWS) {
           ctx.signal.throwIfAborted();
           const to = Math.min(ROWS, next + BATCH);
@@ -121,11 +124,13 @@ function dirWith(name, text) {
 }
 
 /** Start `zsetup apply --json`; events are parsed as they come. */
-function apply(cwd, { lockKind = 'advisory', args = [] } = {}) {
+function apply(cwd, { lockKind = 'advisory', args = [], pglite = false, command = 'apply' } = {}) {
   const t0 = performance.now();
-  const child = spawn(process.execPath, [CLI, 'apply', '--json', ...args], {
+  const env = { ...process.env, FORCE_COLOR: '0', ZSETUP_DATABASE_URL: s.url, ZSETUP_LOCK_KIND: lockKind };
+  if (pglite) delete env.ZSETUP_DATABASE_URL;
+  const child = spawn(process.execPath, [CLI, command, ...(command === 'apply' ? ['--json'] : []), ...args], {
     cwd,
-    env: { ...process.env, FORCE_COLOR: '0', ZSETUP_DATABASE_URL: s.url, ZSETUP_LOCK_KIND: lockKind },
+    env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const p = { child, t0, events: [], listeners: new Set(), stderr: '', exited: undefined };
@@ -322,6 +327,60 @@ if (only.has('b')) {
   bar(r <= 0.15 && real.every((x) => x.ok), 'resume after a kill at 90%: next apply <= 15% of a full run', `${(100 * r).toFixed(1)}% (median of ${real.length}, ${ROWS} rows with a primary key and a 128-byte payload; the resumed fill itself took ${(100 * median(real.map((x) => x.fillRatio))).toFixed(1)}% of the full fill)`);
   const rb = median(bare.map((x) => x.ratio));
   console.log(`info  the same with bare integer rows (the least work per row): ${(100 * rb).toFixed(1)}% of a ${ms(median(bare.map((x) => x.fullMs)))} full run; the resumed fill itself took ${(100 * median(bare.map((x) => x.fillRatio))).toFixed(1)}% of the full fill, the rest is starting a process (node, config, connect, lock, plan)`);
+}
+
+// ---------------------------------------------------------------- (d) resume cost on PGlite
+// The same kill at 90% on the embedded PGlite (no database URL). PGlite is a WASM build of
+// PostgreSQL in the apply process: the kill is seen through the progress events (at most
+// every 250 ms, so it lands at 90-93%), and the checkpoint the next apply resumed from is
+// read from its own log line. Two full runs are compared: from an empty data dir (what
+// `zsetup apply` on a fresh machine does; creating the data dir takes ~4 s) and on a data
+// dir that exists already (created by `zsetup status` first), the stricter of the two.
+async function resumeCostPglite(rows, reps) {
+  const dir = dirWith('d-pglite', config({ rows, batch: 20_000, payload: true, cic: false, lockKind: 'advisory' }));
+  const wipe = () => rmSync(join(dir, '.zsetup'), { recursive: true, force: true });
+  const out = [];
+  for (let i = 0; i < reps; i++) {
+    wipe();
+    const fresh = apply(dir, { pglite: true });
+    const fr = await fresh.exit;
+    if (fr.code !== 0) throw new Error(`PGlite full run exited ${fr.code}: ${fresh.stderr}`);
+    const freshMs = fr.at - fresh.t0;
+    wipe();
+    const st = apply(dir, { pglite: true, command: 'status' });
+    if ((await st.exit).code !== 0) throw new Error(`zsetup status on PGlite failed: ${st.stderr}`);
+    const full = apply(dir, { pglite: true });
+    const fe = await full.exit;
+    if (fe.code !== 0) throw new Error(`PGlite full run exited ${fe.code}: ${full.stderr}`);
+    const fullMs = fe.at - full.t0;
+    wipe();
+    const k = apply(dir, { pglite: true });
+    await k.waitFor((e) => e.type === 'step.progress' && e.step === '03_fill' && e.total && e.done / e.total >= 0.9, 120_000);
+    k.child.kill('SIGKILL');
+    await k.exit;
+    const r = apply(dir, { pglite: true });
+    const re = await r.exit;
+    const resumeMs = re.at - r.t0;
+    const from = Number(/fill from (\d+)/.exec(r.events.find((e) => e.type === 'log' && /fill from/.test(e.message))?.message ?? '')?.[1]);
+    const started = r.events.find((e) => e.type === 'step.started' && e.step === '03_fill');
+    const ok = re.code === 0 && started?.action === 'resume' && from >= 0.9 * rows;
+    out.push({ freshMs, fullMs, killedAt: from / rows, resumeMs, ratio: resumeMs / fullMs, ratioFresh: resumeMs / freshMs, ok });
+    console.log(
+      `  pglite rep ${i + 1}: full ${ms(freshMs)} from an empty data dir, ${ms(fullMs)} on an existing one; killed at ${(100 * from / rows).toFixed(1)}%; next apply ${ms(resumeMs)} = ${(100 * resumeMs / fullMs).toFixed(1)}% (${(100 * resumeMs / freshMs).toFixed(1)}% of the run from empty)${ok ? '' : '  <-- WRONG (exit or resume)'}`,
+    );
+  }
+  return out;
+}
+if (only.has('d')) {
+  const rowsD = Math.round(ROWS / 2);
+  console.log(`\n(d) resume cost on PGlite: ${rowsD} rows with a primary key and payload, batches of 20000, SIGKILL at >= 90% of the progress; ${REPS} repetitions`);
+  const xs = await resumeCostPglite(rowsD, REPS);
+  results.d = xs;
+  console.log('\n' + table([
+    ['rows', 'full, empty dir', 'full, existing dir', 'killed at', 'next apply', 'ratio (existing dir)', 'ratio (empty dir)', 'resumed'],
+    [rowsD, ms(median(xs.map((x) => x.freshMs))), ms(median(xs.map((x) => x.fullMs))), `${(100 * median(xs.map((x) => x.killedAt))).toFixed(1)}%`, ms(median(xs.map((x) => x.resumeMs))), `${(100 * median(xs.map((x) => x.ratio))).toFixed(1)}%`, `${(100 * median(xs.map((x) => x.ratioFresh))).toFixed(1)}%`, `${xs.filter((x) => x.ok).length}/${xs.length}`],
+  ]));
+  console.log(`info  PGlite: the next apply after a kill at 90% took ${(100 * median(xs.map((x) => x.ratio))).toFixed(1)}% of a full run on an existing data dir (median of ${xs.length})`);
 }
 
 // ---------------------------------------------------------------- (c) ten at once

@@ -43,6 +43,14 @@ export interface Database {
    * requests): their transactions roll back. Used when a run must stop at once.
    */
   cancelRunning?(): Promise<number>;
+  /**
+   * A database that dies with this process (PGlite) replays its write-ahead log from the
+   * last checkpoint when it opens after a kill: after a long resumable step that is most
+   * of the work done since it started. Such a database returns a statement (`CHECKPOINT`)
+   * when one is due; the engine runs it inside the next checkpoint save of a resumable step
+   * and reports how long it took, so a resumed run replays about a second of work at most.
+   */
+  checkpointDue?(): { sql: string; done(ms: number): void } | undefined;
   /** Close the pool. Idempotent. */
   close(): Promise<void>;
 }

@@ -303,6 +303,8 @@ class PgliteDatabase implements Database {
   private _knex: Knex | undefined;
   private turn: Promise<unknown> = Promise.resolve();
   private closed = false;
+  /** End and duration of the last CHECKPOINT we ran (see checkpointDue). */
+  private lastCheckpoint = { at: 0, ms: 0 };
 
   constructor(private readonly config: ResolvedConfig, private readonly events: EngineEvents) {
     this.dataDir = resolvePath(config.dir, config.database.pglite.dataDir);
@@ -316,6 +318,19 @@ class PgliteDatabase implements Database {
       this._knex = knex({ client: ClientPgLite, connection: { pglite: this.pglite } as never });
     }
     return this._knex;
+  }
+
+  /**
+   * PGlite has no checkpointer process: the WAL is checkpointed when it closes cleanly. After
+   * a kill, opening the data dir replays everything since, measured ~0.55 s for 180,000 rows
+   * written in 1.2 s (a resumed run then cost 60-75% of a full one). A checkpoint every
+   * 0.5 s of work, and never more than a fifth of the time, bounds that; the full run was
+   * not slower (its closing checkpoint has less left to write).
+   */
+  checkpointDue(): { sql: string; done(ms: number): void } | undefined {
+    const now = performance.now();
+    if (now - this.lastCheckpoint.at < Math.max(500, 4 * this.lastCheckpoint.ms)) return undefined;
+    return { sql: 'CHECKPOINT', done: (ms) => (this.lastCheckpoint = { at: performance.now(), ms }) };
   }
 
   private wrap(p: PGliteLike): Session {
@@ -354,6 +369,7 @@ class PgliteDatabase implements Database {
       const p = new PGlite(this.dataDir) as unknown as PGliteLike;
       await p.waitReady;
       this.pglite = p;
+      this.lastCheckpoint = { at: performance.now(), ms: 0 };
     } catch (err) {
       await this.close();
       throw err;

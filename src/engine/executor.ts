@@ -372,10 +372,17 @@ class StepRun {
         if (progress) this.progressState = { done: progress.done, total: progress.total };
         if (!this.step.plan.resumable) throw new Error(`step "${name}" is not resumable: declare it with resumable: true to save checkpoints`);
         const save = o.store.checkpointStatement(name, this.owner, value, this.progressState);
+        const run = (sql: string) => ('raw' in trx ? trx.raw(sql) : trx.exec(sql));
         if ('raw' in trx) {
           if (o.fence) await trx.raw(o.fence);
           await trx.raw(save);
         } else await trx.exec(o.fence ? `${o.fence};\n${save}` : save);
+        const due = o.db.checkpointDue?.();
+        if (due) {
+          const t = performance.now();
+          await run(due.sql);
+          due.done(performance.now() - t);
+        }
       },
       transaction: (fn) =>
         o.db.withSession(async (s) => {

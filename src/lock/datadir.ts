@@ -147,8 +147,11 @@ function isStale(f: LockFile): boolean {
   if (f.pid === 0) return true;
   if (f.host !== hostname()) return false; // another machine: cannot tell, wait for it
   if (!alive(f.pid)) return true;
-  const start = procStart(f.pid);
-  return f.start !== undefined && start !== undefined && start !== f.start;
+  const st = procStat(f.pid);
+  // A killed process whose parent has not reaped it yet (a zombie: state Z, or X while
+  // being reaped) answers kill(pid, 0) but holds no files: it is gone.
+  if (st && (st.state === 'Z' || st.state === 'X')) return true;
+  return f.start !== undefined && st !== undefined && st.start !== f.start;
 }
 
 function alive(pid: number): boolean {
@@ -160,12 +163,17 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Field 22 of /proc/<pid>/stat: the process start time in clock ticks since boot. */
-function procStart(pid: number): string | undefined {
+/** From /proc/<pid>/stat: field 3, the state, and field 22, the start time in clock ticks since boot. */
+function procStat(pid: number): { state: string; start: string | undefined } | undefined {
   try {
     const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return s.slice(s.lastIndexOf(')') + 2).split(' ')[19];
+    const fields = s.slice(s.lastIndexOf(')') + 2).split(' ');
+    return { state: fields[0] ?? '', start: fields[19] };
   } catch {
     return undefined;
   }
+}
+
+function procStart(pid: number): string | undefined {
+  return procStat(pid)?.start;
 }

@@ -9,7 +9,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { cli, scratch, startCli, HEADER } from '../helpers.js';
+import { spawn } from 'node:child_process';
+import { CLI, cli, scratch, startCli, HEADER } from '../helpers.js';
 import { exitTime, fillConfig, waitFor } from './util.js';
 
 type Scratch = ReturnType<typeof scratch>;
@@ -127,6 +128,68 @@ t('SIGKILL mid-step on PGlite: the next apply takes over the lock file, recovers
   assert.match(fill[1]!.error ?? '', /recovered/);
   assert.match(fill[1]!.error ?? '', new RegExp(`:${run.child.pid}:`), 'the error names the dead owner');
   assert.is(fill[1]!.checkpoint, from);
+});
+
+t('SIGKILL on PGlite while nobody reaps the process (a zombie): the next apply does not wait for it', async (ctx) => {
+  const d = await prepared(ctx);
+  const lockFile = join(d.dir, '.zsetup/pglite.lock');
+  // The apply's parent execs `sleep`, which never waits for children: once killed, the
+  // apply stays a zombie (it answers kill(pid, 0)) until the sleep ends.
+  const env: NodeJS.ProcessEnv = { ...process.env, FORCE_COLOR: '0' };
+  delete env.ZSETUP_DATABASE_URL;
+  const parent = spawn('sh', ['-c', `"${process.execPath}" "${CLI}" apply > apply.log 2>&1 & exec sleep 120`], { cwd: d.dir, env, stdio: 'ignore' });
+  try {
+    const t0 = Date.now();
+    while (!/committed 50000\n/.test(existsSync(join(d.dir, 'apply.log')) ? readFileSync(join(d.dir, 'apply.log'), 'utf8') : '')) {
+      assert.ok(Date.now() - t0 < 30_000, 'the apply started and committed batches');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const pid = JSON.parse(readFileSync(lockFile, 'utf8')).pid as number;
+    process.kill(pid, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 200));
+    assert.match(readFileSync(`/proc/${pid}/stat`, 'utf8'), /\) Z /, 'the killed apply is a zombie');
+    const t1 = Date.now();
+    const again = await cli(['apply', '--lock-timeout', '20s'], { cwd: d.dir, timeoutMs: 60_000 });
+    assert.is(again.code, 0, again.stdout + again.stderr);
+    assert.not.match(again.stdout + again.stderr, /waiting for lock/);
+    assert.ok(Date.now() - t1 < 15_000, `took ${Date.now() - t1} ms`);
+    assert.match(again.stdout, new RegExp(`! 02_fill: left started by [^ ]*:${pid}:`));
+    assert.equal(verified(again.stdout).n, TOTAL);
+  } finally {
+    parent.kill('SIGKILL');
+  }
+});
+
+t('a long resumable step on PGlite checkpoints the WAL as it goes (a resumed run then replays little of it)', async (ctx) => {
+  const d = scratch({
+    'zsetup.config.ts': `${HEADER}export default defineConfig({ steps: [
+  step('01_tables', { sql: 'CREATE TABLE rows_t (id int NOT NULL); CREATE TABLE marks (k text PRIMARY KEY, lsn pg_lsn NOT NULL)' }),
+  step('02_fill', {
+    resumable: true,
+    run: async (ctx) => {
+      let next = (ctx.checkpoint as number | undefined) ?? 0;
+      await ctx.db.raw("INSERT INTO marks VALUES ('start', pg_current_wal_lsn()) ON CONFLICT (k) DO NOTHING");
+      while (next < 120000) {
+        const to = next + 10000;
+        await ctx.db.transaction(async (trx) => {
+          await trx.raw('INSERT INTO rows_t SELECT g FROM generate_series(?::int, ?::int) g', [next + 1, to]);
+          await new Promise((r) => setTimeout(r, 80));
+          await ctx.saveCheckpoint(trx, to);
+        });
+        next = to;
+      }
+    },
+  }),
+  step('03_check', { run: async (ctx) => {
+    const [r] = await ctx.query("SELECT (SELECT redo_lsn FROM pg_control_checkpoint()) > (SELECT lsn FROM marks WHERE k = 'start') AS ok");
+    ctx.log('checkpointed during the fill: ' + r.ok);
+  } }),
+] });`,
+  });
+  ctx.dirs.push(d);
+  const r = await cli(['apply'], { cwd: d.dir, timeoutMs: 60_000 });
+  assert.is(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /03_check: checkpointed during the fill: true/);
 });
 
 t.run();
