@@ -192,6 +192,25 @@ export async function executePlan(o: ExecuteOptions): Promise<StepResult[]> {
   return o.plan.entries.map((e) => results.get(e.step)!);
 }
 
+/**
+ * A checkpoint is stored as JSON and handed back as `ctx.checkpoint` on resume: a value
+ * that does not survive that round trip (undefined, NaN, a BigInt, a function, a cycle)
+ * would make the resumed run start over or fail late. Refuse it at the first save.
+ */
+function checkCheckpointValue(step: string, value: unknown): void {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch (err) {
+    throw new TypeError(`step "${step}": saveCheckpoint(trx, value): the value is not JSON (${(err as Error).message}); pass a number, a string or a plain object`);
+  }
+  if (text === undefined || (text === 'null' && value !== null)) {
+    throw new TypeError(
+      `step "${step}": saveCheckpoint(trx, value): the value is ${value === undefined ? 'undefined' : typeof value === 'number' ? String(value) : `a ${typeof value}`}, which a resumed run could not get back; pass a number, a string or a plain object`,
+    );
+  }
+}
+
 /** One step's attempts, records and context. */
 class StepRun {
   private readonly owner: string;
@@ -371,6 +390,7 @@ class StepRun {
       saveCheckpoint: async (trx, value, progress) => {
         if (progress) this.progressState = { done: progress.done, total: progress.total };
         if (!this.step.plan.resumable) throw new Error(`step "${name}" is not resumable: declare it with resumable: true to save checkpoints`);
+        checkCheckpointValue(name, value);
         const save = o.store.checkpointStatement(name, this.owner, value, this.progressState);
         const run = (sql: string) => ('raw' in trx ? trx.raw(sql) : trx.exec(sql));
         if ('raw' in trx) {

@@ -177,4 +177,33 @@ t('transaction: false runs CREATE INDEX CONCURRENTLY', async (ctx) => {
   assert.match(b.stdout + b.stderr, /CREATE INDEX CONCURRENTLY cannot run inside a transaction block/);
 });
 
+t('a checkpoint value a resumed run could not get back (undefined, NaN, BigInt, a cycle) fails the step at the first save, naming it', async (ctx) => {
+  const cases: Array<[string, RegExp]> = [
+    ['undefined', /the value is undefined, which a resumed run could not get back/],
+    ['NaN', /the value is NaN, which a resumed run could not get back/],
+    ['10n', /the value is not JSON \(Do not know how to serialize a BigInt\)/],
+    ['(() => { const o: any = {}; o.self = o; return o; })()', /the value is not JSON \(Converting circular structure/],
+  ];
+  for (const [i, [value, message]] of cases.entries()) {
+    const d = dir(ctx, {
+      'zsetup.config.ts': `${HEADER}export default defineConfig({ state: { schema: 'zs_cp${i}' }, steps: [
+  step('01_table', { sql: 'CREATE TABLE IF NOT EXISTS cp${i} (id int)' }),
+  step('02_fill', { resumable: true, run: async (ctx) => {
+    await ctx.db.transaction(async (trx) => {
+      await trx.raw('INSERT INTO cp${i} VALUES (1)');
+      await ctx.saveCheckpoint(trx, ${value});
+    });
+  } }),
+] });`,
+    });
+    const r = await cli(['apply'], { cwd: d.dir, url: ctx.db.url });
+    assert.is(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stdout + r.stderr, /step "02_fill": saveCheckpoint\(trx, value\)/);
+    assert.match(r.stdout + r.stderr, message);
+    assert.not.match(r.stdout + r.stderr, STACK);
+    const [n] = await rows(ctx.db, `SELECT count(*)::int AS n FROM cp${i}`);
+    assert.is(n!.n, 0, 'the batch rolled back');
+  }
+});
+
 t.run();
