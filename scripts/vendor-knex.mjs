@@ -1,11 +1,13 @@
 #!/usr/bin/env node
-// Build step (after tsc): bundle knex (with knex-pglite) into one file, dist/vendor/knex.cjs.
+// Build step (after tsc): bundle knex (with knex-pglite) into one file, dist/vendor/knex.cjs,
+// with the licences of what is in it beside it (dist/vendor/knex.LICENSES.txt).
 //
 // Why: knex 3 is 330 CommonJS files (250 of them single lodash functions). Node resolves,
 // stats and reads each one: requiring knex cost ~120 ms per process on our 2-vCPU machine,
-// the one bundle ~45 ms (bench/README.md, "start-up cost"). A step that uses `ctx.db` pays
-// that once per process, and a resumed run is mostly start-up: it is the biggest share of
-// the resume-cost bar after node itself.
+// the one bundle ~30 ms (bench/README.md, interrupt figures). A step that uses `ctx.db`
+// pays that once per process, and a resumed run is mostly start-up: it was the biggest
+// share of the resume-cost bar after node itself. plugins/pool/knex.ts uses the bundle only
+// when it was built from the installed knex and knex-pglite versions.
 //
 // What is in it: knex's query builder, schema builder, transactions and the PostgreSQL
 // dialect, plus knex-pglite (its PostgreSQL client subclass, loaded only when used). The
@@ -13,6 +15,7 @@
 // stay external: the bundle uses the same pg as the engine. plugins/pool falls back to
 // `require('knex')` when this file is missing (a build that skipped this step).
 import { build } from 'esbuild';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -20,7 +23,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outfile = join(root, 'dist/vendor/knex.cjs');
 const OTHER_DIALECTS = /^\.\/(better-sqlite3|cockroachdb|mssql|mysql|mariadb|mysql2|oracle|oracledb|pgnative|redshift|sqlite3)$/;
 
-await build({
+const result = await build({
+  metafile: true,
   absWorkingDir: root,
   stdin: {
     resolveDir: root,
@@ -28,7 +32,8 @@ await build({
     sourcefile: 'vendor-knex-entry.cjs',
     contents: `exports.knex = require('knex');
 Object.defineProperty(exports, 'ClientPgLite', { enumerable: true, get: () => require('knex-pglite') });
-exports.version = require('knex/package.json').version;`,
+exports.version = require('knex/package.json').version;
+exports.pgliteVersion = require('knex-pglite/package.json').version;`,
   },
   bundle: true,
   platform: 'node',
@@ -49,3 +54,19 @@ exports.version = require('knex/package.json').version;`,
     },
   ],
 });
+
+// The licences (MIT, ISC) ask that their notices go with every copy: one file, per package.
+const packages = new Map();
+for (const input of Object.keys(result.metafile.inputs)) {
+  const m = /^(.*node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(input);
+  if (!m) continue;
+  const dir = join(root, m[1]);
+  const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+  if (packages.has(pkg.name)) continue;
+  const file = existsSync(dir) ? readdirSync(dir).find((f) => /^(licen[cs]e|copying)(\.|$)/i.test(f)) : undefined;
+  packages.set(pkg.name, `${pkg.name}@${pkg.version} (${pkg.license ?? 'see package'})\n\n${file ? readFileSync(join(dir, file), 'utf8').trim() : `(no licence file in the package; its package.json says ${pkg.license})`}`);
+}
+writeFileSync(
+  join(root, 'dist/vendor/knex.LICENSES.txt'),
+  `dist/vendor/knex.cjs bundles these packages, built by scripts/vendor-knex.mjs:\n\n${[...packages.keys()].sort().map((k) => `${'='.repeat(78)}\n${packages.get(k)}\n`).join('\n')}`,
+);

@@ -12,6 +12,7 @@ import net from 'node:net';
 import type { Knex } from 'knex';
 import type { Pool, PoolClient, PoolConfig, Client as PgClient, ClientConfig, QueryConfig } from 'pg';
 import { requirePg } from '../../src/cjs.js';
+import { knexModules } from './knex.js';
 import {
   Tokens,
   instanceCachingFactory,
@@ -60,28 +61,6 @@ export function describeUrl(url: string): { target: string; host: string; port: 
 // require, not import, for CommonJS packages: see src/cjs.ts.
 const require = createRequire(import.meta.url);
 const pg = requirePg();
-
-interface KnexVendor {
-  knex: typeof import('knex').knex;
-  ClientPgLite: typeof Knex.Client;
-}
-let knexVendor: KnexVendor | undefined;
-
-/**
- * knex, from the one-file bundle the build makes (scripts/vendor-knex.mjs: ~30 ms to load
- * instead of ~120 ms for knex's 330 files), or from the package when the bundle is missing.
- */
-function knexModules(): KnexVendor {
-  if (knexVendor) return knexVendor;
-  try {
-    knexVendor = require('../../vendor/knex.cjs') as KnexVendor;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND' || !String((err as Error).message).includes('vendor/knex.cjs')) throw err;
-    const real: KnexVendor = { knex: require('knex'), get ClientPgLite() { return require('knex-pglite'); } };
-    knexVendor = real;
-  }
-  return knexVendor;
-}
 
 class PostgresDatabase implements Database {
   readonly dialect = 'postgres' as const;
@@ -325,12 +304,17 @@ class PgliteDatabase implements Database {
    * a kill, opening the data dir replays everything since, measured ~0.55 s for 180,000 rows
    * written in 1.2 s (a resumed run then cost 60-75% of a full one). A checkpoint every
    * 0.5 s of work, and never more than a fifth of the time, bounds that; the full run was
-   * not slower (its closing checkpoint has less left to write).
+   * not slower (its closing checkpoint has less left to write). It runs inside the step's
+   * batch transaction, so it must never fail that batch: a step that switched to a role
+   * without the right to checkpoint, or set a statement timeout, only loses the checkpoint.
    */
   checkpointDue(): { sql: string; done(ms: number): void } | undefined {
     const now = performance.now();
     if (now - this.lastCheckpoint.at < Math.max(500, 4 * this.lastCheckpoint.ms)) return undefined;
-    return { sql: 'CHECKPOINT', done: (ms) => (this.lastCheckpoint = { at: performance.now(), ms }) };
+    return {
+      sql: 'DO $zsetup_checkpoint$ BEGIN CHECKPOINT; EXCEPTION WHEN OTHERS OR query_canceled THEN NULL; END $zsetup_checkpoint$',
+      done: (ms) => (this.lastCheckpoint = { at: performance.now(), ms }),
+    };
   }
 
   private wrap(p: PGliteLike): Session {

@@ -10,6 +10,7 @@
  * commits a step's work, a checkpoint or a record first checks, in the same transaction,
  * that the run lock is still ours (the fence), so a run that lost its lock commits nothing.
  */
+import { isDeepStrictEqual } from 'node:util';
 import type { Knex } from 'knex';
 import type { Database, Session } from '../db.js';
 import type { Checkpoint, StateStore, StepEvent, StepState } from '../state/store.js';
@@ -198,16 +199,20 @@ export async function executePlan(o: ExecuteOptions): Promise<StepResult[]> {
  * would make the resumed run start over or fail late. Refuse it at the first save.
  */
 function checkCheckpointValue(step: string, value: unknown): void {
+  const what = `step "${step}": saveCheckpoint(trx, value)`;
+  const use = 'pass numbers, strings, booleans, null, and plain objects and arrays of them';
   let text: string | undefined;
   try {
     text = JSON.stringify(value);
   } catch (err) {
-    throw new TypeError(`step "${step}": saveCheckpoint(trx, value): the value is not JSON (${(err as Error).message}); pass a number, a string or a plain object`);
+    throw new TypeError(`${what}: the value is not JSON (${(err as Error).message}); ${use}`);
   }
   if (text === undefined || (text === 'null' && value !== null)) {
-    throw new TypeError(
-      `step "${step}": saveCheckpoint(trx, value): the value is ${value === undefined ? 'undefined' : typeof value === 'number' ? String(value) : `a ${typeof value}`}, which a resumed run could not get back; pass a number, a string or a plain object`,
-    );
+    throw new TypeError(`${what}: the value is ${value === undefined ? 'undefined' : typeof value === 'number' ? String(value) : `a ${typeof value}`}, which a resumed run could not get back; ${use}`);
+  }
+  // Inside an object: {lastId: NaN} would come back as {lastId: null}, a Date as a string.
+  if (!isDeepStrictEqual(JSON.parse(text), value)) {
+    throw new TypeError(`${what}: the value would come back different from JSON (as ${text.length > 80 ? `${text.slice(0, 77)}...` : text}); ${use}`);
   }
 }
 

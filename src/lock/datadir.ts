@@ -149,8 +149,8 @@ function isStale(f: LockFile): boolean {
   if (!alive(f.pid)) return true;
   const st = procStat(f.pid);
   // A killed process whose parent has not reaped it yet (a zombie: state Z, or X while
-  // being reaped) answers kill(pid, 0) but holds no files: it is gone.
-  if (st && (st.state === 'Z' || st.state === 'X')) return true;
+  // being reaped) answers kill(pid, 0) but holds no files once its last thread is gone.
+  if (st && (st.state === 'Z' || st.state === 'X') && threads(f.pid) <= 1) return true;
   return f.start !== undefined && st !== undefined && st.start !== f.start;
 }
 
@@ -171,6 +171,15 @@ function procStat(pid: number): { state: string; start: string | undefined } | u
     return { state: fields[0] ?? '', start: fields[19] };
   } catch {
     return undefined;
+  }
+}
+
+/** `Threads:` of /proc/<pid>/status (a zombie leader can outlive its other threads for a moment). */
+function threads(pid: number): number {
+  try {
+    return Number(/^Threads:\s*(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+  } catch {
+    return 0;
   }
 }
 

@@ -177,12 +177,14 @@ t('transaction: false runs CREATE INDEX CONCURRENTLY', async (ctx) => {
   assert.match(b.stdout + b.stderr, /CREATE INDEX CONCURRENTLY cannot run inside a transaction block/);
 });
 
-t('a checkpoint value a resumed run could not get back (undefined, NaN, BigInt, a cycle) fails the step at the first save, naming it', async (ctx) => {
+t('a checkpoint value a resumed run could not get back (undefined, NaN, BigInt, a cycle, NaN or a Date inside an object) fails the step at the first save, naming it', async (ctx) => {
   const cases: Array<[string, RegExp]> = [
     ['undefined', /the value is undefined, which a resumed run could not get back/],
     ['NaN', /the value is NaN, which a resumed run could not get back/],
     ['10n', /the value is not JSON \(Do not know how to serialize a BigInt\)/],
     ['(() => { const o: any = {}; o.self = o; return o; })()', /the value is not JSON \(Converting circular structure/],
+    ['{ lastId: NaN, page: 2 }', /the value would come back different from JSON \(as \{"lastId":null,"page":2\}\)/],
+    ["{ at: new Date('2026-01-01T00:00:00Z') }", /the value would come back different from JSON \(as \{"at":"2026-01-01T00:00:00.000Z"\}\)/],
   ];
   for (const [i, [value, message]] of cases.entries()) {
     const d = dir(ctx, {

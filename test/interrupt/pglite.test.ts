@@ -138,15 +138,18 @@ t('SIGKILL on PGlite while nobody reaps the process (a zombie): the next apply d
   const env: NodeJS.ProcessEnv = { ...process.env, FORCE_COLOR: '0' };
   delete env.ZSETUP_DATABASE_URL;
   const parent = spawn('sh', ['-c', `"${process.execPath}" "${CLI}" apply > apply.log 2>&1 & exec sleep 120`], { cwd: d.dir, env, stdio: 'ignore' });
+  let pid: number | undefined;
   try {
     const t0 = Date.now();
     while (!/committed 50000\n/.test(existsSync(join(d.dir, 'apply.log')) ? readFileSync(join(d.dir, 'apply.log'), 'utf8') : '')) {
       assert.ok(Date.now() - t0 < 30_000, 'the apply started and committed batches');
       await new Promise((r) => setTimeout(r, 20));
     }
-    const pid = JSON.parse(readFileSync(lockFile, 'utf8')).pid as number;
+    pid = JSON.parse(readFileSync(lockFile, 'utf8')).pid as number;
     process.kill(pid, 'SIGKILL');
-    await new Promise((r) => setTimeout(r, 200));
+    // The kernel takes a moment to tear down a process with a large WASM heap.
+    const t2 = Date.now();
+    while (!/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8')) && Date.now() - t2 < 5000) await new Promise((r) => setTimeout(r, 20));
     assert.match(readFileSync(`/proc/${pid}/stat`, 'utf8'), /\) Z /, 'the killed apply is a zombie');
     const t1 = Date.now();
     const again = await cli(['apply', '--lock-timeout', '20s'], { cwd: d.dir, timeoutMs: 60_000 });
@@ -156,6 +159,19 @@ t('SIGKILL on PGlite while nobody reaps the process (a zombie): the next apply d
     assert.match(again.stdout, new RegExp(`! 02_fill: left started by [^ ]*:${pid}:`));
     assert.equal(verified(again.stdout).n, TOTAL);
   } finally {
+    // The apply too, in case the test failed before it was killed (a zombie ignores this).
+    try {
+      pid ??= JSON.parse(readFileSync(lockFile, 'utf8')).pid as number;
+    } catch {
+      // no lock file: it never started
+    }
+    if (pid) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
     parent.kill('SIGKILL');
   }
 });
