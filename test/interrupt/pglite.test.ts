@@ -176,6 +176,36 @@ t('SIGKILL on PGlite while nobody reaps the process (a zombie): the next apply d
   }
 });
 
+t('on PGlite, a batch that switched to a role without the right to checkpoint still commits (the checkpoint is skipped)', async (ctx) => {
+  const d = scratch({
+    'zsetup.config.ts': `${HEADER}export default defineConfig({ steps: [
+  step('01_tables', { sql: "CREATE TABLE rows_t (id int NOT NULL); CREATE ROLE app_writer; GRANT INSERT, SELECT ON rows_t TO app_writer; GRANT USAGE ON SCHEMA zsetup TO app_writer; GRANT INSERT, UPDATE, SELECT ON zsetup.checkpoints TO app_writer" }),
+  step('02_fill', {
+    resumable: true,
+    run: async (ctx) => {
+      let next = (ctx.checkpoint as number | undefined) ?? 0;
+      while (next < 60000) {
+        const to = next + 10000;
+        await ctx.db.transaction(async (trx) => {
+          await trx.raw('SET LOCAL ROLE app_writer');
+          await trx.raw('INSERT INTO rows_t SELECT g FROM generate_series(?::int, ?::int) g', [next + 1, to]);
+          await new Promise((r) => setTimeout(r, 150));
+          await ctx.saveCheckpoint(trx, to);
+        });
+        next = to;
+      }
+      const [r] = await ctx.query('SELECT count(*)::int AS n FROM rows_t');
+      ctx.log('rows ' + r.n);
+    },
+  }),
+] });`,
+  });
+  ctx.dirs.push(d);
+  const r = await cli(['apply'], { cwd: d.dir, timeoutMs: 60_000 });
+  assert.is(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /02_fill: rows 60000/);
+});
+
 t('a long resumable step on PGlite checkpoints the WAL as it goes (a resumed run then replays little of it)', async (ctx) => {
   const d = scratch({
     'zsetup.config.ts': `${HEADER}export default defineConfig({ steps: [
