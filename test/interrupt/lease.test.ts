@@ -108,7 +108,9 @@ t('SIGSTOP the holder between its fence and its commit: a second apply cannot ta
   first.child.kill('SIGSTOP');
   ctx.paused = first.child.pid!;
   const [inFence] = await ctx.db.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'zsetup' AND xact_start IS NOT NULL AND backend_xid IS NOT NULL`,
+    // The batch: its transaction wrote (an xid) and its last statement is the sleep after the
+    // fence. (A lease heartbeat caught mid-transaction by the SIGSTOP may show up as well.)
+    `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'zsetup' AND xact_start IS NOT NULL AND backend_xid IS NOT NULL AND query = 'SELECT pg_sleep(0.3)'`,
   );
   assert.is(inFence!.n, 1, 'the paused run has a batch open (its fence passed, not committed)');
   await sleep(1600);
