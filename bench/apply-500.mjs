@@ -12,13 +12,8 @@ import { writeFileSync } from 'node:fs';
 import pg from 'pg';
 import {
   ROOT, CLI, KNEX_CLI, OUT, SERVER, admin, bar, exitCode, fmtS, hyperfine, machine, revision, rel, requireBuild, requireHyperfine, run, scratch, serverVersion, sh, table, writeJson,
-  writeKnexMigrations, writeKnexfile, writeZsetupConfig, interleaved, load, robustness,
-} from './lib/common.mjs';
+  writeKnexMigrations, writeKnexfile, writeZsetupConfig, interleaved, load, robustness, arg } from './lib/common.mjs';
 
-const arg = (name, dflt) => {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : dflt;
-};
 const N = Number(arg('--steps', 500));
 const RUNS = Number(arg('--runs', 10));
 const WARMUP = Number(arg('--warmup', 1));

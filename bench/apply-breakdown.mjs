@@ -13,12 +13,8 @@
 //
 // Options: --steps N (500), --rounds N (4), --keep. No bar: this is for investigation.
 import pg from 'pg';
-import { admin, machine, revision, median, load, scratch, serverVersion, table, writeJson } from './lib/common.mjs';
+import { admin, machine, revision, median, load, scratch, serverVersion, table, writeJson, arg } from './lib/common.mjs';
 
-const arg = (name, dflt) => {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : dflt;
-};
 const N = Number(arg('--steps', 500));
 const ROUNDS = Number(arg('--rounds', 4));
 

@@ -23,6 +23,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
+import { register } from 'tsx/esm/api';
 import { CLI, bar, exitCode, load, machine, median, requireBuild, revision, scratch, table, writeJson } from './lib/common.mjs';
 
 const { values: o } = parseArgs({
@@ -47,16 +48,9 @@ const CLEANUP_DEADLINE_MS = 10_000;
 requireBuild();
 console.log(`interrupt bench: ${revision()}; ${machine()}; ${load()}; seed ${seed}`);
 
-function mulberry32(a) {
-  a >>>= 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// The chaos runner's seeded PRNG (loaded through tsx, as bench/chaos.mjs does).
+register();
+const { mulberry32 } = await import('../test/chaos/runner.ts');
 const rand = mulberry32(seed);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)];
@@ -225,7 +219,7 @@ if (only.has('a')) {
     const ex = await p.exit;
     const exitMs = ex.at - t;
     const cp = await checkpoint();
-    const committed = (await rowCheck(-1)).n;
+    const [{ n: committed }] = await q('SELECT count(*)::int AS n FROM bench.rows');
     const interrupted = p.events.find((e) => e.type === 'step.interrupted');
     // The next apply resumes from the checkpoint and writes exactly the rest.
     const r = apply(dir);

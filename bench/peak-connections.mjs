@@ -14,13 +14,8 @@ import { spawn } from 'node:child_process';
 import { join, relative } from 'node:path';
 import pg from 'pg';
 import {
-  ROOT, CLI, SERVER, admin, load, bar, exitCode, machine, revision, median, rel, requireBuild, scratch, serverVersion, table, writeJson, writeZsetupConfig,
-} from './lib/common.mjs';
+  ROOT, CLI, SERVER, admin, load, bar, exitCode, machine, revision, median, rel, requireBuild, scratch, serverVersion, table, writeJson, writeZsetupConfig, arg } from './lib/common.mjs';
 
-const arg = (name, dflt) => {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : dflt;
-};
 const STEPS = Number(arg('--steps', 40));
 const SLEEP = Number(arg('--sleep', 0.2));
 const CONC = Number(arg('--concurrency', 4));

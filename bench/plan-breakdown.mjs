@@ -10,12 +10,8 @@
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { ROOT, CLI, BENCH, KNEX_CLI, writeKnexMigrations, writeKnexfile, generatedSteps, machine, revision, median, rel, requireBuild, run, scratch, serverVersion, table, writeJson, writeZsetupConfig } from './lib/common.mjs';
+import { ROOT, CLI, BENCH, KNEX_CLI, writeKnexMigrations, writeKnexfile, generatedSteps, machine, revision, median, rel, requireBuild, run, scratch, serverVersion, table, writeJson, writeZsetupConfig, arg } from './lib/common.mjs';
 
-const arg = (name, dflt) => {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : dflt;
-};
 const RUNS = Number(arg('--runs', 21));
 
 requireBuild();

@@ -14,13 +14,8 @@ import { existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import {
   ROOT, CLI, KNEX_CLI, OUT, bar, exitCode, fmtS, hyperfine, machine, revision, rel, requireBuild, requireHyperfine, run, scratch, serverVersion, sh, table, writeJson,
-  writeKnexMigrations, writeKnexfile, writeZsetupConfig, generatedSteps, interleaved, load, robustness,
-} from './lib/common.mjs';
+  writeKnexMigrations, writeKnexfile, writeZsetupConfig, generatedSteps, interleaved, load, robustness, arg } from './lib/common.mjs';
 
-const arg = (name, dflt) => {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : dflt;
-};
 const RUNS = Number(arg('--runs', 30));
 const WARMUP = Number(arg('--warmup', 3));
 const PAIRS = Number(arg('--pairs', 20));
@@ -50,11 +45,10 @@ try {
     console.log(`NOTE: zitadel.setup.ts not found in ${ROOT}: falling back to a generated ${FALLBACK_STEPS}-step config.\n`);
   }
   const cfgArg = relative(ROOT, configFile);
-  const zsetup = (cmd, extra = []) => run('node', [CLI, cmd, '--config', cfgArg, ...extra], { cwd: ROOT, env: s.env, okCodes: [0, 10] });
+  const zsetup = (cmd, extra = []) => run('node', [CLI, cmd, '--config', cfgArg, ...extra], { cwd: ROOT, env: s.env });
 
   // 2. Apply once, then make sure the plan is all-skip.
-  const applied = zsetup('apply');
-  if (applied.status !== 0) throw new Error(`zsetup apply failed:\n${applied.stdout}${applied.stderr}`);
+  zsetup('apply'); // run() throws on a non-zero exit
   const planJson = zsetup('plan', ['--json']).stdout.trim().split('\n').map((l) => JSON.parse(l)).filter((e) => e.step !== undefined);
   const n = planJson.length;
   const notSkip = planJson.filter((e) => e.action !== 'skip');

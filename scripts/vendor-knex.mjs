@@ -15,7 +15,7 @@
 // stay external: the bundle uses the same pg as the engine. plugins/pool falls back to
 // `require('knex')` when this file is missing (a build that skipped this step).
 import { build } from 'esbuild';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -57,13 +57,13 @@ exports.pgliteVersion = require('knex-pglite/package.json').version;`,
 
 // The licences (MIT, ISC) ask that their notices go with every copy: one file, per package.
 const packages = new Map();
-for (const input of Object.keys(result.metafile.inputs)) {
-  const m = /^(.*node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(input);
-  if (!m) continue;
-  const dir = join(root, m[1]);
+const dirs = new Set(Object.keys(result.metafile.inputs).map((input) => /^(.*node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(input)?.[1]));
+for (const d of dirs) {
+  if (d === undefined) continue;
+  const dir = join(root, d);
   const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
   if (packages.has(pkg.name)) continue;
-  const file = existsSync(dir) ? readdirSync(dir).find((f) => /^(licen[cs]e|copying)(\.|$)/i.test(f)) : undefined;
+  const file = readdirSync(dir).find((f) => /^(licen[cs]e|copying)(\.|$)/i.test(f));
   packages.set(pkg.name, `${pkg.name}@${pkg.version} (${pkg.license ?? 'see package'})\n\n${file ? readFileSync(join(dir, file), 'utf8').trim() : `(no licence file in the package; its package.json says ${pkg.license})`}`);
 }
 writeFileSync(

@@ -12,7 +12,7 @@ import { executePlan, flushCommits, type StepResult } from './engine/executor.js
 import { planSteps, stepsNeedingCheck, type CheckResult, type Plan } from './plan/planner.js';
 import type { RecordedEvent, StateStore, StepEvent, StepState } from './state/store.js';
 import { describeHolder } from './lock/advisory.js';
-import { LOCK_LOST_CODE, fenceStatement, isConnectionFault, sleep } from './lock/lock.js';
+import { LOCK_LOST_CODE, fenceStatement, fenced, isConnectionFault, sleep } from './lock/lock.js';
 import { isDeepStrictEqual } from 'node:util';
 
 export type FailureStatus = 'config' | 'unreachable' | 'lock-timeout' | 'error';
@@ -117,7 +117,7 @@ export async function apply(options: ApplyOptions = {}): Promise<ApplyResult> {
       const fence = handle.fence ? fenceStatement(handle.fence) : '';
       // Recovery records are fenced like every other record: a run paused right after it got
       // the lock (SIGSTOP, a frozen VM) and taken over must not mark the new holder's step.
-      const recordFenced = (ev: StepEvent) => db.withSession((s) => s.exec(fence ? `${fence};\n${store.recordStatement(ev)}` : store.recordStatement(ev)));
+      const recordFenced = (ev: StepEvent) => db.withSession((s) => s.exec(fenced(fence, store.recordStatement(ev))));
       const state = await retryConnectionFaults(run, async () => {
         await store.init();
         return recoverStuck(store, await store.load(), config.owner, events, recordFenced);
@@ -192,9 +192,7 @@ export async function cleanup(options: BaseOptions = {}): Promise<CleanupResult>
     }
     try {
       const state = await store.load();
-      const recovered = [...state.values()]
-        .filter((s) => s.latest.event === 'started' && s.latest.owner !== config.owner)
-        .map((s) => ({ step: s.step, previousOwner: s.latest.owner, startedAt: s.latest.at }));
+      const recovered = stuckSteps(state, config.owner).map((s) => ({ step: s.step, previousOwner: s.latest.owner, startedAt: s.latest.at }));
       if (recovered.length > 0) await recoverStuck(store, state, config.owner, events);
       return { status: 'ok', recovered, target: db.target };
     } finally {
@@ -233,7 +231,7 @@ async function recoverStuck(
   events: EngineEvents,
   record: (ev: StepEvent) => Promise<void> = (ev) => store.record(ev),
 ): Promise<Map<string, StepState>> {
-  const stuck = [...state.values()].filter((s) => s.latest.event === 'started' && s.latest.owner !== owner);
+  const stuck = stuckSteps(state, owner);
   if (stuck.length === 0) return state;
   for (const s of stuck) {
     await record({
@@ -247,6 +245,11 @@ async function recoverStuck(
     events.emit({ type: 'step.recovered', step: s.step, previousOwner: s.latest.owner, startedAt: s.latest.at.toISOString() });
   }
   return store.load();
+}
+
+/** Steps whose latest record is `started` by another owner. */
+function stuckSteps(state: Map<string, StepState>, owner: string): StepState[] {
+  return [...state.values()].filter((s) => s.latest.event === 'started' && s.latest.owner !== owner);
 }
 
 /**

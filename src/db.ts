@@ -48,7 +48,7 @@ export interface Database {
    * last checkpoint when it opens after a kill: after a long resumable step that is most
    * of the work done since it started. Such a database returns a statement (`CHECKPOINT`)
    * when one is due; the engine runs it inside the next checkpoint save of a resumable step
-   * and reports how long it took, so a resumed run replays about a second of work at most.
+   * and reports how long it took, so a resumed run replays only the work since the last one.
    */
   checkpointDue?(): { sql: string; done(ms: number): void } | undefined;
   /** Close the pool. Idempotent. */

@@ -20,6 +20,11 @@ export const KNEX_CLI = join(ROOT, 'node_modules/knex/bin/cli.js');
 /** Server URL without a database; override with ZS_BENCH_PG (e.g. postgres://user:pw@host:5432). */
 export const SERVER = (process.env.ZS_BENCH_PG ?? 'postgres://root@127.0.0.1:5432').replace(/\/+$/, '');
 export const KEEP = process.argv.includes('--keep');
+/** The value after `--name` on the command line, or `dflt`. */
+export const arg = (name, dflt) => {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : dflt;
+};
 
 export const dbUrl = (db) => `${SERVER}/${db}`;
 export const rel = (p) => relative(process.cwd(), p) || '.';

@@ -7,7 +7,6 @@
  * nothing opens a pool of its own.
  */
 import { resolve as resolvePath } from 'node:path';
-import { createRequire } from 'node:module';
 import net from 'node:net';
 import type { Knex } from 'knex';
 import type { Pool, PoolClient, PoolConfig, Client as PgClient, ClientConfig, QueryConfig } from 'pg';
@@ -59,7 +58,6 @@ export function describeUrl(url: string): { target: string; host: string; port: 
 }
 
 // require, not import, for CommonJS packages: see src/cjs.ts.
-const require = createRequire(import.meta.url);
 const pg = requirePg();
 
 class PostgresDatabase implements Database {

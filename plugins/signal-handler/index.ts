@@ -22,7 +22,7 @@ export interface SignalHandlerOptions {
 export function signalHandler(options: SignalHandlerOptions | false = {}): Plugin {
   return {
     name: 'signal-handler',
-    register(c, config) {
+    register(c) {
       if (options === false) return;
       const fromOption = options.cleanupDeadline === undefined ? undefined : parseDuration(options.cleanupDeadline);
       if (options.cleanupDeadline !== undefined && fromOption === undefined) throw new Error(`cleanupDeadline: expected a duration such as 10s, got ${JSON.stringify(options.cleanupDeadline)}`);
@@ -50,7 +50,6 @@ export function signalHandler(options: SignalHandlerOptions | false = {}): Plugi
           };
           process.on('SIGINT', onSignal);
           process.on('SIGTERM', onSignal);
-          void config;
           return dispose;
         },
       };

@@ -2,7 +2,7 @@
  * Output for people and machines. Text goes to stdout, errors to stderr; with --json
  * every line on stdout is one JSON object (errors too), nothing else.
  */
-import { createRequire } from 'node:module';
+import { requireCjs } from '../cjs.js';
 import type { EngineEvent } from '../engine/events.js';
 import { ConfigError, redact, type ZsetupError } from '../errors.js';
 import { formatMs } from '../config/duration.js';
@@ -152,8 +152,7 @@ interface MultiBarLike {
 }
 
 function createBars(): MultiBarLike {
-  const require = createRequire(import.meta.url);
-  const cliProgress = require('cli-progress') as typeof import('cli-progress');
+  const cliProgress = requireCjs('cli-progress') as typeof import('cli-progress');
   return new cliProgress.MultiBar(
     { format: '  {bar} {step}: {text}', hideCursor: true, clearOnComplete: true, stopOnComplete: false, barsize: 24, stream: process.stderr },
     cliProgress.Presets.shades_classic,

@@ -43,7 +43,7 @@ export interface RunControl {
 export interface Hooks {
   /** Every engine event, in order. Must not throw; must be quick. */
   onEvent?(event: EngineEvent): void;
-  /** A command starts (plan, apply, status, cleanup); the returned function runs when it ends. */
+  /** `apply` or `cleanup` starts (they can be stopped); the returned function runs when it ends. */
   onRun?(run: RunControl): void | (() => void);
 }
 

@@ -20,7 +20,7 @@ import type { ResolvedStep } from '../config/project.js';
 import type { EngineEvents } from './events.js';
 import { WORK_ACTIONS, type Action, type Plan, type PlanEntry } from '../plan/planner.js';
 import { causeChain, redact } from '../errors.js';
-import { sleep, LOCK_LOST_CODE } from '../lock/lock.js';
+import { CONNECTION_FAULT_MESSAGE, LOCK_LOST_CODE, fenced, sleep, withLockTimeout } from '../lock/lock.js';
 
 export type StepStatus = 'applied' | 'skipped' | 'failed' | 'blocked' | 'interrupted' | 'drift';
 
@@ -92,11 +92,12 @@ const TRANSIENT_CODES = new Set([
 export function isTransient(err: unknown): boolean {
   // The database error may be the cause of the error a step threw ("Keep the cause chain"):
   // the first error in the chain with an SQLSTATE decides.
-  for (const e of chain(err)) {
+  const errors = chain(err);
+  for (const e of errors) {
     if (e.code && TRANSIENT_CODES.has(e.code)) return true;
     if (e.code && /^[0-9A-Z]{5}$/.test(e.code)) return false;
   }
-  return chain(err).some((e) => /Connection terminated|connection (?:was )?closed|Client has encountered a connection error|ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|socket hang up/i.test(String(e.message ?? '')));
+  return errors.some((e) => CONNECTION_FAULT_MESSAGE.test(String(e.message ?? '')));
 }
 
 /** The fence failed somewhere in the error's cause chain: this run lost its lock. */
@@ -248,7 +249,7 @@ class StepRun {
     // `started` is a diagnostic (a crash that loses it loses nothing else): its commit
     // does not wait for the WAL flush. The other records commit synchronously.
     const async = ev.event === 'started' ? `${ASYNC_COMMIT};\n` : '';
-    return `BEGIN;\n${async}${this.o.fence ? `${this.o.fence};\n` : ''}${sql};\nCOMMIT;`;
+    return `BEGIN;\n${async}${fenced(this.o.fence, sql)};\nCOMMIT;`;
   }
 
   /** Plain transactional SQL: started record, step and done record go in one round trip. */
@@ -342,7 +343,7 @@ class StepRun {
         try {
           // Two transactions in one message: `started` commits first (visible while the step
           // runs); the step and its `done` record then commit together, or neither does.
-          await s.exec(`${startedScript}${startedScript ? '\n' : ''}BEGIN;\n${ASYNC_COMMIT};\n${lockTimeout};\n${script}\n;\n${fence ? `${fence};\n` : ''}${done};\nCOMMIT;`);
+          await s.exec(`${startedScript}${startedScript ? '\n' : ''}BEGIN;\n${ASYNC_COMMIT};\n${lockTimeout};\n${script}\n;\n${fenced(fence, done)};\nCOMMIT;`);
         } catch (err) {
           await s.exec('ROLLBACK').catch(() => undefined);
           throw err;
@@ -362,19 +363,11 @@ class StepRun {
     }
     // Outside a transaction (CREATE INDEX CONCURRENTLY, resumable steps): statement by
     // statement, each with a session-level lock_timeout reset before the connection goes back.
-    const onSession = <T>(fn: (s: Session) => Promise<T>) =>
-      db.withSession(async (s) => {
-        await s.exec(lockTimeout.replace('SET LOCAL', 'SET'));
-        try {
-          return await fn(s);
-        } finally {
-          await s.exec('RESET lock_timeout').catch(() => undefined);
-        }
-      });
+    const onSession = <T>(fn: (s: Session) => Promise<T>) => db.withSession((s) => withLockTimeout(s, this.o.config.apply.ddlLockTimeoutMs, () => fn(s)));
     await step.kind.run(step.def, this.context(db.knex, onSession), step.prepared);
     // A resumable step that returned because the run is stopping is not done.
     if (step.plan.resumable) this.o.signal.throwIfAborted();
-    await db.withSession((s) => s.exec(fence ? `${fence};\n${done}` : done));
+    await db.withSession((s) => s.exec(fenced(fence, done)));
   }
 
   private context(db: Knex | Knex.Transaction, onSession: <T>(fn: (s: Session) => Promise<T>) => Promise<T>): StepContext {
@@ -398,10 +391,9 @@ class StepRun {
         checkCheckpointValue(name, value);
         const save = o.store.checkpointStatement(name, this.owner, value, this.progressState);
         const run = (sql: string) => ('raw' in trx ? trx.raw(sql) : trx.exec(sql));
-        if ('raw' in trx) {
-          if (o.fence) await trx.raw(o.fence);
-          await trx.raw(save);
-        } else await trx.exec(o.fence ? `${o.fence};\n${save}` : save);
+        // Through knex, one statement per call (knex-pglite takes no more).
+        if ('raw' in trx && o.fence) await trx.raw(o.fence);
+        await run('raw' in trx ? save : fenced(o.fence, save));
         const due = o.db.checkpointDue?.();
         if (due) {
           const t = performance.now();

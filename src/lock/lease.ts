@@ -5,12 +5,12 @@
  * A holder whose lease expired is gone: the next acquirer bumps the token, and the old
  * holder's heartbeat (which matches on the token) finds it lost.
  */
-import type { Database, Session } from '../db.js';
-import { quoteIdent } from '../db.js';
+import type { Database } from '../db.js';
+import { quoteIdent, quoteLiteral } from '../db.js';
 import { LockTimeoutError } from '../errors.js';
 import { describeHolder } from './advisory.js';
 import type { AcquireOptions, Lock, LockHandle, LockHolder } from './lock.js';
-import { isConnectionFault, pollDelay, sleep, WAIT_REPORT_MS, withTimeout } from './lock.js';
+import { isConnectionFault, pollDelay, sleep, WAIT_REPORT_MS, withLockTimeout, withTimeout } from './lock.js';
 
 const RACE_CODES = new Set(['23505', '42P07', '42P06', '40001']);
 
@@ -61,7 +61,7 @@ CREATE TABLE IF NOT EXISTS ${this.table} (
         .withSession((s) =>
           // Bounded: a holder between its fence (FOR SHARE on this row) and its commit, paused
           // (SIGSTOP, a frozen VM), would otherwise block this statement past --lock-timeout.
-          boundedWait(s, Math.max(100, Math.min(1000, o.timeoutMs - (Date.now() - started))), () => s.query<{ token: string }>(
+          withLockTimeout(s, Math.max(100, Math.min(1000, o.timeoutMs - (Date.now() - started))), () => s.query<{ token: string }>(
             `INSERT INTO ${this.table} AS l (name, owner, token, acquired_at, heartbeat_at, expires_at)
              VALUES ($1, $2, 1, clock_timestamp(), clock_timestamp(), clock_timestamp() + $3 * interval '1 millisecond')
              ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, token = l.token + 1, acquired_at = clock_timestamp(),
@@ -117,7 +117,7 @@ CREATE TABLE IF NOT EXISTS ${this.table} (
 
   /** SQL that is true only while the lease with this token is still ours (fencing). */
   fenceCondition(token: number): string {
-    return `EXISTS (SELECT 1 FROM ${this.table} WHERE name = ${sqlString(this.name)} AND token = ${token} AND expires_at > clock_timestamp())`;
+    return `EXISTS (SELECT 1 FROM ${this.table} WHERE name = ${quoteLiteral(this.name)} AND token = ${token} AND expires_at > clock_timestamp())`;
   }
 
   private handle(owner: string, token: number): LockHandle {
@@ -148,7 +148,7 @@ CREATE TABLE IF NOT EXISTS ${this.table} (
       token,
       // FOR SHARE: a taker's update of the lease row waits until our commit, so the
       // check and the commit are one atomic step.
-      fence: `EXISTS (SELECT 1 FROM ${this.table} WHERE name = ${sqlString(this.name)} AND token = ${token} AND expires_at > clock_timestamp() FOR SHARE)`,
+      fence: `EXISTS (SELECT 1 FROM ${this.table} WHERE name = ${quoteLiteral(this.name)} AND token = ${token} AND expires_at > clock_timestamp() FOR SHARE)`,
       release: async () => {
         if (released) return;
         released = true;
@@ -167,16 +167,3 @@ CREATE TABLE IF NOT EXISTS ${this.table} (
 /** lock_not_available: lock_timeout expired. */
 const LOCK_NOT_AVAILABLE = '55P03';
 
-/** Run `fn` on `s` with a session lock_timeout of `ms`, reset afterwards (the connection goes back to the pool). */
-async function boundedWait<T>(s: Session, ms: number, fn: () => Promise<T>): Promise<T> {
-  await s.exec(`SET lock_timeout = '${Math.round(ms)}ms'`);
-  try {
-    return await fn();
-  } finally {
-    await s.exec('RESET lock_timeout').catch(() => undefined);
-  }
-}
-
-function sqlString(s: string): string {
-  return `'${s.replace(/'/g, "''")}'`;
-}

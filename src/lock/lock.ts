@@ -10,6 +10,7 @@
  * 3. `handle.lost` aborts when the lock is known lost (connection died, lease taken over).
  * 4. `holder()` says who holds it now, without taking it.
  */
+import type { Session } from '../db.js';
 export interface LockHolder {
   readonly owner: string;
   readonly since?: Date | undefined;
@@ -92,6 +93,14 @@ export function fenceStatement(condition: string): string {
   return `DO $zsetup_fence$ BEGIN IF NOT (${condition}) THEN RAISE EXCEPTION 'zsetup: this run no longer holds the run lock; it must stop' USING ERRCODE = '${LOCK_LOST_CODE}'; END IF; END $zsetup_fence$`;
 }
 
+/** `sql` preceded by the fence, when there is one: they run in the same transaction. */
+export function fenced(fence: string, sql: string): string {
+  return fence ? `${fence};\n${sql}` : sql;
+}
+
+/** Messages of a connection that died under the driver (no SQLSTATE): terminated, reset, closed. */
+export const CONNECTION_FAULT_MESSAGE = /Connection terminated|connection (?:was )?closed|Client has encountered a connection error|ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|socket hang up/i;
+
 /**
  * A connection-level fault (the server terminated the session, the network dropped it):
  * nothing was decided on that connection, so a lock waiter reconnects and keeps waiting
@@ -100,5 +109,16 @@ export function fenceStatement(condition: string): string {
 export function isConnectionFault(err: unknown): boolean {
   const code = (err as { code?: string })?.code;
   if (code && /^[0-9A-Z]{5}$/.test(code)) return code === '57P01' || code === '57P02' || code === '57P03' || code.startsWith('08');
-  return /Connection terminated|connection (?:was )?closed|Client has encountered a connection error|not queryable|ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|socket hang up/i.test(String((err as Error)?.message ?? ''));
+  const message = String((err as Error)?.message ?? '');
+  return CONNECTION_FAULT_MESSAGE.test(message) || /not queryable/i.test(message);
+}
+
+/** Run `fn` on `s` with a session lock_timeout of `ms`, reset afterwards (the connection goes back to the pool). */
+export async function withLockTimeout<T>(s: Session, ms: number, fn: () => Promise<T>): Promise<T> {
+  await s.exec(`SET lock_timeout = '${Math.round(ms)}ms'`);
+  try {
+    return await fn();
+  } finally {
+    await s.exec('RESET lock_timeout').catch(() => undefined);
+  }
 }

@@ -5,6 +5,7 @@
 import type { Database, Session } from '../db.js';
 import { quoteIdent, quoteLiteral } from '../db.js';
 import type { Checkpoint, RecordedEvent, StateStore, StepEvent, StepState } from './store.js';
+import { sleep } from '../lock/lock.js';
 
 interface Row {
   id: string | number;
@@ -45,7 +46,7 @@ export class JournalStore implements StateStore {
         return;
       } catch (err) {
         if (attempt >= 5 || !CREATE_RACE.has((err as { code?: string })?.code ?? '')) throw err;
-        await new Promise((r) => setTimeout(r, 50 + Math.random() * 100));
+        await sleep(50 + Math.random() * 100);
       }
     }
   }

@@ -25,7 +25,7 @@ import { suite, type Test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Database, Session } from '../db.js';
 import { LockTimeoutError } from '../errors.js';
-import type { AcquireOptions, Lock, LockHandle, LockHolder } from '../lock/lock.js';
+import { sleep, type AcquireOptions, type Lock, type LockHandle, type LockHolder } from '../lock/lock.js';
 import type { RecordedEvent, StateStore, StepEvent } from '../state/store.js';
 
 /** What a `stateStoreContract` factory returns: a fresh, never-initialised store. */
@@ -433,7 +433,7 @@ export function stateStoreContract(name: string, factory: () => Promise<StateSto
     await inTransaction(db, [fx.store.checkpointStatement('a', owner, { n: 1 }, { done: 10, total: 100 })]);
     await inTransaction(db, [fx.store.checkpointStatement('b', owner, { n: 'b' }, { done: 5, total: 50 })]);
     const first = (await fx.store.load()).get('a')!.checkpoint!;
-    await sleepMs(20);
+    await sleep(20);
     const other = 'contract-host:4343:def456';
     await inTransaction(db, [fx.store.checkpointStatement('a', other, { n: 2 }, { done: 20, total: 100 })]);
     const second = (await fx.store.load()).get('a')!.checkpoint!;
@@ -650,7 +650,7 @@ export function lockContract(name: string, factory: () => Promise<LockFixture>):
       () => (settled = true),
       () => (settled = true),
     );
-    await sleepMs(holdMs);
+    await sleep(holdMs);
     assert.not.ok(settled, 'the waiter must not get (or give up on) a held lock');
     assert.not.ok(h.lost.aborted, 'the holder kept it while the waiter waited');
     await h.release();
@@ -725,7 +725,7 @@ export function lockContract(name: string, factory: () => Promise<LockFixture>):
           turns++;
           const seen = (await l.holder())?.owner;
           if (seen !== me) problems.push(`holder() said ${seen} while ${me} held it`);
-          await sleepMs(20);
+          await sleep(20);
           if (h.lost.aborted) problems.push(`${me} lost it: ${String(h.lost.reason)}`);
           inside--;
           await h.release();
@@ -864,6 +864,3 @@ function anySignal(a: AbortSignal, b: AbortSignal): AbortSignal {
   return ac.signal;
 }
 
-function sleepMs(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}

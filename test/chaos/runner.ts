@@ -58,13 +58,6 @@ export interface ChaosOptions {
   verbose?: boolean;
 }
 
-export interface ExitRecord {
-  /** What was done to the process (empty: nothing, it was a bystander). */
-  hits: Kind[];
-  code: number | null;
-  signal: string | null;
-}
-
 export interface ChaosReport {
   seed: number;
   lockKind: 'lease' | 'advisory';
@@ -192,7 +185,6 @@ interface Proc {
   child: ChildProcess;
   pid: number;
   n: number;
-  v: number;
   spawnedAt: number;
   owner?: string;
   /** lock.acquired seen */
@@ -205,13 +197,11 @@ interface Proc {
   ending: boolean;
   /** SIGSTOP bookkeeping */
   stoppedAt?: number;
-  contAt?: number;
   sigtermAt?: number;
   exited?: { code: number | null; signal: string | null; at: number };
   exit: Promise<void>;
   tail: string[];
   stderr: string;
-  resumes: number;
   finished?: { status: string; stop?: string };
 }
 
@@ -271,7 +261,6 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const q = async <R = Record<string, unknown>>(sql: string, params?: unknown[]) => (await client.query(sql, params)).rows as R[];
 
   const live = new Set<Proc>();
-  const all: Proc[] = [];
   let version = 1;
   let procN = 0;
   /** Stale (SIGSTOPped, then taken over) processes of this round, checked at the round's end. */
@@ -286,7 +275,6 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       child,
       pid: child.pid!,
       n: ++procN,
-      v: version,
       spawnedAt: Date.now(),
       holder: false,
       phase: 'startup',
@@ -295,7 +283,6 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       ending: false,
       tail: [],
       stderr: '',
-      resumes: 0,
       exit: undefined as unknown as Promise<void>,
     };
     let buf = '';
@@ -333,7 +320,6 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           case 'step.started':
             p.phase = e.step;
             if (e.action === 'resume') {
-              p.resumes++;
               report.resumes++;
             }
             break;
@@ -365,7 +351,6 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       });
     });
     live.add(p);
-    all.push(p);
     report.applies++;
     return p;
   };
@@ -447,7 +432,6 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           spawnApplies(r.two);
           const cont = (async () => {
             await sleep(500 + r.contDelay * 2500);
-            target.contAt = Date.now();
             target.stopped = false;
             if (!target.exited) target.child.kill('SIGCONT');
             // A stale process that does not stop on its own within 20 s is killed (and reported).
@@ -467,7 +451,6 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         spawnApplies(r.two);
         await sleep(300 + r.contDelay * 1500);
         target.stopped = false;
-        target.contAt = Date.now();
         target.child.kill('SIGCONT');
         report.interruptions.SIGSTOP++;
         report.landed[phase] = (report.landed[phase] ?? 0) + 1;

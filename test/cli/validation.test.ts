@@ -4,7 +4,7 @@
  * (not even zsetup's own schema is created).
  */
 import * as assert from 'uvu/assert';
-import { cli, scratch, HEADER, type TestDb, dbSuite, type DbCtx, type Scratch } from '../helpers.js';
+import { cli, dir, HEADER, type TestDb, dbSuite, type DbCtx } from '../helpers.js';
 
 type Ctx = DbCtx;
 const t = dbSuite('config validation');
@@ -12,10 +12,8 @@ const t = dbSuite('config validation');
 const CONFIG = 'zsetup.config.ts';
 
 /** Write `config` (plus extra files) to a fresh scratch folder and run `args` there. */
-async function run(ctx: { db: TestDb; dirs: Scratch[] }, config: string, args: string[] = ['apply'], extra: Record<string, string> = {}) {
-  const dir = scratch({ [CONFIG]: config, ...extra });
-  ctx.dirs.push(dir);
-  return cli(args, { cwd: dir.dir, url: ctx.db.url });
+async function run(ctx: Ctx, config: string, args: string[] = ['apply'], extra: Record<string, string> = {}) {
+  return cli(args, { cwd: dir(ctx, { [CONFIG]: config, ...extra }).dir, url: ctx.db.url });
 }
 
 /** The shared expectations of every rejected config; returns the problem lines. */
@@ -216,9 +214,8 @@ t('a config function that throws, and a config that is not an object', async (ct
 });
 
 t('syntax error in a JSON config: file, "syntax error", line and column', async (ctx) => {
-  const dir = scratch({ '.zsetuprc.json': '{ "steps": [\n  { "name": "a", "sql": "SELECT 1" },\n  { "name": "b" "sql": "SELECT 2" }\n] }\n' });
-  ctx.dirs.push(dir);
-  const r = await cli(['plan'], { cwd: dir.dir, url: ctx.db.url });
+  const d = dir(ctx, { '.zsetuprc.json': '{ "steps": [\n  { "name": "a", "sql": "SELECT 1" },\n  { "name": "b" "sql": "SELECT 2" }\n] }\n' });
+  const r = await cli(['plan'], { cwd: d.dir, url: ctx.db.url });
   assert.is(r.code, 2, r.stdout + r.stderr);
   const line = r.stderr.split('\n').find((l) => l.startsWith('.zsetuprc.json: '));
   assert.ok(line, r.stderr);

@@ -8,7 +8,7 @@ import pg from 'pg';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { cli, createDb, scratch, startCli, HEADER, type TestDb } from '../helpers.js';
-import { exitTime, journal, until } from './util.js';
+import { journal, killTimed, until } from './util.js';
 
 type Scratch = ReturnType<typeof scratch>;
 interface Ctx {
@@ -92,11 +92,7 @@ t('SIGTERM while CREATE INDEX CONCURRENTLY waits: cancelled (exit 143), INVALID 
     'the index build to wait',
   );
   assert.equal(await indexState(ctx.db), { valid: false, ready: false }, 'mid-build the index exists, invalid');
-  const exited = exitTime(run.child);
-  const sent = performance.now();
-  run.child.kill('SIGTERM');
-  const r = await run.done;
-  const ms = (await exited) - sent;
+  const { r, ms } = await killTimed(run, 'SIGTERM');
   console.log(`    SIGTERM during CREATE INDEX CONCURRENTLY to exit: ${ms.toFixed(0)} ms`);
   assert.is(r.code, 143, r.stdout + r.stderr);
   assert.ok(ms < 2000, `exited ${ms.toFixed(0)} ms after SIGTERM`);

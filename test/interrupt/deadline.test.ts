@@ -5,16 +5,14 @@
  * a long statement that is not resumable (cancelled before the deadline).
  */
 import * as assert from 'uvu/assert';
-import { cli, scratch, startCli, HEADER, dbEachSuite, type DbCtx, type Scratch } from '../helpers.js';
+import { cli, startCli, HEADER, dbEachSuite, type DbCtx, type Scratch, dir as inScratch } from '../helpers.js';
 import { counts, exitTime, fillConfig, journal, runsOf } from './util.js';
 
 type Ctx = DbCtx;
 const t = dbEachSuite('interrupt: --deadline');
 
 function dir(ctx: Ctx, config: string): Scratch {
-  const d = scratch({ 'zsetup.config.ts': config });
-  ctx.dirs.push(d);
-  return d;
+  return inScratch(ctx, { 'zsetup.config.ts': config });
 }
 
 // 30 batches of 0.2 s each: about 6 s of work, more than the 4 s deadline.

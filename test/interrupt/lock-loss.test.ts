@@ -6,7 +6,7 @@
  * its checkpoint and the run finishes (exit 0). Every row exactly once in both cases.
  */
 import * as assert from 'uvu/assert';
-import { cli, scratch, startCli, dbEachSuite, type DbCtx, type Scratch } from '../helpers.js';
+import { cli, startCli, dbEachSuite, type DbCtx, type Scratch, dir as inScratch } from '../helpers.js';
 import { checkpointOf, counts, exitTime, fillConfig, journal, ownerRe, runsOf, until, waitFor } from './util.js';
 
 type Ctx = DbCtx;
@@ -17,9 +17,7 @@ const TOTAL = 30_000;
 const BATCH = 1_000;
 
 function dir(ctx: Ctx): Scratch {
-  const d = scratch({ 'zsetup.config.ts': fillConfig({ total: TOTAL, batch: BATCH, inBatchSql: 'SELECT pg_sleep(0.2)' }) });
-  ctx.dirs.push(d);
-  return d;
+  return inScratch(ctx, { 'zsetup.config.ts': fillConfig({ total: TOTAL, batch: BATCH, inBatchSql: 'SELECT pg_sleep(0.2)' }) });
 }
 
 /** Wait until a batch is in flight: a pool backend runs its pg_sleep. */

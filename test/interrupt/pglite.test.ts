@@ -11,7 +11,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
 import { CLI, cli, scratch, startCli, HEADER } from '../helpers.js';
-import { exitTime, fillConfig, waitFor } from './util.js';
+import { TABLES_STEP, fillConfig, killTimed, ownerRe, until, waitFor } from './util.js';
 
 type Scratch = ReturnType<typeof scratch>;
 interface Ctx {
@@ -37,7 +37,7 @@ const VERIFY = `step('03_verify', { run: async (ctx) => {
 async function prepared(ctx: Ctx): Promise<Scratch> {
   const d = scratch({
     'zsetup.config.ts': `${HEADER}export default defineConfig({ steps: [
-  step('01_tables', { sql: 'CREATE TABLE rows_t (id int NOT NULL); CREATE TABLE runs (started_from int NOT NULL, pid int NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp())' }),
+${TABLES_STEP}
 ] });`,
   });
   ctx.dirs.push(d);
@@ -71,11 +71,7 @@ t('SIGTERM mid-step on PGlite: exit 143 soon, interrupted at a checkpoint; the n
   const d = await prepared(ctx);
   const run = startCli(['apply'], { cwd: d.dir });
   await waitFor(run.child, /committed 50000\n/, 30_000);
-  const exited = exitTime(run.child);
-  const sent = performance.now();
-  run.child.kill('SIGTERM');
-  const r = await run.done;
-  const ms = (await exited) - sent;
+  const { r, ms } = await killTimed(run, 'SIGTERM');
   console.log(`    PGlite: SIGTERM to exit: ${ms.toFixed(0)} ms`);
   assert.is(r.code, 143, r.stdout + r.stderr);
   assert.ok(ms < 2000, `exited ${ms.toFixed(0)} ms after SIGTERM`);
@@ -90,7 +86,7 @@ t('SIGTERM mid-step on PGlite: exit 143 soon, interrupted at a checkpoint; the n
   const fill = h.filter((e) => e.step === '02_fill');
   assert.equal(fill.map((e) => e.event), ['started', 'interrupted']);
   assert.is(fill[1]!.checkpoint, cp);
-  assert.match(fill[1]!.owner, new RegExp(`:${run.child.pid}:`));
+  assert.match(fill[1]!.owner, ownerRe(run.child.pid!));
 
   const p = await cli(['plan', '--json'], { cwd: d.dir });
   assert.match(p.json().find((e) => e.step === '02_fill').reason, /^interrupted at checkpoint \d+ \(\d+%\) by .* at /);
@@ -123,10 +119,10 @@ t('SIGKILL mid-step on PGlite: the next apply takes over the lock file, recovers
 
   const fill = (await history(d)).filter((e) => e.step === '02_fill');
   assert.equal(fill.map((e) => e.event), ['started', 'interrupted', 'started', 'done']);
-  assert.match(fill[0]!.owner, new RegExp(`:${run.child.pid}:`));
-  assert.not.match(fill[1]!.owner, new RegExp(`:${run.child.pid}:`), 'recorded by the new owner');
+  assert.match(fill[0]!.owner, ownerRe(run.child.pid!));
+  assert.not.match(fill[1]!.owner, ownerRe(run.child.pid!), 'recorded by the new owner');
   assert.match(fill[1]!.error ?? '', /recovered/);
-  assert.match(fill[1]!.error ?? '', new RegExp(`:${run.child.pid}:`), 'the error names the dead owner');
+  assert.match(fill[1]!.error ?? '', ownerRe(run.child.pid!), 'the error names the dead owner');
   assert.is(fill[1]!.checkpoint, from);
 });
 
@@ -148,8 +144,8 @@ t('SIGKILL on PGlite while nobody reaps the process (a zombie): the next apply d
     pid = JSON.parse(readFileSync(lockFile, 'utf8')).pid as number;
     process.kill(pid, 'SIGKILL');
     // The kernel takes a moment to tear down a process with a large WASM heap.
-    const t2 = Date.now();
-    while (!/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8')) && Date.now() - t2 < 5000) await new Promise((r) => setTimeout(r, 20));
+    const zombie = () => /\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    await until(async () => zombie(), 5000).catch(() => undefined);
     assert.match(readFileSync(`/proc/${pid}/stat`, 'utf8'), /\) Z /, 'the killed apply is a zombie');
     const t1 = Date.now();
     const again = await cli(['apply', '--lock-timeout', '20s'], { cwd: d.dir, timeoutMs: 60_000 });

@@ -5,7 +5,7 @@
  * refuses (exit 3, naming the holder and since when) while a live apply holds the lock.
  */
 import * as assert from 'uvu/assert';
-import { cli, scratch, startCli, dbEachSuite, type DbCtx, type Scratch } from '../helpers.js';
+import { cli, startCli, dbEachSuite, type DbCtx, type Scratch, dir as inScratch } from '../helpers.js';
 import { checkpointOf, counts, fillConfig, journal, ownerRe, runsOf, until, waitFor } from './util.js';
 
 type Ctx = DbCtx;
@@ -15,9 +15,7 @@ const TOTAL = 300_000;
 const BATCH = 10_000;
 
 function dir(ctx: Ctx): Scratch {
-  const d = scratch({ 'zsetup.config.ts': fillConfig({ total: TOTAL, batch: BATCH, inBatchSql: 'SELECT pg_sleep(0.1)' }) });
-  ctx.dirs.push(d);
-  return d;
+  return inScratch(ctx, { 'zsetup.config.ts': fillConfig({ total: TOTAL, batch: BATCH, inBatchSql: 'SELECT pg_sleep(0.1)' }) });
 }
 
 /** Start apply, SIGKILL it once `committed N` shows; return its pid and the checkpoint it left. */

@@ -9,7 +9,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { cli, createDb, scratch, startCli, type TestDb } from '../helpers.js';
-import { checkpointOf, counts, exitTime, fillConfig, journal, ownerRe, runsOf, sleep, waitFor } from './util.js';
+import { checkpointOf, counts, fillConfig, journal, killTimed, ownerRe, runsOf, sleep, waitFor } from './util.js';
 
 type Scratch = ReturnType<typeof scratch>;
 interface Ctx {
@@ -45,11 +45,7 @@ t('SIGTERM mid-step: exit 143 in < 2 s, interrupted at the last committed checkp
   const d = dir(ctx, fillConfig({ total: TOTAL, batch: BATCH, inBatchSql: 'SELECT pg_sleep(0.05)' }));
   const run = startCli(['apply'], { cwd: d.dir, url: ctx.db.url });
   await waitFor(run.child, /committed 60000\n/);
-  const exited = exitTime(run.child);
-  const sent = performance.now();
-  run.child.kill('SIGTERM');
-  const r = await run.done;
-  const ms = (await exited) - sent;
+  const { r, ms } = await killTimed(run, 'SIGTERM');
   console.log(`    SIGTERM to exit: ${ms.toFixed(0)} ms`);
   assert.is(r.code, 143, r.stdout + r.stderr);
   assert.ok(ms < 2000, `exited ${ms.toFixed(0)} ms after SIGTERM`);
@@ -100,11 +96,7 @@ t('SIGINT mid-step: exit 130, interrupted, the next apply finishes', async (ctx)
   const d = dir(ctx, fillConfig({ total: TOTAL, batch: BATCH, inBatchSql: 'SELECT pg_sleep(0.05)' }));
   const run = startCli(['apply'], { cwd: d.dir, url: ctx.db.url });
   await waitFor(run.child, /committed 30000\n/);
-  const exited = exitTime(run.child);
-  const sent = performance.now();
-  run.child.kill('SIGINT');
-  const r = await run.done;
-  const ms = (await exited) - sent;
+  const { r, ms } = await killTimed(run, 'SIGINT');
   console.log(`    SIGINT to exit: ${ms.toFixed(0)} ms`);
   assert.is(r.code, 130, r.stdout + r.stderr);
   assert.ok(ms < 2000, `exited ${ms.toFixed(0)} ms after SIGINT`);
@@ -130,11 +122,7 @@ t('a second SIGTERM during a slow cleanup exits at once; the next apply recovers
   await lingering;
   await sleep(300);
   assert.is(run.child.exitCode, null, 'still cleaning up after the first SIGTERM');
-  const exited = exitTime(run.child);
-  const sent = performance.now();
-  run.child.kill('SIGTERM');
-  const r = await run.done;
-  const ms = (await exited) - sent;
+  const { r, ms } = await killTimed(run, 'SIGTERM');
   console.log(`    second SIGTERM to exit: ${ms.toFixed(0)} ms`);
   assert.ok(ms < 500, `exited ${ms.toFixed(0)} ms after the second SIGTERM`);
   assert.ok(r.signal === 'SIGTERM' || r.code === 143, `ended by SIGTERM (code ${r.code}, signal ${r.signal})`);
@@ -157,12 +145,7 @@ t('two SIGTERMs in quick succession: the process ends, the next apply finishes w
   const d = dir(ctx, fillConfig({ total: TOTAL, batch: BATCH, inBatchSql: 'SELECT pg_sleep(0.05)' }));
   const run = startCli(['apply'], { cwd: d.dir, url: ctx.db.url });
   await waitFor(run.child, /committed 30000\n/);
-  const exited = exitTime(run.child);
-  const sent = performance.now();
-  run.child.kill('SIGTERM');
-  run.child.kill('SIGTERM');
-  const r = await run.done;
-  const ms = (await exited) - sent;
+  const { r, ms } = await killTimed(run, 'SIGTERM', 2);
   assert.ok(ms < 2000, `exited ${ms.toFixed(0)} ms after the signals`);
   assert.ok(r.signal === 'SIGTERM' || r.code === 143, `ended by SIGTERM (code ${r.code}, signal ${r.signal})`);
   const again = await cli(['apply'], { cwd: d.dir, url: ctx.db.url });
@@ -177,11 +160,7 @@ t('cleanup that overruns apply.cleanupDeadline: the process ends by itself at th
   const d = dir(ctx, fillConfig({ total: TOTAL, batch: BATCH, inBatchSql: 'SELECT pg_sleep(0.05)', lingerMs: 8000, extra: "apply: { cleanupDeadline: '1s' }," }));
   const run = startCli(['apply'], { cwd: d.dir, url: ctx.db.url });
   await waitFor(run.child, /committed 30000\n/);
-  const exited = exitTime(run.child);
-  const sent = performance.now();
-  run.child.kill('SIGTERM');
-  const r = await run.done;
-  const ms = (await exited) - sent;
+  const { r, ms } = await killTimed(run, 'SIGTERM');
   console.log(`    SIGTERM to exit with a 1 s cleanup deadline and an 8 s cleanup: ${ms.toFixed(0)} ms`);
   assert.ok(ms >= 900 && ms < 2000, `ended ${ms.toFixed(0)} ms after SIGTERM (deadline 1 s)`);
   assert.ok(r.signal === 'SIGTERM' || r.code === 143, `ended by SIGTERM (code ${r.code}, signal ${r.signal})`);

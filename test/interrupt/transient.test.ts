@@ -37,11 +37,11 @@ function dir(ctx: Ctx, schema: string, body: string, extra = ''): Scratch {
   return d;
 }
 
-/** SQL that raises `code` on the first `failFor` attempts (all of them when 0) and records an effect otherwise. */
+/** A DO block that raises `code` on the first `failFor` attempts (all of them when 0). */
 function flaky(schema: string, code: string, failFor: number): string {
   const cond = failFor === 0 ? 'true' : `nextval('${schema}_app.attempts') <= ${failFor}`;
   const count = failFor === 0 ? `PERFORM nextval('${schema}_app.attempts'); ` : '';
-  return `DO $f$ BEGIN ${count}IF ${cond} THEN RAISE EXCEPTION 'simulated ${code === '40001' ? 'serialization failure' : 'deadlock'}' USING ERRCODE = '${code}'; END IF; END $f$; INSERT INTO ${schema}_app.effects VALUES ('applied')`;
+  return `DO $f$ BEGIN ${count}IF ${cond} THEN RAISE EXCEPTION 'simulated ${code === '40001' ? 'serialization failure' : 'deadlock'}' USING ERRCODE = '${code}'; END IF; END $f$`;
 }
 
 async function attempts(ctx: Ctx, schema: string): Promise<number> {
@@ -58,7 +58,7 @@ async function events(ctx: Ctx, schema: string, step: string): Promise<string[]>
 
 t('an SQL step that hits a serialization failure once is retried, recorded done once, exit 0', async (ctx) => {
   const s = 'tr_sql';
-  const d = dir(ctx, s, `step('02_flaky', { sql: ${JSON.stringify(flaky(s, '40001', 1))} }),`);
+  const d = dir(ctx, s, `step('02_flaky', { sql: ${JSON.stringify(`${flaky(s, '40001', 1)}; INSERT INTO ${s}_app.effects VALUES ('applied')`)} }),`);
   const r = await cli(['apply'], { cwd: d.dir, url: ctx.db.url });
   assert.is(r.code, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /↻ 02_flaky: retry 1 in [^:]+: .*simulated serialization failure \(SQLSTATE 40001\)/);
@@ -70,7 +70,7 @@ t('an SQL step that hits a serialization failure once is retried, recorded done 
 
 t('a function step (in a transaction) that hits a deadlock once is retried, recorded done once, exit 0', async (ctx) => {
   const s = 'tr_fn';
-  const d = dir(ctx, s, `step('02_flaky', { run: async ({ db }) => { await db.raw(${JSON.stringify(flaky(s, '40P01', 1).split('; INSERT')[0])}); await db.raw("INSERT INTO ${s}_app.effects VALUES ('applied')"); } }),`);
+  const d = dir(ctx, s, `step('02_flaky', { run: async ({ db }) => { await db.raw(${JSON.stringify(flaky(s, '40P01', 1))}); await db.raw("INSERT INTO ${s}_app.effects VALUES ('applied')"); } }),`);
   const r = await cli(['apply', '--json'], { cwd: d.dir, url: ctx.db.url });
   assert.is(r.code, 0, r.stdout + r.stderr);
   const retries = r.json().filter((e) => e.type === 'step.retry');
@@ -87,7 +87,7 @@ t('a function step that wraps the transient error (Error with cause) is retried 
     ctx,
     s,
     `step('02_flaky', { run: async ({ db }) => {
-    try { await db.raw(${JSON.stringify(flaky(s, '40001', 1).split('; INSERT')[0])}); }
+    try { await db.raw(${JSON.stringify(flaky(s, '40001', 1))}); }
     catch (err) { throw new Error('moving rows failed', { cause: err }); }
     await db.raw("INSERT INTO ${s}_app.effects VALUES ('applied')");
   } }),`,
@@ -107,7 +107,7 @@ t('a deadlock every time: failed after apply.retries (2) retries, with the cause
     s,
     `step('02_stuck', { run: async ({ db }) => {
     await db.raw("INSERT INTO ${s}_app.effects VALUES ('partial')");
-    try { await db.raw(${JSON.stringify(flaky(s, '40P01', 0).split('; INSERT')[0])}); }
+    try { await db.raw(${JSON.stringify(flaky(s, '40P01', 0))}); }
     catch (err) { throw new Error('moving rows failed', { cause: err }); }
   } }),
   step('03_after', { sql: "INSERT INTO ${s}_app.effects VALUES ('after')" }),`,

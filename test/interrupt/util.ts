@@ -5,7 +5,7 @@
  * (a `committed N` log line), plus helpers to wait for output and read the journal.
  */
 import type { ChildProcess } from 'node:child_process';
-import type { TestDb } from '../helpers.js';
+import type { CliResult, TestDb } from '../helpers.js';
 import { HEADER } from '../helpers.js';
 
 export interface FillOptions {
@@ -29,6 +29,9 @@ export interface FillOptions {
  * `01_tables` creates `rows_t(id)` (no unique key, so a duplicate would show) and
  * `runs(started_from, pid)`; `02_fill` is resumable and fills ids 1..total in batches.
  */
+/** The first step of every fill config: the rows table and a log of the runs that filled it. */
+export const TABLES_STEP = "step('01_tables', { sql: 'CREATE TABLE rows_t (id int NOT NULL); CREATE TABLE runs (started_from int NOT NULL, pid int NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp())' }),";
+
 export function fillConfig(o: FillOptions): string {
   const pause = [
     o.inBatchSql ? `await trx.raw(${JSON.stringify(o.inBatchSql)});` : '',
@@ -40,7 +43,7 @@ const BATCH = ${o.batch};
 export default defineConfig({
   ${o.extra ?? ''}
   steps: [
-    step('01_tables', { sql: 'CREATE TABLE rows_t (id int NOT NULL); CREATE TABLE runs (started_from int NOT NULL, pid int NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp())' }),
+    ${TABLES_STEP}
     step('02_fill', {
       resumable: true,
       run: async (ctx) => {
@@ -111,6 +114,18 @@ export function exitTime(child: ChildProcess): Promise<number> {
     if (child.exitCode !== null || child.signalCode !== null) return resolve(performance.now());
     child.once('exit', () => resolve(performance.now()));
   });
+}
+
+/**
+ * Send `sig` to a started CLI (`times` in a row): its result, and the milliseconds from
+ * the signal to the process's exit.
+ */
+export async function killTimed(run: { child: ChildProcess; done: Promise<CliResult> }, sig: NodeJS.Signals, times = 1): Promise<{ r: CliResult; ms: number }> {
+  const exited = exitTime(run.child);
+  const sent = performance.now();
+  for (let i = 0; i < times; i++) run.child.kill(sig);
+  const r = await run.done;
+  return { r, ms: (await exited) - sent };
 }
 
 export interface JournalRow {

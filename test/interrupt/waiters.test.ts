@@ -6,8 +6,8 @@
  * and the work is done exactly once.
  */
 import * as assert from 'uvu/assert';
-import { scratch, startCli, dbEachSuite, type DbCtx, type Scratch } from '../helpers.js';
-import { checkpointOf, counts, exitTime, fillConfig, journal, ownerRe, runsOf, sleep, until, waitFor } from './util.js';
+import { startCli, dbEachSuite, type DbCtx, type Scratch, dir as inScratch } from '../helpers.js';
+import { checkpointOf, counts, exitTime, fillConfig, journal, killTimed, ownerRe, runsOf, sleep, until, waitFor } from './util.js';
 
 type Ctx = DbCtx;
 const t = dbEachSuite('interrupt: waiting runs');
@@ -16,9 +16,7 @@ const TOTAL = 300_000;
 const BATCH = 10_000;
 
 function dir(ctx: Ctx, inBatchSql: string): Scratch {
-  const d = scratch({ 'zsetup.config.ts': fillConfig({ total: TOTAL, batch: BATCH, inBatchSql }) });
-  ctx.dirs.push(d);
-  return d;
+  return inScratch(ctx, { 'zsetup.config.ts': fillConfig({ total: TOTAL, batch: BATCH, inBatchSql }) });
 }
 
 t('waiters name the holder and since when, at most every few seconds, then exit 0 with nothing to do; --lock-timeout 1s exits 3', async (ctx) => {
@@ -37,11 +35,7 @@ t('waiters name the holder and since when, at most every few seconds, then exit 
   // A waiter told to stop while it waits: exits 143 at once, having written nothing.
   const stopped = startCli(['apply'], { cwd: d.dir, url: ctx.db.url });
   await waitFor(stopped.child, /waiting for lock held by/);
-  const stoppedExit = exitTime(stopped.child);
-  const sent = performance.now();
-  stopped.child.kill('SIGTERM');
-  const sr = await stopped.done;
-  const sms = (await stoppedExit) - sent;
+  const { r: sr, ms: sms } = await killTimed(stopped, 'SIGTERM');
   console.log(`    SIGTERM to a waiting apply -> exit: ${sms.toFixed(0)} ms`);
   assert.is(sr.code, 143, sr.stdout + sr.stderr);
   assert.ok(sms < 1500, `a waiter exited ${sms.toFixed(0)} ms after SIGTERM`);
