@@ -44,21 +44,31 @@ t.after((ctx) => {
 const TOTAL = 20_000;
 const BATCH = 1_000;
 
-t('SIGSTOP the holder; a second apply takes the expired lease over and finishes; SIGCONT: the first commits nothing and exits 143', async (ctx) => {
+/**
+ * Start an apply of a lease-locked fill whose batches sleep 0.3 s (`where`: before the
+ * fence, or after it), and SIGSTOP it while one of those sleeps runs; `ctx.paused` lets
+ * the suite kill it whatever happens.
+ */
+async function startThenPause(ctx: Ctx, where: 'inBatchSql' | 'afterCheckpointSql', what: string) {
   const d = scratch({
-    'zsetup.config.ts': fillConfig({ total: TOTAL, batch: BATCH, inBatchSql: 'SELECT pg_sleep(0.3)', extra: "lock: { kind: 'lease', leaseTtl: '1s' }," }),
+    'zsetup.config.ts': fillConfig({ total: TOTAL, batch: BATCH, [where]: 'SELECT pg_sleep(0.3)', extra: "lock: { kind: 'lease', leaseTtl: '1s' }," }),
   });
   ctx.dirs.push(d);
   const first = startCli(['apply'], { cwd: d.dir, url: ctx.db.url, timeoutMs: 40_000 });
-  // While a batch sleeps before its fence (not between its fence and its commit: see the next test).
   await waitFor(first.child, /committed 3000\n/);
   await until(
     async () => (await ctx.db.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'zsetup' AND state = 'active' AND query = 'SELECT pg_sleep(0.3)'`)).length > 0,
     10_000,
-    'a batch before its fence',
+    what,
   );
   first.child.kill('SIGSTOP');
   ctx.paused = first.child.pid!;
+  return { d, first };
+}
+
+t('SIGSTOP the holder; a second apply takes the expired lease over and finishes; SIGCONT: the first commits nothing and exits 143', async (ctx) => {
+  // While a batch sleeps before its fence (not between its fence and its commit: see the next test).
+  const { d, first } = await startThenPause(ctx, 'inBatchSql', 'a batch before its fence');
   const [lease1] = await ctx.db.query<{ owner: string; token: string }>(`SELECT owner, token FROM zsetup.lease`);
   assert.match(lease1!.owner, ownerRe(first.child.pid!));
   await sleep(1600);
@@ -92,21 +102,9 @@ t('SIGSTOP the holder; a second apply takes the expired lease over and finishes;
 });
 
 t('SIGSTOP the holder between its fence and its commit: a second apply cannot take over, and says so within its --lock-timeout (exit 3), not hang', async (ctx) => {
-  // Each batch sleeps after its checkpoint (after the fence's FOR SHARE on the lease row) and before it commits.
-  const d = scratch({
-    'zsetup.config.ts': fillConfig({ total: TOTAL, batch: BATCH, afterCheckpointSql: 'SELECT pg_sleep(0.3)', extra: "lock: { kind: 'lease', leaseTtl: '1s' }," }),
-  });
-  ctx.dirs.push(d);
-  const first = startCli(['apply'], { cwd: d.dir, url: ctx.db.url, timeoutMs: 40_000 });
-  await waitFor(first.child, /committed 3000\n/);
-  // Stop it while a batch sleeps after its fence: its backend runs the pg_sleep that follows the checkpoint.
-  await until(
-    async () => (await ctx.db.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'zsetup' AND state = 'active' AND query = 'SELECT pg_sleep(0.3)'`)).length > 0,
-    10_000,
-    'a batch between its fence and its commit',
-  );
-  first.child.kill('SIGSTOP');
-  ctx.paused = first.child.pid!;
+  // Each batch sleeps after its checkpoint (after the fence's FOR SHARE on the lease row) and
+  // before it commits: stop it while its backend runs that sleep.
+  const { d, first } = await startThenPause(ctx, 'afterCheckpointSql', 'a batch between its fence and its commit');
   const [inFence] = await ctx.db.query<{ n: number }>(
     // The batch: its transaction wrote (an xid) and its last statement is the sleep after the
     // fence. (A lease heartbeat caught mid-transaction by the SIGSTOP may show up as well.)

@@ -6,36 +6,15 @@
  * signal, and a cleanup that overruns its deadline, end the process at once; the next
  * apply still finishes with every row exactly once.
  */
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { cli, createDb, scratch, startCli, type TestDb } from '../helpers.js';
+import { cli, dbEachSuite, dir as inScratch, startCli, type DbCtx, type Scratch } from '../helpers.js';
 import { checkpointOf, counts, fillConfig, journal, killTimed, ownerRe, runsOf, sleep, waitFor } from './util.js';
 
-type Scratch = ReturnType<typeof scratch>;
-interface Ctx {
-  db: TestDb;
-  dirs: Scratch[];
-}
-
-const t = suite<Ctx>('interrupt: SIGTERM and SIGINT on PostgreSQL');
-
-t.before(async (ctx) => {
-  ctx.dirs = [];
-});
-t.before.each(async (ctx) => {
-  ctx.db = await createDb();
-});
-t.after.each(async (ctx) => {
-  await ctx.db.drop();
-});
-t.after(async (ctx) => {
-  for (const d of ctx.dirs) d.remove();
-});
+type Ctx = DbCtx;
+const t = dbEachSuite('interrupt: SIGTERM and SIGINT on PostgreSQL');
 
 function dir(ctx: Ctx, config: string): Scratch {
-  const d = scratch({ 'zsetup.config.ts': config });
-  ctx.dirs.push(d);
-  return d;
+  return inScratch(ctx, { 'zsetup.config.ts': config });
 }
 
 const TOTAL = 300_000;

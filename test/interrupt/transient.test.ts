@@ -5,36 +5,20 @@
  * `failed` with the cause chain, exit 1. Attempts are counted with a sequence, whose
  * nextval() survives the rollback of the attempt that called it.
  */
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { cli, createDb, scratch, HEADER, type TestDb } from '../helpers.js';
+import { cli, dbSuite, dir as inScratch, HEADER, type DbCtx, type Scratch } from '../helpers.js';
 import { journal } from './util.js';
 
-type Scratch = ReturnType<typeof scratch>;
-interface Ctx {
-  db: TestDb;
-  dirs: Scratch[];
-}
-
-const t = suite<Ctx>('interrupt: transient faults inside a step');
-t.before(async (ctx) => {
-  ctx.dirs = [];
-  ctx.db = await createDb();
-});
-t.after(async (ctx) => {
-  await ctx.db.drop();
-  for (const d of ctx.dirs) d.remove();
-});
+type Ctx = DbCtx;
+const t = dbSuite('interrupt: transient faults inside a step');
 
 function dir(ctx: Ctx, schema: string, body: string, extra = ''): Scratch {
-  const d = scratch({
+  return inScratch(ctx, {
     'zsetup.config.ts': `${HEADER}export default defineConfig({ state: { schema: '${schema}' }, ${extra} steps: [
   step('01_setup', { sql: 'CREATE SCHEMA ${schema}_app; CREATE SEQUENCE ${schema}_app.attempts; CREATE TABLE ${schema}_app.effects (what text)' }),
   ${body}
 ] });`,
   });
-  ctx.dirs.push(d);
-  return d;
 }
 
 /** A DO block that raises `code` on the first `failFor` attempts (all of them when 0). */
