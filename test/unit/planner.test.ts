@@ -1,0 +1,204 @@
+/**
+ * The planner, in process: from declared steps, recorded state and the results of
+ * repeatable checks to actions and the reasons people read in `plan`. The same function
+ * decides for `plan` and `apply`; the CLI tests check that the real state reaches it.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { planSteps, stepsNeedingCheck, stamp, WORK_ACTIONS, type CheckResult, type PlanStep } from '../../src/plan/planner.js';
+import type { Checkpoint, RecordedEvent, StepEventKind, StepState } from '../../src/state/store.js';
+
+const AT = new Date('2026-11-20T10:00:42.123Z');
+const EARLIER = new Date('2026-11-19T08:15:00Z');
+let ids = 0;
+
+function s(name: string, o: Partial<PlanStep> = {}): PlanStep {
+  return { name, kind: 'sql', deps: [], checksum: `sum-${name}`, repeatable: false, transaction: true, ...o };
+}
+
+function ev(step: string, event: StepEventKind, o: Partial<RecordedEvent> = {}): RecordedEvent {
+  return { id: ++ids, step, event, owner: 'host:41:run1', at: AT, checksum: `sum-${step}`, ...o };
+}
+
+function st(latest: RecordedEvent, o: { lastDone?: RecordedEvent; checkpoint?: Checkpoint } = {}): StepState {
+  return { step: latest.step, latest, lastDone: o.lastDone ?? (latest.event === 'done' ? latest : undefined), checkpoint: o.checkpoint };
+}
+
+function plan(steps: PlanStep[], states: StepState[] = [], checks: Record<string, CheckResult> = {}, allowDrift = false) {
+  return planSteps({ steps, state: new Map(states.map((x) => [x.step, x])), checks: new Map(Object.entries(checks)), allowDrift });
+}
+
+const actions = (p: ReturnType<typeof plan>) => p.entries.map((e) => [e.step, e.action]);
+const reason = (p: ReturnType<typeof plan>, step: string) => p.entries.find((e) => e.step === step)!.reason;
+
+test('stamp: minutes, UTC', () => {
+  assert.is(stamp(AT), '2026-11-20T10:00Z');
+});
+
+test('never applied: run; entries keep the steps\' order and fields', () => {
+  const p = plan([s('01', { description: 'the table' }), s('02', { deps: ['01'], kind: 'function', transaction: false, repeatable: true })]);
+  assert.equal(actions(p), [
+    ['01', 'run'],
+    ['02', 'run'],
+  ]);
+  assert.is(reason(p, '01'), 'never applied');
+  assert.equal(p.entries[1], {
+    step: '02',
+    kind: 'function',
+    action: 'run',
+    reason: 'never applied',
+    after: ['01'],
+    checksum: 'sum-02',
+    repeatable: true,
+    transaction: false,
+    description: undefined,
+  });
+  assert.is(p.entries[0]!.description, 'the table');
+  assert.equal([p.pending, p.drift, p.blocked], [2, 0, 0]);
+});
+
+test('done and unchanged: skip, saying when it was applied', () => {
+  const p = plan([s('01')], [st(ev('01', 'done'))]);
+  assert.equal(actions(p), [['01', 'skip']]);
+  assert.is(reason(p, '01'), 'applied 2026-11-20T10:00Z');
+  assert.is(p.pending, 0);
+});
+
+test('failed last time: run again, with the first line of the error', () => {
+  const p = plan([s('01')], [st(ev('01', 'failed', { error: 'relation "needed" does not exist\n  at line 2' }), { lastDone: undefined })]);
+  assert.equal(actions(p), [['01', 'run']]);
+  assert.is(reason(p, '01'), 'previous attempt failed at 2026-11-20T10:00Z: relation "needed" does not exist');
+  const noText = plan([s('01')], [st(ev('01', 'failed'))]);
+  assert.is(reason(noText, '01'), 'previous attempt failed at 2026-11-20T10:00Z: unknown error');
+  const long = plan([s('01')], [st(ev('01', 'failed', { error: 'x'.repeat(500) }))]);
+  assert.is(reason(long, '01'), `previous attempt failed at 2026-11-20T10:00Z: ${'x'.repeat(197)}...`);
+});
+
+test('left started, or interrupted: run again, naming the owner', () => {
+  const p = plan([s('01'), s('02', { deps: ['01'] })], [st(ev('01', 'started', { owner: 'pod-a:7:r1' })), st(ev('02', 'interrupted', { owner: 'pod-b:8:r2' }))]);
+  assert.equal(actions(p), [
+    ['01', 'run'],
+    ['02', 'run'],
+  ]);
+  assert.is(reason(p, '01'), 'started by pod-a:7:r1 at 2026-11-20T10:00Z and never finished (interrupted, or still running)');
+  assert.is(reason(p, '02'), 'interrupted at 2026-11-20T10:00Z (started by pod-b:8:r2)');
+});
+
+test('a resumable step with a checkpoint: resume, saying where, how far, by whom and when', () => {
+  const cp = (value: unknown, done?: number, total?: number): Checkpoint => ({ value, done, total, owner: 'host:41:run1', at: AT });
+  const steps = [s('a', { resumable: true }), s('b', { resumable: true, deps: [] }), s('c', { resumable: true, deps: [] }), s('d', { resumable: true, deps: [] })];
+  const p = plan(steps, [
+    st(ev('a', 'started', { owner: 'pod:1:x' }), { checkpoint: cp(760000, 760000, 1_000_000) }),
+    st(ev('b', 'interrupted', { owner: 'pod:2:y' }), { checkpoint: cp({ lastId: 42 }) }),
+    st(ev('c', 'failed', { owner: 'pod:3:z', error: 'deadlock detected\nmore' }), { checkpoint: cp('k', 1, 3) }),
+    st(ev('d', 'started'), { checkpoint: cp('v'.repeat(100)) }),
+  ]);
+  assert.equal(actions(p), [
+    ['a', 'resume'],
+    ['b', 'resume'],
+    ['c', 'resume'],
+    ['d', 'resume'],
+  ]);
+  assert.is(reason(p, 'a'), 'left unfinished at checkpoint 760000 (76%) by pod:1:x at 2026-11-20T10:00Z');
+  assert.is(reason(p, 'b'), 'interrupted at checkpoint {"lastId":42} by pod:2:y at 2026-11-20T10:00Z');
+  assert.is(reason(p, 'c'), 'failed (deadlock detected) at checkpoint "k" (33%) by pod:3:z at 2026-11-20T10:00Z');
+  assert.is(reason(p, 'd'), `left unfinished at checkpoint "${'v'.repeat(56)}... by host:41:run1 at 2026-11-20T10:00Z`);
+  assert.is(p.pending, 4);
+});
+
+test('a resumable step without a checkpoint, or not resumable: no resume', () => {
+  const p = plan([s('a', { resumable: true }), s('b', { deps: [] })], [
+    st(ev('a', 'interrupted')),
+    st(ev('b', 'interrupted'), { checkpoint: { value: 5, owner: 'o', at: AT } }),
+  ]);
+  assert.equal(actions(p), [
+    ['a', 'run'],
+    ['b', 'run'],
+  ]);
+});
+
+test('a done resumable step is skipped even if a checkpoint is still around', () => {
+  const p = plan([s('a', { resumable: true })], [st(ev('a', 'done'), { checkpoint: { value: 5, owner: 'o', at: AT } })]);
+  assert.equal(actions(p), [['a', 'skip']]);
+});
+
+test('content changed after it was applied: drift for a once-only step, rerun for a repeatable one', () => {
+  const p = plan(
+    [s('once', { checksum: 'new' }), s('rep', { checksum: 'new', repeatable: true, deps: [] })],
+    [st(ev('once', 'done', { checksum: 'old', at: EARLIER })), st(ev('rep', 'done', { checksum: 'old', at: EARLIER }))],
+  );
+  assert.equal(actions(p), [
+    ['once', 'drift'],
+    ['rep', 'rerun'],
+  ]);
+  assert.is(reason(p, 'once'), 'checksum changed since applied 2026-11-19T08:15Z');
+  assert.is(reason(p, 'rep'), 'checksum changed since applied 2026-11-19T08:15Z');
+  assert.equal([p.pending, p.drift, p.blocked], [1, 1, 0]);
+});
+
+test('--allow-drift: the drifted step is skipped, and says so', () => {
+  const p = plan([s('once', { checksum: 'new' }), s('next', { deps: ['once'] })], [st(ev('once', 'done', { checksum: 'old', at: EARLIER }))], {}, true);
+  assert.equal(actions(p), [
+    ['once', 'skip'],
+    ['next', 'run'],
+  ]);
+  assert.is(reason(p, 'once'), 'checksum changed since applied 2026-11-19T08:15Z (allowed by --allow-drift)');
+  assert.is(p.drift, 0);
+});
+
+test('work after a drifted step is blocked, transitively; independent work and skips are not', () => {
+  const p = plan(
+    [s('d1', { checksum: 'new' }), s('d2', { deps: ['d1'] }), s('d3', { deps: ['d2'] }), s('free', { deps: [] }), s('done_after', { deps: ['d1'] })],
+    [st(ev('d1', 'done', { checksum: 'old' })), st(ev('done_after', 'done'))],
+  );
+  assert.equal(actions(p), [
+    ['d1', 'drift'],
+    ['d2', 'blocked'],
+    ['d3', 'blocked'],
+    ['free', 'run'],
+    ['done_after', 'skip'],
+  ]);
+  assert.is(reason(p, 'd2'), 'depends on drifted step "d1" (would run: never applied)');
+  assert.is(reason(p, 'd3'), 'depends on blocked step "d2" (would run: never applied)');
+  assert.equal([p.pending, p.drift, p.blocked], [1, 1, 2]);
+});
+
+test('repeatable: check(lastRun) decides between rerun and skip; a throwing check blocks the step and its dependants', () => {
+  const steps = [s('yes', { repeatable: true }), s('no', { repeatable: true, deps: [] }), s('boom', { repeatable: true, deps: [] }), s('after_boom', { deps: ['boom'] }), s('unchecked', { repeatable: true, deps: [] })];
+  const states = steps.filter((x) => x.name !== 'after_boom').map((x) => st(ev(x.name, 'done', { at: EARLIER })));
+  const p = plan(steps, states, { yes: true, no: false, boom: { error: 'check failed: no table\nstack' } });
+  assert.equal(actions(p), [
+    ['yes', 'rerun'],
+    ['no', 'skip'],
+    ['boom', 'blocked'],
+    ['after_boom', 'blocked'],
+    ['unchecked', 'skip'],
+  ]);
+  assert.is(reason(p, 'yes'), 'repeatable: check(lastRun) returned true');
+  assert.is(reason(p, 'no'), 'repeatable: check(lastRun) returned false (applied 2026-11-19T08:15Z)');
+  assert.is(reason(p, 'boom'), 'repeatable: check(lastRun) threw: check failed: no table');
+  assert.is(reason(p, 'after_boom'), 'depends on blocked step "boom" (would run: never applied)');
+  assert.is(reason(p, 'unchecked'), 'applied 2026-11-19T08:15Z');
+  assert.equal([p.pending, p.drift, p.blocked], [1, 0, 2]);
+});
+
+test('the checksum compared is the last done one, even when a later attempt failed', () => {
+  const lastDone = ev('rep', 'done', { checksum: 'sum-rep', at: EARLIER });
+  const p = plan([s('rep', { repeatable: true })], [st(ev('rep', 'failed', { checksum: 'other', error: 'x' }), { lastDone })]);
+  // A failed latest event is retried whatever the checksum.
+  assert.equal(actions(p), [['rep', 'run']]);
+});
+
+test('stepsNeedingCheck: only repeatable steps that are done with the same checksum', () => {
+  const steps = [s('rep_done', { repeatable: true }), s('rep_changed', { repeatable: true, checksum: 'new' }), s('rep_failed', { repeatable: true }), s('rep_never', { repeatable: true }), s('once_done')];
+  const state = new Map(
+    [st(ev('rep_done', 'done')), st(ev('rep_changed', 'done', { checksum: 'old' })), st(ev('rep_failed', 'failed')), st(ev('once_done', 'done'))].map((x) => [x.step, x]),
+  );
+  assert.equal(stepsNeedingCheck(steps, state), ['rep_done']);
+});
+
+test('WORK_ACTIONS: run, rerun and resume do work; the others do not', () => {
+  assert.equal([...WORK_ACTIONS].sort(), ['rerun', 'resume', 'run']);
+});
+
+test.run();
