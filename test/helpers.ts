@@ -3,7 +3,7 @@
  * project (so configs can `import ... from 'zsetup'`), and the real CLI as a child process.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
@@ -182,4 +182,89 @@ export function dbEachSuite(name: string) {
     for (const d of ctx.dirs) d.remove();
   });
   return t;
+}
+
+// ---------------------------------------------------------------- PGlite data dirs
+
+/**
+ * Where the PGlite template of this test run lives: the runner (test/run.mjs) sets
+ * ZSETUP_TEST_PGLITE_TEMPLATE for every file it starts and removes the folder at the end;
+ * a file run on its own makes its own and removes it when it exits.
+ */
+const PGLITE_TEMPLATE = process.env.ZSETUP_TEST_PGLITE_TEMPLATE ?? join(ROOT, 'test/.tmp', `pglite-template-${process.pid}`);
+let templateReady: Promise<string> | undefined;
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * The initialised PGlite data dir every `pgliteDataDir()` copies: made once per test run,
+ * by the real CLI (`zsetup plan` without a database URL opens, so initialises, the data
+ * dir, and writes nothing in it), under a lock folder so that parallel test files wait
+ * for one build instead of each paying for their own.
+ */
+function pgliteTemplate(): Promise<string> {
+  templateReady ??= (async () => {
+    const data = join(PGLITE_TEMPLATE, 'pgdata');
+    const ready = join(PGLITE_TEMPLATE, 'ready');
+    const lock = `${PGLITE_TEMPLATE}.lock`;
+    const t0 = Date.now();
+    for (;;) {
+      if (existsSync(ready)) return data;
+      try {
+        mkdirSync(lock, { recursive: false });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        // Another test file builds it: wait, unless that process died.
+        let pid = NaN;
+        try {
+          pid = Number(readFileSync(join(lock, 'pid'), 'utf8'));
+        } catch {
+          // not written yet
+        }
+        if (pid > 0 && !processAlive(pid)) rmSync(lock, { recursive: true, force: true });
+        if (Date.now() - t0 > 300_000) throw new Error(`the PGlite template ${PGLITE_TEMPLATE} was not ready within 300 s`);
+        await new Promise((r) => setTimeout(r, 100));
+        continue;
+      }
+      try {
+        writeFileSync(join(lock, 'pid'), String(process.pid));
+        rmSync(PGLITE_TEMPLATE, { recursive: true, force: true });
+        mkdirSync(PGLITE_TEMPLATE, { recursive: true });
+        // Inside the package, so that the config resolves `zsetup`.
+        writeFileSync(
+          join(PGLITE_TEMPLATE, 'zsetup.config.ts'),
+          `${HEADER}export default defineConfig({ database: { pglite: { dataDir: 'pgdata' } }, steps: [step('01', { sql: 'SELECT 1' })] });\n`,
+        );
+        const r = await cli(['plan'], { cwd: PGLITE_TEMPLATE, timeoutMs: 180_000 });
+        if (r.code !== 0 || !existsSync(join(data, 'PG_VERSION'))) throw new Error(`could not make the PGlite template (zsetup plan exited ${r.code ?? r.signal}):\n${r.stdout}${r.stderr}`);
+        rmSync(join(PGLITE_TEMPLATE, 'zsetup.config.ts'));
+        writeFileSync(ready, new Date().toISOString());
+        if (process.env.ZSETUP_TEST_PGLITE_TEMPLATE === undefined) process.once('exit', () => rmSync(PGLITE_TEMPLATE, { recursive: true, force: true }));
+        return data;
+      } finally {
+        rmSync(lock, { recursive: true, force: true });
+      }
+    }
+  })();
+  return templateReady;
+}
+
+/**
+ * Make `dataDir` an initialised PGlite data dir holding nothing of zsetup's, as PGlite's
+ * first start would leave it, by copying this run's template. PGlite's first start of a
+ * data dir costs ~7-10 s of CPU, a copy ~0.1 s; the first start itself stays covered by
+ * test/cli/pglite.test.ts, which starts from no data dir at all.
+ */
+export async function pgliteDataDir(dataDir: string): Promise<void> {
+  const template = await pgliteTemplate();
+  if (existsSync(dataDir) && readdirSync(dataDir).length > 0) throw new Error(`pgliteDataDir: ${dataDir} is not empty`);
+  mkdirSync(dirname(dataDir), { recursive: true });
+  cpSync(template, dataDir, { recursive: true });
 }

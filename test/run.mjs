@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // Runs every test/**/*.test.ts in its own process (uvu, loaded through tsx), a few at a
-// time, and ends with one line "N passed, N failed" that CI reads.
+// time, longest first (by the durations of earlier runs),
+// and ends with one line "N passed, N failed" that CI reads.
 // Usage: node test/run.mjs [filter...]   (a filter is a substring of the file path)
+// Environment: ZSETUP_TEST_PARALLEL (files at once), ZSETUP_TEST_FILE_TIMEOUT (ms per file).
 import { spawn } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { availableParallelism } from 'node:os';
 
@@ -19,6 +21,24 @@ const files = [];
   }
 })(join(root, 'test'));
 const selected = filters.length ? files.filter((f) => filters.some((x) => f.includes(x))) : files;
+
+// Longest first, so that the last file to finish is a short one: by the durations of the
+// last run here (test/.tmp/durations.json), else by test/durations.json (committed). A file
+// in neither counts as long (it starts early rather than end the run alone).
+const durationsFile = join(root, 'test/.tmp/durations.json');
+const readJson = (p) => {
+  try {
+    return JSON.parse(readFileSync(p, 'utf8'));
+  } catch {
+    return {};
+  }
+};
+const durations = { ...readJson(join(root, 'test/durations.json')), ...readJson(durationsFile) };
+const expected = (f) => durations[f] ?? 60;
+selected.sort((a, b) => expected(b) - expected(a) || a.localeCompare(b));
+
+// One initialised PGlite data dir per run, which tests copy (test/helpers.ts, pgliteDataDir).
+const pgliteTemplate = join(root, 'test/.tmp', `pglite-template-${process.pid}`);
 const parallel = Number(process.env.ZSETUP_TEST_PARALLEL || Math.max(2, Math.min(4, availableParallelism())));
 
 let passed = 0, failed = 0, skipped = 0;
@@ -30,7 +50,7 @@ function runFile(file) {
     const started = Date.now();
     const child = spawn(process.execPath, ['--import', 'tsx', file], {
       cwd: root,
-      env: { ...process.env, FORCE_COLOR: '0', NODE_DISABLE_COLORS: '1' },
+      env: { ...process.env, FORCE_COLOR: '0', NODE_DISABLE_COLORS: '1', ZSETUP_TEST_PGLITE_TEMPLATE: pgliteTemplate },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -52,6 +72,7 @@ function runFile(file) {
       }
       failed += f;
       const secs = ((Date.now() - started) / 1000).toFixed(1);
+      if (!f) durations[file] = Number(secs);
       process.stdout.write(`${f ? 'FAIL' : 'ok  '} ${file} (${Number.isNaN(ok) ? 0 : ok} passed, ${f} failed, ${secs} s)${signal ? ` killed by ${signal}` : ''}\n`);
       if (f) failures.push({ file, out });
       resolve();
@@ -63,6 +84,14 @@ const queue = [...selected];
 await Promise.all(Array.from({ length: Math.min(parallel, queue.length) }, async () => {
   while (queue.length) await runFile(queue.shift());
 }));
+rmSync(pgliteTemplate, { recursive: true, force: true });
+rmSync(`${pgliteTemplate}.lock`, { recursive: true, force: true });
+try {
+  mkdirSync(join(root, 'test/.tmp'), { recursive: true });
+  writeFileSync(durationsFile, `${JSON.stringify(durations, null, 1)}\n`);
+} catch {
+  // a read-only checkout: next time in file order again
+}
 for (const { file, out } of failures) process.stdout.write(`\n----- ${file} -----\n${out}\n`);
 process.stdout.write(`\n${selected.length} files in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
 process.stdout.write(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}\n`);
