@@ -203,6 +203,8 @@ interface Proc {
   tail: string[];
   stderr: string;
   finished?: { status: string; stop?: string };
+  /** In the fill, and a batch of it committed (a step.progress event): an interruption now leaves a checkpoint to resume from. */
+  fillCommitted?: boolean;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -317,8 +319,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
             p.holder = true;
             p.phase = 'recover/plan';
             break;
+          case 'step.progress':
+            if (e.step === FILL && p.phase === FILL && e.done < e.total) p.fillCommitted = true;
+            break;
           case 'step.started':
             p.phase = e.step;
+            p.fillCommitted = false;
             if (e.action === 'resume') {
               report.resumes++;
             }
@@ -327,6 +333,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           case 'step.failed':
           case 'step.interrupted':
             p.phase = 'between steps';
+            p.fillCommitted = false;
             break;
           case 'run.finished':
             p.finished = { status: e.status, stop: e.stop };
@@ -435,7 +442,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
             target.stopped = false;
             if (!target.exited) target.child.kill('SIGCONT');
             // A stale process that does not stop on its own within 20 s is killed (and reported).
-            const exited = await Promise.race([target.exit.then(() => true), sleep(20_000).then(() => false)]);
+            let timer: NodeJS.Timeout | undefined;
+            const exited = await Promise.race([target.exit.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 20_000)))]);
+            clearTimeout(timer); // (a pending 20 s timer would keep the process alive after the run)
             if (!exited) {
               fail(`apply #${target.n} (pid ${target.pid}) still running 20 s after SIGCONT (it lost its lease): killed`);
               target.child.kill('SIGKILL');
@@ -627,6 +636,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   };
 
   let roundInterruptions = 0;
+  /** Interruptions that hit the fill after a committed batch, of a kind after which a later apply resumes it. */
+  let fillHits = 0;
+  const resuming = (k: Kind) => k === 'SIGTERM' || k === 'SIGKILL' || (k === 'SIGSTOP' && lockKind === 'lease');
   let bumpAt = 1 + Math.floor(rand() * 5);
   let timedOut = false;
 
@@ -644,8 +656,30 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       // Every kind at least once: when the interruptions left are as many as the kinds not
       // yet delivered, take the first of those.
       const missing = kinds.filter((k) => report.interruptions[k] === 0);
-      const kind = missing.length > 0 && options.interruptions - delivered() <= missing.length ? missing[0]! : kinds[Math.floor(r.kind * kinds.length)]!;
+      const left = options.interruptions - delivered();
+      let kind = missing.length > 0 && left <= missing.length ? missing[0]! : kinds[Math.floor(r.kind * kinds.length)]!;
       if (roundInterruptions === bumpAt && version === 1) version = 2; // the repeatable step reruns
+      // At least one resume: if no interruption has yet hit the fill after a committed batch
+      // (with a kind a later apply resumes from), the last one not owed to a missing kind
+      // waits for a fill that has committed a batch (the event, not a moment), and hits it.
+      const resumer = kinds.find(resuming);
+      if (fillHits === 0 && resumer && left === missing.length + 1) {
+        if (!resuming(kind)) kind = resumer;
+        const inFill = () => targets().find((p) => p.phase === FILL && p.fillCommitted);
+        await waitUntil(() => inFill() !== undefined || targets().length === 0, 60_000);
+        const target = inFill();
+        if (!target) {
+          // The fill of this round is done (or nothing runs): finish the round; the next one fills again.
+          if (live.size > 0) await Promise.race([...live].map((p) => p.exit));
+          else await settle(r);
+          continue;
+        }
+        if (await deliver(kind, target, r)) {
+          roundInterruptions++;
+          fillHits++;
+        } else report.missed++;
+        continue;
+      }
       if (r.early < 0.12) {
         // Early: during startup, lock wait or recovery.
         await sleep(r.delay * 600);
@@ -661,9 +695,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         else await settle(r);
         continue;
       }
+      const hitsFill = resuming(kind) && target.phase === FILL && target.fillCommitted === true;
       const ok = await deliver(kind, target, r);
-      if (ok) roundInterruptions++;
-      else report.missed++;
+      if (ok) {
+        roundInterruptions++;
+        if (hitsFill) fillHits++;
+      } else report.missed++;
     }
     // Drain: wake and wait for everything, then apply until the last round is done.
     await Promise.all(pending.splice(0));
