@@ -4,15 +4,16 @@
  * database, lock timeout, failed step, interruption): the CLI maps results to exit codes.
  */
 import { loadProject, type LoadOptions, type Project } from './config/project.js';
-import { Tokens, resolveAllOrNone } from './container.js';
+import { Tokens, resolveAllOrNone, resolveContract } from './container.js';
+import { FaultTrap } from './engine/faults.js';
 import type { Database } from './db.js';
 import { ConfigError, DatabaseUnreachableError, LockTimeoutError, causeChain, redact } from './errors.js';
-import { EngineEvents, describeStop, type EngineEvent, type RunControl, type StopReason } from './engine/events.js';
+import { EngineEvents, describeStop, type EngineEvent, type Hooks, type RunControl, type StopReason } from './engine/events.js';
 import { executePlan, flushCommits, type StepResult } from './engine/executor.js';
 import { planSteps, stepsNeedingCheck, type CheckResult, type Plan } from './plan/planner.js';
 import type { RecordedEvent, StateStore, StepEvent, StepState } from './state/store.js';
 import { describeHolder } from './lock/advisory.js';
-import { LOCK_LOST_CODE, fenceStatement, fenced, isConnectionFault, sleep } from './lock/lock.js';
+import { LOCK_LOST_CODE, fenceStatement, fenced, isConnectionFault, sleep, withTimeout } from './lock/lock.js';
 import { isDeepStrictEqual } from 'node:util';
 
 export type FailureStatus = 'config' | 'unreachable' | 'lock-timeout' | 'error';
@@ -87,7 +88,7 @@ export interface StatusResult {
 /** Dry run: what `apply` would do, and why. Never writes. */
 export async function plan(options: BaseOptions = {}): Promise<PlanResult> {
   return session(options, 'plan', async (project, db) => {
-    const store = project.container.resolve(Tokens.StateStore);
+    const store = resolveContract(project.container, Tokens.StateStore, project.registrations, project.config.displayFile);
     const state = await store.load();
     const p = await makePlan(project, state, false);
     return { status: 'ok', plan: p, target: db.target };
@@ -98,10 +99,10 @@ export async function plan(options: BaseOptions = {}): Promise<PlanResult> {
 export async function apply(options: ApplyOptions = {}): Promise<ApplyResult> {
   const t0 = performance.now();
   let stop: StopReason | undefined;
-  const r = await session<ApplyResult>(options, 'apply', async (project, db, run) => {
+  const r = await session<ApplyResult>(options, 'apply', async (project, db, run, faults) => {
     const { config, container, events } = project;
-    const lock = container.resolve(Tokens.Lock);
-    const store = container.resolve(Tokens.StateStore);
+    const lock = resolveContract(container, Tokens.Lock, project.registrations, config.displayFile);
+    const store = resolveContract(container, Tokens.StateStore, project.registrations, config.displayFile);
     const lockStart = Date.now();
     const handle = await lock.acquire({
       owner: config.owner,
@@ -143,12 +144,20 @@ export async function apply(options: ApplyOptions = {}): Promise<ApplyResult> {
       const reserve = lock.usesPool ? 1 : 0;
       const concurrency = Math.max(1, Math.min(config.apply.concurrency, db.poolMax - reserve));
       const onLockLost = (message: string) => run.stop({ kind: 'lock-lost', message });
-      const steps = await executePlan({ plan: p, steps: project.steps, state, db, store, config, events, signal: run.signal, fence, concurrency, onLockLost });
+      // A running step gets until shortly before the run must be over to stop by itself;
+      // then it is abandoned, so records, lock release and pool close still fit.
+      const settleBy = () => {
+        const by = run.cleanupBy;
+        if (by === undefined) return undefined;
+        return by - Math.min(1500, Math.max(0, (by - Date.now()) / 3));
+      };
+      const onLateFault = (step: string, message: string) => run.stop({ kind: 'fault', message: `step "${step}" failed after it was recorded done: ${message}` });
+      const steps = await executePlan({ plan: p, steps: project.steps, state, db, store, config, events, signal: run.signal, fence, concurrency, onLockLost, faults, settleBy, onLateFault });
       // Steps committed asynchronously: make them durable before anyone is told they are done.
       if (steps.some((s) => s.status === 'applied')) await retryConnectionFaults(run, () => flushCommits(db));
       const stopped = steps.some((s) => s.status === 'interrupted' || (s.status === 'blocked' && s.reason === 'not run: the run was stopped'));
-      const failed = steps.some((s) => s.status === 'failed' || s.status === 'blocked');
-      return { ...base, status: stopped ? 'interrupted' : failed ? 'failed' : 'ok', steps, durationMs: 0 };
+      const failed = steps.some((s) => s.status === 'failed' || s.status === 'blocked') || stop?.kind === 'fault';
+      return { ...base, status: stop?.kind === 'fault' ? 'failed' : stopped ? 'interrupted' : failed ? 'failed' : 'ok', steps, durationMs: 0 };
     } finally {
       handle.lost.removeEventListener('abort', onLost);
       await handle.release();
@@ -160,7 +169,7 @@ export async function apply(options: ApplyOptions = {}): Promise<ApplyResult> {
   if (stop?.kind === 'signal' && out.status === 'ok') out.status = 'interrupted';
   // After a stop, a lock wait that gave up or a statement that failed (cancelled by the
   // stop) is the stop itself, not a separate failure.
-  if (stop && (out.status === 'interrupted' || out.status === 'lock-timeout' || out.status === 'error')) {
+  if (stop && stop.kind !== 'fault' && (out.status === 'interrupted' || out.status === 'lock-timeout' || out.status === 'error')) {
     out.stop = stop;
     out.status = 'interrupted';
   }
@@ -175,8 +184,8 @@ export async function apply(options: ApplyOptions = {}): Promise<ApplyResult> {
 export async function cleanup(options: BaseOptions = {}): Promise<CleanupResult> {
   const r = await session<CleanupResult>(options, 'cleanup', async (project, db, run) => {
     const { config, container, events } = project;
-    const lock = container.resolve(Tokens.Lock);
-    const store = container.resolve(Tokens.StateStore);
+    const lock = resolveContract(container, Tokens.Lock, project.registrations, config.displayFile);
+    const store = resolveContract(container, Tokens.StateStore, project.registrations, config.displayFile);
     const holder = await lock.holder().catch(() => undefined);
     let handle;
     try {
@@ -205,7 +214,7 @@ export async function cleanup(options: BaseOptions = {}): Promise<CleanupResult>
 /** Each step's recorded state, or (history) every recorded event. Never writes. */
 export async function status(options: BaseOptions & { history?: boolean } = {}): Promise<StatusResult> {
   return session(options, 'status', async (project, db) => {
-    const store = project.container.resolve(Tokens.StateStore);
+    const store = resolveContract(project.container, Tokens.StateStore, project.registrations, project.config.displayFile);
     if (options.history) return { status: 'ok', history: await store.history(), target: db.target };
     const state = await store.load();
     const declared = new Set(project.steps.map((s) => s.def.name));
@@ -285,7 +294,7 @@ async function makePlan(project: Project, state: Map<string, StepState>, allowDr
     try {
       checks.set(name, rep.check ? Boolean(await rep.check(last)) : !isDeepStrictEqual(normalizeJson(await rep.lastRun()), last));
     } catch (err) {
-      checks.set(name, { error: causeChain(err) });
+      checks.set(name, { error: redact(causeChain(err), project.config.secrets) });
     }
   }
   return planSteps({ steps: planSteps_, state, checks, allowDrift });
@@ -304,35 +313,79 @@ function normalizeJson(v: unknown): unknown {
 async function session<R extends { status: string }>(
   options: BaseOptions,
   command: 'plan' | 'apply' | 'status' | 'cleanup',
-  fn: (project: Project, db: Database, run: RunControl) => Promise<R>,
+  fn: (project: Project, db: Database, run: RunControl, faults: FaultTrap) => Promise<R>,
   onStop?: (reason: StopReason) => void,
 ): Promise<R | (Failure & { target?: string })> {
   const origin = options.startedAt ?? Date.now();
   const events = new EngineEvents();
   if (options.onEvent) events.on(options.onEvent);
-  let project: Project;
+  // Errors that code run by zsetup leaves behind (the config's, a plugin's, a step's) are
+  // caught while the command runs: a step's fail that step, others fail the command.
+  let runFault: Error | undefined;
+  let run: RunControl | undefined;
+  const faults = new FaultTrap((err, how) => {
+    const message = `code outside any step (the config or a plugin) left ${how} behind: ${causeChain(err)}`;
+    runFault ??= new Error(message);
+    run?.stop({ kind: 'fault', message });
+  });
+  const untrap = faults.install();
   try {
-    project = await loadProject({ ...options, command, events });
-  } catch (err) {
-    return failure(err, []);
+    let project: Project;
+    try {
+      project = await loadProject({ ...options, command, events });
+    } catch (err) {
+      return failure(runFault ?? err, []);
+    }
+    const r = await sessionWith(project, options, command, origin, events, faults, (x) => (run = x), fn, onStop);
+    if (runFault && r.status !== 'config') return { ...failure(runFault, project.config.secrets), target: (r as { target?: string }).target };
+    return r;
+  } finally {
+    untrap();
   }
+}
+
+async function sessionWith<R extends { status: string }>(
+  project: Project,
+  options: BaseOptions,
+  command: 'plan' | 'apply' | 'status' | 'cleanup',
+  origin: number,
+  events: EngineEvents,
+  faults: FaultTrap,
+  expose: (run: RunControl) => void,
+  fn: (project: Project, db: Database, run: RunControl, faults: FaultTrap) => Promise<R>,
+  onStop?: (reason: StopReason) => void,
+): Promise<R | (Failure & { target?: string })> {
   const { config } = project;
   const secrets = config.secrets;
-  const hooks = resolveAllOrNone(project.container, Tokens.Hooks);
-  for (const h of hooks) if (h.onEvent) events.on(h.onEvent.bind(h));
+  let hooks: Hooks[];
+  try {
+    hooks = resolveAllOrNone(project.container, Tokens.Hooks);
+  } catch (err) {
+    return failure(new ConfigError([{ file: config.displayFile, path: 'plugins', message: `a plugin's hooks (Tokens.Hooks) could not be created: ${causeChain(err)}` }]), secrets);
+  }
+  for (const h of hooks) if (typeof h?.onEvent === 'function') events.on(h.onEvent.bind(h));
 
   let db: Database | undefined;
   const ac = new AbortController();
   const timers: NodeJS.Timeout[] = [];
   let stopped = false;
+  const deadline = command === 'apply' ? config.apply.deadlineMs : undefined;
+  const deadlineAt = deadline !== undefined ? origin + deadline : undefined;
+  let cleanupBy: number | undefined;
   const run: RunControl = {
     command,
     signal: ac.signal,
     cleanupDeadlineMs: config.apply.cleanupDeadlineMs,
+    get cleanupBy() {
+      return cleanupBy;
+    },
+    deadlineAt,
     events,
-    stop(reason) {
+    stop(reason, o) {
       if (stopped) return;
       stopped = true;
+      // The run must be over by then: the deadline itself, or now plus the cleanup deadline.
+      cleanupBy = reason.kind === 'deadline' && deadlineAt !== undefined ? deadlineAt : Date.now() + (o?.cleanupDeadlineMs ?? config.apply.cleanupDeadlineMs);
       onStop?.(reason);
       const why = describeStop(reason);
       events.emit({ type: 'run.stopping', reason: why, signal: reason.kind === 'signal' ? reason.signal : undefined });
@@ -342,51 +395,65 @@ async function session<R extends { status: string }>(
       if (reason.kind !== 'deadline') void db?.cancelRunning?.().catch(() => undefined);
     },
   };
+  expose(run);
   const external = options.signal;
   const onExternal = () => run.stop({ kind: 'signal', signal: 'SIGTERM' });
   if (external?.aborted) onExternal();
   external?.addEventListener('abort', onExternal, { once: true });
   const disposers: Array<() => void> = [];
-  if (command === 'apply' || command === 'cleanup') {
-    for (const h of hooks) {
-      const d = h.onRun?.(run);
-      if (typeof d === 'function') disposers.push(d);
-    }
-    const deadline = command === 'apply' ? config.apply.deadlineMs : undefined;
-    if (deadline !== undefined) {
-      // Stop early enough that the batch in flight and cleanup finish before the deadline.
-      // It counts from the start of the run (loading the config is part of it), not from here.
-      const margin = Math.min(config.apply.cleanupDeadlineMs, deadline / 4);
-      const at = new Date(origin + deadline);
-      const left = at.getTime() - Date.now();
-      timers.push(setTimeout(() => run.stop({ kind: 'deadline', deadline: at }), Math.max(0, left - margin)));
-      timers.push(setTimeout(() => void db?.cancelRunning?.().catch(() => undefined), Math.max(0, left - margin / 2)));
-      for (const t of timers) t.unref();
-    }
-  }
   try {
-    db = project.container.resolve(Tokens.Database);
+    if (command === 'apply' || command === 'cleanup') {
+      hooks.forEach((h, i) => {
+        if (typeof h?.onRun !== 'function') return;
+        let d: unknown;
+        try {
+          d = h.onRun(run);
+        } catch (err) {
+          throw new ConfigError([{ file: config.displayFile, path: 'plugins', message: `a plugin's onRun hook (#${i + 1} of Tokens.Hooks) failed: ${causeChain(err)}` }]);
+        }
+        if (typeof d === 'function') disposers.push(d as () => void);
+      });
+      if (deadline !== undefined && deadlineAt !== undefined) {
+        // Stop early enough that the batch in flight and cleanup finish before the deadline.
+        // It counts from the start of the run (loading the config is part of it), not from here.
+        const margin = Math.min(config.apply.cleanupDeadlineMs, deadline / 4);
+        const left = deadlineAt - Date.now();
+        timers.push(setTimeout(() => run.stop({ kind: 'deadline', deadline: new Date(deadlineAt) }), Math.max(0, left - margin)));
+        timers.push(setTimeout(() => void db?.cancelRunning?.().catch(() => undefined), Math.max(0, left - margin / 2)));
+        for (const t of timers) t.unref();
+      }
+    }
+    db = resolveContract(project.container, Tokens.Database, project.registrations, config.displayFile);
     events.emit({ type: 'run.started', command, target: db.target, owner: config.owner, steps: project.steps.length });
     await db.connect(run.signal);
-    return await fn(project, db, run);
+    return await fn(project, db, run, faults);
   } catch (err) {
     return { ...failure(err, secrets), target: db?.target };
   } finally {
     for (const t of timers) clearTimeout(t);
     external?.removeEventListener('abort', onExternal);
-    await db?.close();
-    for (const d of disposers) d();
+    // Bounded: a step abandoned mid-transaction may still hold a pool connection, and the
+    // pool's end waits for it. The process is about to end; the server rolls it back.
+    await withTimeout(db?.close() ?? Promise.resolve(), Math.max(1000, Math.min(5000, (cleanupBy ?? Infinity) - Date.now())));
+    for (const d of disposers) {
+      try {
+        d();
+      } catch {
+        // a hook's disposer must not turn a result into a crash
+      }
+    }
   }
 }
 
 function failure(err: unknown, secrets: readonly string[]): Failure {
   const status: FailureStatus =
     err instanceof ConfigError ? 'config' : err instanceof DatabaseUnreachableError ? 'unreachable' : err instanceof LockTimeoutError ? 'lock-timeout' : 'error';
-  const e = err instanceof Error ? err : new Error(String(err));
-  if (status === 'error' || status === 'unreachable') {
-    const safe = new Error(redact(status === 'error' ? causeChain(e) : e.message, secrets));
-    Object.assign(safe, { hint: (e as { hint?: string }).hint, stack: redact(e.stack ?? '', secrets) });
-    return { status, error: safe };
+  if (err instanceof ConfigError) {
+    // Problems may quote what a plugin or the config threw: scrub every one of them.
+    return { status, error: new ConfigError(err.problems.map((p) => ({ ...p, message: redact(p.message, secrets) }))) };
   }
-  return { status, error: e };
+  const e = err instanceof Error ? err : new Error(causeChain(err));
+  const safe = new Error(redact(status === 'error' ? causeChain(e) : e.message, secrets));
+  Object.assign(safe, { hint: (e as { hint?: string }).hint, stack: redact(e.stack ?? '', secrets) });
+  return { status, error: safe };
 }

@@ -11,7 +11,7 @@ import type { Database } from './db.js';
 import type { StateStore } from './state/store.js';
 import type { Lock } from './lock/lock.js';
 import type { EngineEvents, Hooks } from './engine/events.js';
-import { ConfigError } from './errors.js';
+import { ConfigError, causeChain, type ConfigProblem } from './errors.js';
 
 function token<T>(description: string): InjectionToken<T> {
   return Symbol(description) as InjectionToken<T>;
@@ -41,26 +41,100 @@ const rootContainer = tsyringe.container;
 /** tsyringe's `instanceCachingFactory`: one instance per container, created on first resolve. */
 export const instanceCachingFactory: typeof import('tsyringe').instanceCachingFactory = tsyringe.instanceCachingFactory;
 
+/** Who registered what: a plugin's label (`plugins[2]` or `built-in plugin pool`) per token. */
+export interface Registrations {
+  /** The plugin that last registered each token, as a label for messages. */
+  readonly providers: Map<InjectionToken<unknown>, { label: string; name: string }>;
+  /** Built-in plugins left out because a config plugin of the same name replaces them. */
+  readonly replaced: Map<string, string>;
+}
+
+/** The contracts every run needs, with the built-in plugin that provides each. */
+export const REQUIRED_CONTRACTS: ReadonlyArray<{ token: InjectionToken<unknown>; name: string; builtin: string; methods: readonly string[] }> = [
+  { token: Tokens.Database, name: 'Tokens.Database', builtin: 'pool', methods: ['connect', 'withSession', 'close'] },
+  { token: Tokens.StateStore, name: 'Tokens.StateStore', builtin: 'journal', methods: ['init', 'load', 'history', 'record', 'recordStatement', 'checkpointStatement'] },
+  { token: Tokens.Lock, name: 'Tokens.Lock', builtin: 'lock', methods: ['acquire', 'holder'] },
+];
+
 /**
  * One container per invocation: a child of tsyringe's root, so nothing leaks between
  * invocations (or tests). Plugins register in order; a later registration of a
- * single-valued token (StateStore, Lock, Database) replaces an earlier one.
+ * single-valued token (StateStore, Lock, Database) replaces an earlier one. A plugin whose
+ * `register()` throws is one more problem (with its index in the config), never the end of
+ * validation: every problem is reported at once.
  */
-export function buildContainer(config: ResolvedConfig, builtins: readonly Plugin[], plugins: readonly Plugin[], events: EngineEvents): DependencyContainer {
+export function buildContainer(
+  config: ResolvedConfig,
+  builtins: readonly Plugin[],
+  plugins: readonly Plugin[],
+  events: EngineEvents,
+  replaced: ReadonlyMap<string, string> = new Map(),
+): { container: DependencyContainer; problems: ConfigProblem[]; registrations: Registrations } {
   const c = rootContainer.createChildContainer();
   c.register(Tokens.Config, { useValue: config });
   c.register(Tokens.Events, { useValue: events });
-  const problems = [];
-  const all = [...builtins.map((p) => ({ p, path: `built-in plugin ${p.name}` })), ...plugins.map((p, i) => ({ p, path: `plugins[${i}]` }))];
+  const problems: ConfigProblem[] = [];
+  const providers = new Map<InjectionToken<unknown>, { label: string; name: string }>();
+  const all = [
+    ...builtins.map((p) => ({ p, path: `built-in plugin ${p.name}` })),
+    ...plugins.map((p, i) => ({ p, path: `plugins[${config.pluginIndex?.[i] ?? i}]` })),
+  ];
   for (const { p, path } of all) {
+    // What this plugin registers, so a missing or broken contract names its provider.
+    const tracked = new Proxy(c, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        if (prop === 'register' && typeof v === 'function') {
+          return (token: InjectionToken<unknown>, ...rest: unknown[]) => {
+            providers.set(token, { label: path, name: p.name });
+            return (v as (...a: unknown[]) => unknown).call(target, token, ...rest);
+          };
+        }
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
     try {
-      p.register(c, config);
+      p.register(tracked, config);
     } catch (err) {
-      problems.push({ file: config.displayFile, path, message: `plugin "${p.name}" failed to register: ${(err as Error)?.message ?? String(err)}` });
+      problems.push({ file: config.displayFile, path, message: `plugin "${p.name}" failed to register: ${causeChain(err)}` });
     }
   }
-  if (problems.length > 0) throw new ConfigError(problems);
-  return c;
+  // A plugin that replaces a built-in must provide what the built-in did.
+  for (const r of REQUIRED_CONTRACTS) {
+    if (c.isRegistered(r.token, true)) continue;
+    const by = replaced.get(r.builtin);
+    problems.push({
+      file: config.displayFile,
+      path: by ? `${by} (plugin "${r.builtin}")` : 'plugins',
+      message: by
+        ? `replaces the built-in plugin "${r.builtin}" but registers nothing for ${r.name}: register one in register() (c.register(${r.name}, { useFactory: ... })), or remove it from plugins to keep the built-in`
+        : `nothing is registered for ${r.name} (the built-in plugin "${r.builtin}" provides it)`,
+    });
+  }
+  return { container: c, problems, registrations: { providers, replaced: new Map(replaced) } };
+}
+
+/**
+ * Resolve one of the required contracts and check its shape, so that a plugin's broken
+ * factory or a value of the wrong shape is a config error naming the plugin and the
+ * token (exit 2), not a TypeError deep in a run.
+ */
+export function resolveContract<T>(c: DependencyContainer, token: InjectionToken<T>, registrations: Registrations | undefined, file: string): T {
+  const spec = REQUIRED_CONTRACTS.find((r) => r.token === token);
+  const by = registrations?.providers.get(token as InjectionToken<unknown>);
+  const where = by ? `${by.label} (plugin "${by.name}")` : 'plugins';
+  const name = spec?.name ?? String(token);
+  let value: T;
+  try {
+    value = c.resolve(token);
+  } catch (err) {
+    throw new ConfigError([{ file, path: where, message: `could not provide ${name}: ${causeChain(err)}` }]);
+  }
+  const missing = (spec?.methods ?? []).filter((m) => typeof (value as Record<string, unknown> | null)?.[m] !== 'function');
+  if (missing.length > 0) {
+    throw new ConfigError([{ file, path: where, message: `registered for ${name} a value that is not one: it lacks ${missing.map((m) => `${m}()`).join(', ')}` }]);
+  }
+  return value;
 }
 
 /** All registrations of a multi-valued token, or none. */

@@ -27,7 +27,7 @@ export type {
   Awaitable,
 } from './config/dsl.js';
 export type { ResolvedConfig, ConfigFlags } from './config/resolve.js';
-export { parseDuration, formatMs } from './config/duration.js';
+export { parseDuration, formatMs, MAX_DURATION_MS } from './config/duration.js';
 export { loadProject, type Project, type ResolvedStep, type LoadOptions } from './config/project.js';
 
 export { plan, apply, status, cleanup } from './api.js';
@@ -54,7 +54,7 @@ export { planSteps, type Plan, type PlanEntry, type PlanStep, type Action, type 
 export { buildGraph } from './plan/graph.js';
 export { checksum, normalizeSource } from './plan/checksum.js';
 
-export { ZsetupError, ConfigError, LockTimeoutError, DatabaseUnreachableError, LockLostError, redact, causeChain, type ConfigProblem } from './errors.js';
+export { ZsetupError, ConfigError, LockTimeoutError, DatabaseUnreachableError, LockLostError, redact, redactDeep, causeChain, describeThrown, rememberSecret, passwordsIn, type ConfigProblem } from './errors.js';
 
 export { pool, journal, lock, steps, signalHandler, defaultPlugins } from '../plugins/index.js';
 export type { SignalHandlerOptions } from '../plugins/signal-handler/index.js';

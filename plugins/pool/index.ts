@@ -8,6 +8,7 @@
  */
 import { resolve as resolvePath } from 'node:path';
 import net from 'node:net';
+import { readFileSync } from 'node:fs';
 import type { Knex } from 'knex';
 import type { Pool, PoolClient, PoolConfig, Client as PgClient, ClientConfig, QueryConfig } from 'pg';
 import { requirePg } from '../../src/cjs.js';
@@ -16,6 +17,9 @@ import {
   Tokens,
   instanceCachingFactory,
   DatabaseUnreachableError,
+  ConfigError,
+  LockTimeoutError,
+  describeThrown,
   DataDirLock,
   describeHolder,
   sleep,
@@ -238,6 +242,49 @@ function sendCancel(c: PgWire): Promise<void> {
   });
 }
 
+/** A filesystem error on the data dir (or `what`), in words. */
+function fsProblem(err: unknown, what: string): string {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  switch (code) {
+    case 'EEXIST':
+    case 'ENOTDIR':
+      return `${what} or one of its parent folders is a file, not a folder`;
+    case 'EACCES':
+    case 'EPERM':
+      return `no permission to create or open ${what === 'it' ? 'it' : what} (${code})`;
+    case 'EROFS':
+      return 'the file system is read-only';
+    case 'ENOSPC':
+      return 'no space left on the device';
+    default:
+      return describeThrown(err);
+  }
+}
+
+/** Why PGlite could not open a data dir, when the files tell (undefined: they do not). */
+function diagnoseDataDir(dir: string): string | undefined {
+  const read = (f: string) => {
+    try {
+      return readFileSync(`${dir}/${f}`);
+    } catch {
+      return undefined;
+    }
+  };
+  const version = read('PG_VERSION')?.toString('utf8').trim();
+  if (version !== undefined && version !== PGLITE_PG_MAJOR) {
+    return `its PG_VERSION says PostgreSQL ${JSON.stringify(version).slice(1, -1)}, but the embedded PGlite runs PostgreSQL ${PGLITE_PG_MAJOR}: it was made by another version (point database.pglite.dataDir at a new folder, or dump and restore)`;
+  }
+  const control = read('global/pg_control');
+  if (version !== undefined && control === undefined) return 'global/pg_control is missing: the data dir is damaged (restore it, or point database.pglite.dataDir at a new folder)';
+  if (control !== undefined && control.length !== 8192) {
+    return `global/pg_control is ${control.length} bytes instead of 8192: the data dir is damaged (restore it, or point database.pglite.dataDir at a new folder)`;
+  }
+  return undefined;
+}
+
+/** The PostgreSQL major version of the embedded PGlite (@electric-sql/pglite 0.5: PostgreSQL 18). */
+const PGLITE_PG_MAJOR = '18';
+
 function formatSeconds(ms: number): string {
   return ms < 1000 ? `${ms} ms` : `${Math.round(ms / 100) / 10} s`;
 }
@@ -338,24 +385,46 @@ class PgliteDatabase implements Database {
   async connect(signal?: AbortSignal): Promise<void> {
     if (this.pglite) return;
     const lock = new DataDirLock(this.dataDir);
-    this.lock = await lock.acquire({
-      owner: this.config.owner,
-      timeoutMs: this.config.lock.timeoutMs,
-      signal,
-      onWait: (holder, waitedMs) => this.events.emit({ type: 'lock.waiting', lock: lock.description, holder: describeHolder(holder), waitedMs }),
-    });
+    try {
+      this.lock = await lock.acquire({
+        owner: this.config.owner,
+        timeoutMs: this.config.lock.timeoutMs,
+        signal,
+        onWait: (holder, waitedMs) => this.events.emit({ type: 'lock.waiting', lock: lock.description, holder: describeHolder(holder), waitedMs }),
+      });
+    } catch (err) {
+      if (err instanceof LockTimeoutError) throw err;
+      throw this.cannotOpen(fsProblem(err, `its lock file ${lock.path}`));
+    }
     try {
       const { mkdir } = await import('node:fs/promises');
-      await mkdir(this.dataDir, { recursive: true });
+      try {
+        await mkdir(this.dataDir, { recursive: true });
+      } catch (err) {
+        throw this.cannotOpen(fsProblem(err, 'it'));
+      }
       const { PGlite } = await import('@electric-sql/pglite');
-      const p = new PGlite(this.dataDir) as unknown as PGliteLike;
-      await p.waitReady;
+      let p: PGliteLike;
+      try {
+        p = new PGlite(this.dataDir) as unknown as PGliteLike;
+        await p.waitReady;
+      } catch (err) {
+        // PGlite says "Aborted()" or "failed to initialize properly": find out why.
+        throw this.cannotOpen(diagnoseDataDir(this.dataDir) ?? `PGlite could not open it (${describeThrown(err)}); it may be damaged or made by another PostgreSQL version`);
+      }
       this.pglite = p;
       this.lastCheckpoint = { at: performance.now(), ms: 0 };
     } catch (err) {
       await this.close();
       throw err;
     }
+  }
+
+  /** A data dir that cannot be used: a config error naming it and the cause (exit 2, nothing changed). */
+  private cannotOpen(cause: string): ConfigError {
+    return new ConfigError([
+      { file: this.config.displayFile, path: 'database.pglite.dataDir', message: `cannot open the PGlite data dir ${this.dataDir}: ${cause}` },
+    ]);
   }
 
   async close(): Promise<void> {

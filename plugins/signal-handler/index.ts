@@ -12,7 +12,8 @@
  * that handle signals themselves pass their own `signal` to `apply()`).
  * @example plugins: [signalHandler({ cleanupDeadline: '5s' })]
  */
-import { Tokens, parseDuration, type Duration, type Hooks, type Plugin } from '../../src/index.js';
+import { Tokens, parseDuration, MAX_DURATION_MS, type Duration, type Hooks, type Plugin } from '../../src/index.js';
+import { startWatchdog } from './watchdog.js';
 
 export interface SignalHandlerOptions {
   /** How long cleanup may take after the first signal. @default apply.cleanupDeadline ("10s") */
@@ -25,32 +26,57 @@ export function signalHandler(options: SignalHandlerOptions | false = {}): Plugi
     register(c) {
       if (options === false) return;
       const fromOption = options.cleanupDeadline === undefined ? undefined : parseDuration(options.cleanupDeadline);
-      if (options.cleanupDeadline !== undefined && fromOption === undefined) throw new Error(`cleanupDeadline: expected a duration such as 10s, got ${JSON.stringify(options.cleanupDeadline)}`);
+      if (options.cleanupDeadline !== undefined && (fromOption === undefined || fromOption > MAX_DURATION_MS))
+        throw new Error(`cleanupDeadline: expected a duration such as 10s (at most 24d), got ${JSON.stringify(options.cleanupDeadline)}`);
       const hooks: Hooks = {
         onRun(run) {
           const deadlineMs = fromOption ?? run.cleanupDeadlineMs;
+          // A worker thread that still ends the process when the main thread is blocked in
+          // synchronous code (see watchdog.ts). Only `apply` runs steps.
+          const dog =
+            run.command === 'apply' && process.env.ZSETUP_WATCHDOG !== '0'
+              ? startWatchdog({
+                  cleanupDeadlineMs: deadlineMs,
+                  deadlineAt: run.deadlineAt,
+                  deadlineStopAt: run.deadlineAt === undefined ? undefined : run.deadlineAt - Math.min(run.cleanupDeadlineMs, (run.deadlineAt - Date.now()) / 4),
+                })
+              : undefined;
+          const onStop = () => dog?.acknowledge();
+          run.signal.addEventListener('abort', onStop, { once: true });
           let first: NodeJS.Signals | undefined;
           let timer: NodeJS.Timeout | undefined;
+          let exiting = false;
           const exitNow = (sig: NodeJS.Signals, why: string) => {
+            if (exiting) return;
+            exiting = true;
             run.events.emit({ type: 'log', level: 'warn', message: `${why}: exiting now; open transactions roll back and the next apply recovers` });
             dispose();
-            process.kill(process.pid, sig); // default action: the process ends with this signal
+            // The watchdog's own signal watcher must be gone first, or the signal raised
+            // below would be caught again instead of ending the process.
+            const raise = () => process.kill(process.pid, sig); // default action: the process ends with this signal
+            if (dog) void dog.close().then(raise, raise);
+            else raise();
           };
           const onSignal = (sig: NodeJS.Signals) => {
+            dog?.acknowledge();
             if (first) return exitNow(sig, `second ${sig}`);
             first = sig;
-            run.stop({ kind: 'signal', signal: sig as 'SIGINT' | 'SIGTERM' });
+            run.stop({ kind: 'signal', signal: sig as 'SIGINT' | 'SIGTERM' }, { cleanupDeadlineMs: deadlineMs });
             timer = setTimeout(() => exitNow(sig, `cleanup took longer than ${Math.round(deadlineMs / 100) / 10} s`), deadlineMs);
             timer.unref();
           };
           const dispose = () => {
             clearTimeout(timer);
+            run.signal.removeEventListener('abort', onStop);
             process.off('SIGINT', onSignal);
             process.off('SIGTERM', onSignal);
           };
           process.on('SIGINT', onSignal);
           process.on('SIGTERM', onSignal);
-          return dispose;
+          return () => {
+            dispose();
+            void dog?.close();
+          };
         },
       };
       c.register(Tokens.Hooks, { useValue: hooks });

@@ -39,6 +39,10 @@ export const sqlKind: StepKind<SqlStep> = {
       return { source: '' };
     }
     const where = isSqlFile(def.sql) ? 'sql' : ref !== undefined ? 'file' : 'sql';
+    if (text.includes('\0')) {
+      ctx.problem(where, `contains a NUL byte${ref ? ` (${ref} at line ${text.slice(0, text.indexOf('\0')).split('\n').length})` : ''}: PostgreSQL cannot take one in SQL text`);
+      return { source: '' };
+    }
     const statements = splitStatements(text, (what, line) => ctx.problem(where, `unterminated ${what} starting at line ${line}${ref ? ` of ${ref}` : ''}`));
     if (statements.length === 0) ctx.problem(where, `no SQL statement${ref ? ` in ${ref}` : ''}`);
     return { source: def.version !== undefined ? `version:${def.version}` : text, script: text };

@@ -3,7 +3,7 @@ import { apply } from '../api.js';
 import { formatMs } from '../config/duration.js';
 import { describeStop } from '../engine/events.js';
 import { baseOptions, outOf, withCommonOptions, type CommonFlags, type Runner } from './common.js';
-import { jsonLine, line, printError, textRenderer } from './output.js';
+import { errLine, jsonLine, line, printError, textRenderer } from './output.js';
 import { EXIT, exitCodeOf } from './exit.js';
 
 export function applyCommand(run: Runner): Command {
@@ -35,9 +35,9 @@ export function applyCommand(run: Runner): Command {
               out,
               `${r.status === 'ok' ? 'Done' : r.status === 'interrupted' ? 'Stopped' : 'Failed'}: ${counts.applied} applied, ${counts.skipped} up to date, ${counts.failed} failed, ${counts.blocked} not run${counts.interrupted ? `, ${counts.interrupted} interrupted` : ''} in ${formatMs(r.durationMs)}${r.target ? ` on ${r.target}` : ''}.`,
             );
-          if (r.status === 'failed') process.stderr.write('zsetup: a step failed or could not run; fix it and run apply again (it retries the failed step)\n');
-          if (r.status === 'interrupted')
-            process.stderr.write(`zsetup: stopped${r.stop ? ` (${describeStop(r.stop)})` : ''}; the lock is released and the next apply continues where this one stopped\n`);
+          if (r.status === 'failed')
+            errLine(out, r.stop?.kind === 'fault' ? `zsetup: ${describeStop(r.stop)}; fix it and run apply again` : 'zsetup: a step failed or could not run; fix it and run apply again (it retries the failed step)');
+          if (r.status === 'interrupted') errLine(out, `zsetup: stopped${r.stop ? ` (${describeStop(r.stop)})` : ''}; the lock is released and the next apply continues where this one stopped`);
         }
         if (r.status === 'interrupted') return r.stop?.kind === 'signal' && r.stop.signal === 'SIGINT' ? EXIT.SIGINT : EXIT.SIGTERM;
         return exitCodeOf(r.status);

@@ -28,18 +28,10 @@ export function baseOptions(flags: CommonFlags & { concurrency?: string; deadlin
   };
 }
 
+/**
+ * Where a command writes. Secrets need no listing here: every password zsetup learns (from
+ * ZSETUP_DATABASE_URL, PGPASSWORD or the config) is remembered and scrubbed by `redact`.
+ */
 export function outOf(flags: CommonFlags): Out {
-  return { json: Boolean(flags.json), secrets: envSecrets() };
-}
-
-/** The password of ZSETUP_DATABASE_URL, so no output can show it (config URLs: see the API). */
-function envSecrets(): string[] {
-  const url = process.env.ZSETUP_DATABASE_URL;
-  if (!url) return [];
-  try {
-    const pw = new URL(url).password;
-    return pw ? [pw, decodeURIComponent(pw)] : [];
-  } catch {
-    return [];
-  }
+  return { json: Boolean(flags.json), secrets: [] };
 }

@@ -4,7 +4,7 @@
  */
 import { requireCjs } from '../cjs.js';
 import type { EngineEvent } from '../engine/events.js';
-import { ConfigError, redact, type ZsetupError } from '../errors.js';
+import { ConfigError, redact, redactDeep, type ZsetupError } from '../errors.js';
 import { formatMs } from '../config/duration.js';
 
 export interface Out {
@@ -17,7 +17,14 @@ export function line(out: Out, text: string): void {
 }
 
 export function jsonLine(out: Out, obj: unknown): void {
-  process.stdout.write(redact(JSON.stringify(obj, (_k, v) => (v instanceof Error ? v.message : v)), out.secrets) + '\n');
+  // Scrubbed before escaping (a password with a quote or backslash in it is escaped in JSON),
+  // and once more after.
+  process.stdout.write(redact(JSON.stringify(redactDeep(obj, out.secrets)), out.secrets) + '\n');
+}
+
+/** One line on stderr, scrubbed. */
+export function errLine(out: Out, text: string): void {
+  process.stderr.write(redact(text, out.secrets) + '\n');
 }
 
 /** Left-aligned columns; the last column is not padded. */

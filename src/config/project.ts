@@ -8,10 +8,11 @@ import { randomBytes } from 'node:crypto';
 import { relative } from 'node:path';
 import type { DependencyContainer } from 'tsyringe';
 import type { ConfigCommand, ConfigExport, Plugin, Prepared, StepDefinition, StepKind, UserConfig } from './dsl.js';
-import { loadConfigFile, describeLoadError } from './load.js';
+import { loadConfigFile, settled, describeLoadError, CONFIG_TIMEOUT_MS } from './load.js';
+import { MAX_DURATION_MS, parseDuration } from './duration.js';
 import { resolveConfig, checkStepFields, Problems, type ConfigFlags, type ResolvedConfig } from './resolve.js';
-import { buildContainer, resolveAllOrNone, Tokens } from '../container.js';
-import { ConfigError } from '../errors.js';
+import { buildContainer, resolveAllOrNone, resolveContract, REQUIRED_CONTRACTS, Tokens, type Registrations } from '../container.js';
+import { ConfigError, causeChain, describeThrown } from '../errors.js';
 import { EngineEvents } from '../engine/events.js';
 import { buildGraph, didYouMean } from '../plan/graph.js';
 import { checksum } from '../plan/checksum.js';
@@ -32,6 +33,8 @@ export interface Project {
   readonly events: EngineEvents;
   /** In execution order. */
   readonly steps: readonly ResolvedStep[];
+  /** Which plugin registered which token (for messages). */
+  readonly registrations?: Registrations;
 }
 
 export interface LoadOptions {
@@ -56,42 +59,93 @@ export function newOwnerId(): string {
 
 export async function loadProject(o: LoadOptions): Promise<Project> {
   const cwd = o.cwd ?? process.cwd();
+  const env = o.env ?? process.env;
+  const timeoutMs = configTimeout(env);
   let file: string;
   let exported: unknown;
   if (o.config !== undefined) {
     file = o.configFile ?? `${cwd}/<inline config>`;
     exported = o.config;
   } else {
-    ({ file, exported } = await loadConfigFile(cwd, o.configFile));
+    ({ file, exported } = await loadConfigFile(cwd, o.configFile, timeoutMs));
   }
-  let raw: unknown;
-  try {
-    raw = await (typeof exported === 'function' ? (exported as (e: { command: ConfigCommand }) => unknown)({ command: o.command }) : exported);
-  } catch (err) {
-    throw new ConfigError([{ file: relative(cwd, file) || file, path: '', message: `the config function threw: ${describeLoadError(err).replace(/^failed to load: /, '')}` }]);
-  }
+  // A config may export a promise, or a function of the command (sync or async): wait for
+  // it, bounded, so a config that never settles fails naming its file instead of hanging.
+  const shown = relative(cwd, file) || file;
+  const isFn = typeof exported === 'function';
+  const raw = await settled(
+    shown,
+    timeoutMs,
+    () => (isFn ? (exported as (e: { command: ConfigCommand }) => unknown)({ command: o.command }) : exported),
+    (err) => `${isFn ? 'the config function threw' : "the config's promise rejected"}: ${err instanceof Error ? describeLoadError(err).replace(/^failed to load: /, '') : describeThrown(err)}`,
+  );
   const events = o.events ?? new EngineEvents();
-  const { config, problems } = resolveConfig(raw, file, o.env ?? process.env, o.flags ?? {}, newOwnerId(), cwd);
+  const { config, problems } = resolveConfig(raw, file, env, o.flags ?? {}, newOwnerId(), cwd);
   const p = new Problems(config.displayFile);
   p.list.push(...problems);
   // A built-in is left out when the config lists a plugin of the same name (which replaces
   // it, or, like signalHandler(false), turns it off).
-  const listed = new Set(config.plugins.map((pl) => pl.name));
-  const defaults = (o.defaults ?? (await import('../../plugins/index.js')).defaultPlugins()).filter((pl) => !listed.has(pl.name));
-  let container: DependencyContainer;
-  try {
-    container = buildContainer(config, defaults, config.plugins, events);
-  } catch (err) {
-    if (err instanceof ConfigError) throw new ConfigError([...p.list, ...err.problems]);
-    throw err;
+  const listedAt = new Map<string, string>();
+  config.plugins.forEach((pl, i) => listedAt.set(pl.name, `plugins[${config.pluginIndex?.[i] ?? i}]`));
+  const defaults = o.defaults ?? (await import('../../plugins/index.js')).defaultPlugins();
+  const replaced = new Map([...listedAt].filter(([name]) => defaults.some((d) => d.name === name)));
+  const built = buildContainer(
+    config,
+    defaults.filter((pl) => !listedAt.has(pl.name)),
+    config.plugins,
+    events,
+    replaced,
+  );
+  p.list.push(...built.problems);
+  const steps = prepareSteps(config, built.container, p, replaced);
+  const project: Project = { config, container: built.container, events, steps, registrations: built.registrations };
+  // Every contract resolves and has the right shape before anything touches a database:
+  // a broken plugin is exit 2 naming it, with the database untouched.
+  if (p.list.length === 0) {
+    for (const r of REQUIRED_CONTRACTS) {
+      try {
+        resolveContract(built.container, r.token, built.registrations, config.displayFile);
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        p.list.push(...err.problems);
+        break; // the others usually depend on it (the lock and the store need the pool)
+      }
+    }
   }
-  const steps = prepareSteps(config, container, p);
-  return { config, container, events, steps };
+  if (p.list.length > 0) throw new ConfigError(p.list);
+  return project;
 }
 
-function prepareSteps(config: ResolvedConfig, c: DependencyContainer, p: Problems): ResolvedStep[] {
+/** `ZSETUP_CONFIG_TIMEOUT`, or the default. */
+function configTimeout(env: NodeJS.ProcessEnv): number {
+  const v = env.ZSETUP_CONFIG_TIMEOUT;
+  if (v === undefined || v === '') return CONFIG_TIMEOUT_MS;
+  const ms = parseDuration(v);
+  if (ms === undefined || ms < 1 || ms > MAX_DURATION_MS) {
+    throw new ConfigError([{ file: 'ZSETUP_CONFIG_TIMEOUT', path: '', message: `expected a duration such as 10s or 2m (at most 24d), got ${JSON.stringify(v)}` }]);
+  }
+  return ms;
+}
+
+function prepareSteps(config: ResolvedConfig, c: DependencyContainer, p: Problems, replaced: ReadonlyMap<string, string>): ResolvedStep[] {
   const kinds = new Map<string, StepKind<any>>();
-  for (const k of resolveAllOrNone(c, Tokens.StepKind)) kinds.set(k.kind, k);
+  let registered: unknown[] = [];
+  try {
+    registered = resolveAllOrNone(c, Tokens.StepKind);
+  } catch (err) {
+    p.add('plugins', `a plugin's step kind could not be created: ${causeChain(err)}`);
+  }
+  registered.forEach((k0, i) => {
+    const k = k0 as Partial<StepKind<any>> | null;
+    const bad = [
+      typeof k?.kind === 'string' && k.kind !== '' ? '' : 'a "kind" name',
+      typeof k?.prepare === 'function' ? '' : 'prepare()',
+      typeof k?.run === 'function' ? '' : 'run()',
+      k?.fields === undefined || (typeof k.fields === 'object' && k.fields !== null) ? '' : '"fields" (an object)',
+    ].filter(Boolean);
+    if (bad.length > 0) p.add('plugins', `step kind #${i + 1} registered for Tokens.StepKind${typeof k?.kind === 'string' ? ` ("${k.kind}")` : ''} lacks ${bad.join(', ')}`);
+    else kinds.set(k!.kind!, { ...(k as StepKind<any>), fields: k!.fields ?? {} });
+  });
 
   const prepared: Array<{ def: StepDefinition; kind: StepKind<any>; prepared: Prepared; index: number } | undefined> = [];
   config.steps.forEach((def0, index) => {
@@ -102,7 +156,13 @@ function prepareSteps(config: ResolvedConfig, c: DependencyContainer, p: Problem
     const kind = kinds.get(def.kind);
     if (!kind) {
       const guess = didYouMean(def.kind, [...kinds.keys()]);
-      p.add(`steps[${index}].kind${label}`, `unknown step kind "${def.kind}"${guess ? ` (did you mean "${guess}"?)` : ''}: add the plugin that provides it to plugins: [...]`);
+      const builtinKind = (def.kind === 'sql' || def.kind === 'function') && replaced.has('steps');
+      p.add(
+        `steps[${index}].kind${label}`,
+        builtinKind
+          ? `unknown step kind "${def.kind}": ${replaced.get('steps')} replaces the built-in plugin "steps" that provides it, and registers no such kind`
+          : `unknown step kind "${def.kind}"${guess ? ` (did you mean "${guess}"?)` : ''}: add the plugin that provides it to plugins: [...]`,
+      );
       return;
     }
     checkStepFields(def0 as Record<string, unknown>, index, Object.keys(kind.fields), p);
@@ -112,7 +172,7 @@ function prepareSteps(config: ResolvedConfig, c: DependencyContainer, p: Problem
       result = kind.prepare(def, { configDir: config.dir, problem: (path, message) => p.add(`steps[${index}]${path ? `.${path}` : ''}${label}`, message) }) as Prepared;
       if (result instanceof Promise) throw new Error('prepare() must be synchronous');
     } catch (err) {
-      p.add(`steps[${index}]${label}`, `step kind "${def.kind}" rejected it: ${(err as Error).message}`);
+      p.add(`steps[${index}]${label}`, `step kind "${def.kind}" rejected it: ${causeChain(err)}`);
     }
     if (result && p.list.length === before) prepared[index] = { def, kind, prepared: result, index };
   });

@@ -6,7 +6,8 @@
 import { dirname, relative } from 'node:path';
 import type { Plugin, StepDefinition } from './dsl.js';
 import { COMMON_STEP_FIELDS } from './dsl.js';
-import { parseDuration } from './duration.js';
+import { MAX_DURATION_MS, parseDuration } from './duration.js';
+import { passwordsIn, redact, rememberSecret } from '../errors.js';
 import { didYouMean } from '../plan/graph.js';
 import type { ConfigProblem } from '../errors.js';
 
@@ -35,6 +36,8 @@ export interface ResolvedConfig {
     readonly cleanupDeadlineMs: number;
   };
   readonly plugins: readonly Plugin[];
+  /** For each of `plugins`, its index in the config's own `plugins` array (for messages). */
+  readonly pluginIndex?: readonly number[];
   readonly steps: readonly StepDefinition[];
   /** Values that must never appear in output (the database password). */
   readonly secrets: readonly string[];
@@ -99,26 +102,59 @@ export function resolveConfig(
   const lock = section(raw, 'lock', ['kind', 'timeout', 'leaseTtl', 'name'], p);
   const apply = section(raw, 'apply', ['concurrency', 'ddlLockTimeout', 'retries', 'deadline', 'cleanupDeadline'], p);
 
-  const envUrl = env.ZSETUP_DATABASE_URL;
-  const url = envUrl !== undefined && envUrl !== '' ? envUrl : str(db.url, 'database.url', p);
-  if (url !== undefined && !/^postgres(ql)?:\/\//i.test(url)) {
-    p.add(envUrl ? 'ZSETUP_DATABASE_URL' : 'database.url', 'expected a URL like postgres://user@host:5432/db');
-  }
+  // Where each overridable value came from: a flag wins over the environment, which wins
+  // over the config; a problem names the one the value came from. An empty environment
+  // variable counts as unset (templated Job manifests often leave them empty).
+  const pick = (flag: string | undefined, flagName: string | undefined, envName: string, value: unknown, key: string): { value: unknown; key: string } => {
+    if (flag !== undefined && flagName) return { value: flag, key: flagName };
+    const e = env[envName];
+    if (e !== undefined && e !== '') return { value: e, key: envName };
+    return { value, key };
+  };
+
+  const urlFrom = pick(undefined, undefined, 'ZSETUP_DATABASE_URL', db.url, 'database.url');
+  const url = urlFrom.key === 'database.url' ? str(db.url, 'database.url', p) : (urlFrom.value as string);
+  // Remember the password before anything can print it (a later problem, a plugin's error).
+  for (const pw of passwordsIn(url)) rememberSecret(pw);
+  if (url !== undefined) checkUrl(url, urlFrom.key, p);
 
   const max = int(poolCfg.max, 'database.pool.max', p, 1) ?? DEFAULTS.poolMax;
-  const concurrency = int(flags.concurrency ?? env.ZSETUP_CONCURRENCY ?? apply.concurrency, flags.concurrency !== undefined ? '--concurrency' : 'apply.concurrency', p, 1) ?? DEFAULTS.concurrency;
-  const kind = env.ZSETUP_LOCK_KIND || lock.kind || DEFAULTS.lockKind;
-  if (kind !== 'advisory' && kind !== 'lease') p.add(env.ZSETUP_LOCK_KIND ? 'ZSETUP_LOCK_KIND' : 'lock.kind', `expected "advisory" or "lease", got ${JSON.stringify(kind)}`);
+  const conc = pick(flags.concurrency, '--concurrency', 'ZSETUP_CONCURRENCY', apply.concurrency, 'apply.concurrency');
+  const concurrency = int(conc.value, conc.key, p, 1) ?? DEFAULTS.concurrency;
+  const kindFrom = pick(undefined, undefined, 'ZSETUP_LOCK_KIND', lock.kind, 'lock.kind');
+  const kind = kindFrom.value ?? DEFAULTS.lockKind;
+  if (kind !== 'advisory' && kind !== 'lease') p.add(kindFrom.key, `expected "advisory" or "lease", got ${typeof kind === 'string' ? shown(kind) : typeName(kind)}`);
 
-  const schema = str(state.schema, 'state.schema', p) ?? DEFAULTS.schema;
-  if (schema === '') p.add('state.schema', 'must not be empty');
+  const schema = identifier(state.schema, 'state.schema', p) ?? DEFAULTS.schema;
+  const lockName = str(lock.name, 'lock.name', p);
+  if (lockName !== undefined) {
+    if (lockName === '') p.add('lock.name', 'must not be empty');
+    else if (lockName.includes('\0')) p.add('lock.name', 'must not contain a NUL byte (PostgreSQL text cannot hold one)');
+  }
+  const dataDir = str(pglite.dataDir, 'database.pglite.dataDir', p);
+  if (dataDir !== undefined) {
+    if (dataDir.trim() === '') p.add('database.pglite.dataDir', 'must not be empty');
+    else if (dataDir.includes('\0')) p.add('database.pglite.dataDir', 'must not contain a NUL byte');
+  }
   const steps = Array.isArray(raw.steps) ? (raw.steps as StepDefinition[]) : [];
   if (raw.steps === undefined) p.add('steps', 'missing: declare the steps to run (steps: [step(...), ...])');
   else if (!Array.isArray(raw.steps)) p.add('steps', `expected an array of steps, got ${typeName(raw.steps)}`);
   const plugins = Array.isArray(raw.plugins) ? (raw.plugins as Plugin[]) : [];
   if (raw.plugins !== undefined && !Array.isArray(raw.plugins)) p.add('plugins', `expected an array of plugins, got ${typeName(raw.plugins)}`);
-  const validPlugins = plugins.filter((pl, i) => checkPlugin(pl, `plugins[${i}]`, p));
+  // Keep each plugin's position in the config's array: problems name plugins[i] as written.
+  const validPlugins: Plugin[] = [];
+  const pluginIndex: number[] = [];
+  plugins.forEach((pl, i) => {
+    if (checkPlugin(pl, `plugins[${i}]`, p)) {
+      validPlugins.push(pl);
+      pluginIndex.push(i);
+    }
+  });
   steps.forEach((s, i) => checkStepShape(s, i, p));
+
+  const lockTimeout = pick(flags.lockTimeout, '--lock-timeout', 'ZSETUP_LOCK_TIMEOUT', lock.timeout, 'lock.timeout');
+  const connectTimeout = pick(flags.connectTimeout, '--connect-timeout', 'ZSETUP_CONNECT_TIMEOUT', poolCfg.connectTimeout, 'database.pool.connectTimeout');
+  const deadline = pick(flags.deadline, '--deadline', 'ZSETUP_DEADLINE', apply.deadline, 'apply.deadline');
 
   const config: ResolvedConfig = {
     file,
@@ -127,45 +163,96 @@ export function resolveConfig(
     owner,
     database: {
       url,
-      pglite: { dataDir: str(pglite.dataDir, 'database.pglite.dataDir', p) ?? DEFAULTS.dataDir },
+      pglite: { dataDir: dataDir !== undefined && dataDir.trim() !== '' && !dataDir.includes('\0') ? dataDir : DEFAULTS.dataDir },
       pool: {
         max,
         idleTimeoutMs: dur(poolCfg.idleTimeout, 'database.pool.idleTimeout', p) ?? DEFAULTS.idleTimeoutMs,
-        maxLifetimeMs: dur(poolCfg.maxLifetime, 'database.pool.maxLifetime', p) ?? DEFAULTS.maxLifetimeMs,
-        connectTimeoutMs:
-          dur(flags.connectTimeout ?? env.ZSETUP_CONNECT_TIMEOUT ?? poolCfg.connectTimeout, flags.connectTimeout !== undefined ? '--connect-timeout' : 'database.pool.connectTimeout', p) ??
-          DEFAULTS.connectTimeoutMs,
+        maxLifetimeMs: dur(poolCfg.maxLifetime, 'database.pool.maxLifetime', p, { min: 1000 }) ?? DEFAULTS.maxLifetimeMs,
+        connectTimeoutMs: dur(connectTimeout.value, connectTimeout.key, p) ?? DEFAULTS.connectTimeoutMs,
       },
     },
     state: { schema },
     lock: {
       kind: kind as 'advisory' | 'lease',
-      timeoutMs: dur(flags.lockTimeout ?? env.ZSETUP_LOCK_TIMEOUT ?? lock.timeout, flags.lockTimeout !== undefined ? '--lock-timeout' : 'lock.timeout', p) ?? DEFAULTS.lockTimeoutMs,
-      leaseTtlMs: dur(lock.leaseTtl, 'lock.leaseTtl', p) ?? DEFAULTS.leaseTtlMs,
-      name: str(lock.name, 'lock.name', p) ?? DEFAULTS.lockName,
+      timeoutMs: dur(lockTimeout.value, lockTimeout.key, p) ?? DEFAULTS.lockTimeoutMs,
+      leaseTtlMs: dur(lock.leaseTtl, 'lock.leaseTtl', p, { min: 1000, why: 'the lease is renewed every third of it' }) ?? DEFAULTS.leaseTtlMs,
+      name: lockName !== undefined && lockName !== '' && !lockName.includes('\0') ? lockName : DEFAULTS.lockName,
     },
     apply: {
       concurrency,
-      ddlLockTimeoutMs: dur(apply.ddlLockTimeout, 'apply.ddlLockTimeout', p) ?? DEFAULTS.ddlLockTimeoutMs,
+      ddlLockTimeoutMs: dur(apply.ddlLockTimeout, 'apply.ddlLockTimeout', p, { limit: "the largest lock_timeout PostgreSQL accepts" }) ?? DEFAULTS.ddlLockTimeoutMs,
       retries: int(apply.retries, 'apply.retries', p, 0) ?? DEFAULTS.retries,
-      deadlineMs: dur(flags.deadline ?? env.ZSETUP_DEADLINE ?? apply.deadline, flags.deadline !== undefined ? '--deadline' : 'apply.deadline', p),
+      deadlineMs: dur(deadline.value, deadline.key, p, { min: 1, why: 'a run needs some time' }),
       cleanupDeadlineMs: dur(apply.cleanupDeadline, 'apply.cleanupDeadline', p) ?? DEFAULTS.cleanupDeadlineMs,
     },
     plugins: validPlugins,
+    pluginIndex,
     steps,
-    secrets: passwordOf(url),
+    secrets: passwordsIn(url),
   };
   return { config, problems: p.list };
 }
 
-function passwordOf(url: string | undefined): string[] {
-  if (!url) return [];
+/**
+ * A PostgreSQL URL, checked as the driver will read it, so a mistake is exit 2 naming
+ * `key` (the config key or the environment variable) instead of a driver error later.
+ * Messages never show the password.
+ */
+function checkUrl(url: string, key: string, p: Problems): void {
+  const bad = (message: string) => p.add(key, `${message}: ${redact(url)}`);
+  if (url.includes('\0')) return p.add(key, 'must not contain a NUL byte');
+  if (!/^postgres(ql)?:\/\//i.test(url)) return bad('expected a URL like postgres://user:password@host:5432/db');
+  if (/\s/.test(url)) return bad('must not contain spaces or line breaks (percent-encode a space as %20)');
+  const rest = url.replace(/^postgres(ql)?:\/\//i, '');
+  // What the driver does (pg-connection-string): the WHATWG URL parser, where the last '@'
+  // ends the user and password.
+  let parsed: URL | undefined;
   try {
-    const pw = decodeURIComponent(new URL(url).password);
-    return pw ? [pw, new URL(url).password] : [];
+    parsed = new URL(url);
   } catch {
-    return [];
+    parsed = undefined;
   }
+  const lastAt = rest.lastIndexOf('@');
+  const userinfo = lastAt >= 0 ? rest.slice(0, lastAt) : '';
+  if (!parsed) {
+    const raw = /[#?/]/.exec(userinfo.slice(userinfo.indexOf(':') + 1));
+    if (userinfo.includes(':') && raw) return bad(`a raw "${raw[0]}" in the password: percent-encode it (# as %23, ? as %3F, / as %2F)`);
+    const host = (lastAt >= 0 ? rest.slice(lastAt + 1) : rest).split(/[/?#]/, 1)[0]!;
+    const ports = host.startsWith('[') ? host.slice(host.indexOf(']') + 1).split(':').slice(1) : host.split(':').slice(1);
+    if (ports.length > 1) return bad('more than one port after the host');
+    if (ports.length === 1 && !/^\d+$/.test(ports[0]!)) return bad(`the port ${JSON.stringify(ports[0])} is not a number`);
+    if (ports.length === 1 && Number(ports[0]) > 65535) return bad(`the port ${ports[0]} is out of range (1 to 65535)`);
+    return bad('not a valid URL');
+  }
+  if (parsed.hash !== '' || url.includes('#')) return bad('a raw "#" in the URL: percent-encode it as %23 (the driver ignores everything after it)');
+  if (parsed.port !== '' && (Number(parsed.port) < 1 || Number(parsed.port) > 65535)) return bad(`the port ${parsed.port} is out of range (1 to 65535)`);
+  const decode = (what: string, text: string): string | undefined => {
+    try {
+      return decodeURIComponent(text);
+    } catch {
+      bad(`invalid percent-encoding in the ${what} (write a literal % as %25)`);
+      return undefined;
+    }
+  };
+  const user = decode('user name', parsed.username);
+  if (decode('password', parsed.password) === undefined) return;
+  const database = decode('database name', parsed.pathname.replace(/^\//, ''));
+  if (user === undefined || database === undefined) return;
+  if (decode('parameters', parsed.search) === undefined) return;
+  if (user.includes('\0') || database.includes('\0')) return bad('a NUL byte (%00) in a name');
+  if (Buffer.byteLength(database) > 63) p.add(key, `the database name is ${Buffer.byteLength(database)} bytes long; PostgreSQL names are at most 63 bytes`);
+  if (Buffer.byteLength(user) > 63) p.add(key, `the user name is ${Buffer.byteLength(user)} bytes long; PostgreSQL names are at most 63 bytes`);
+}
+
+/** A PostgreSQL identifier from the config: at most 63 bytes (longer ones are truncated and collide), no NUL. */
+function identifier(v: unknown, path: string, p: Problems): string | undefined {
+  const s = str(v, path, p);
+  if (s === undefined) return undefined;
+  if (s === '') return p.add(path, 'must not be empty'), undefined;
+  if (s.includes('\0')) return p.add(path, 'must not contain a NUL byte'), undefined;
+  const bytes = Buffer.byteLength(s);
+  if (bytes > 63) return p.add(path, `is ${bytes} bytes long; PostgreSQL identifiers are at most 63 bytes (a longer one is silently truncated and could collide with another)`), undefined;
+  return s;
 }
 
 function checkPlugin(pl: unknown, path: string, p: Problems): boolean {
@@ -191,7 +278,9 @@ function checkStepShape(s: unknown, i: number, p: Problems): void {
   }
   const name = s.name;
   const label = typeof name === 'string' ? ` (step "${name}")` : '';
-  if (typeof name !== 'string' || name.trim() === '') p.add(`${path}.name`, `expected a non-empty string, got ${typeName(name)}`);
+  if (typeof name !== 'string' || name.trim() === '') p.add(`${path}.name`, `expected a non-empty string, got ${typeof name === 'string' ? 'an empty one' : typeName(name)}`);
+  // A name is an identity shown on one line and stored as PostgreSQL text (which cannot hold NUL).
+  else if (/[\u0000-\u001f\u007f]/.test(name)) p.add(`${path}.name`, `must not contain control characters (NUL, line breaks, tabs): ${JSON.stringify(name)}`);
   if (s.after !== undefined) {
     if (!Array.isArray(s.after)) p.add(`${path}.after${label}`, `expected an array of step names, got ${typeName(s.after)}`);
     else s.after.forEach((a, j) => typeof a !== 'string' && p.add(`${path}.after[${j}]${label}`, `expected a step name, got ${typeName(a)}`));
@@ -254,21 +343,48 @@ function str(v: unknown, path: string, p: Problems): string | undefined {
   return v;
 }
 
+/** The largest integer accepted anywhere (PostgreSQL's int4, and far above any sane setting). */
+const MAX_INT = 2 ** 31 - 1;
+
 function int(v: unknown, path: string, p: Problems, min: number): number | undefined {
   if (v === undefined) return undefined;
   const n = typeof v === 'string' && /^\s*\d+\s*$/.test(v) ? Number(v) : v;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < min) {
-    p.add(path, `expected an integer >= ${min}, got ${typeName(v)}${typeof v === 'string' || typeof v === 'number' ? ` ${JSON.stringify(v)}` : ''}`);
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > MAX_INT) {
+    p.add(path, `expected an integer from ${min} to ${MAX_INT}, got ${describeValue(v)}`);
     return undefined;
   }
   return n;
 }
 
-function dur(v: unknown, path: string, p: Problems): number | undefined {
+function dur(v: unknown, path: string, p: Problems, o: { min?: number; why?: string; limit?: string } = {}): number | undefined {
   if (v === undefined) return undefined;
-  const ms = parseDuration(v as string | number);
-  if (ms === undefined) p.add(path, `expected a duration such as 500ms, 10s, 5m or a number of milliseconds, got ${JSON.stringify(v)}`);
+  const ms = typeof v === 'number' || typeof v === 'string' ? parseDuration(v) : undefined;
+  if (ms === undefined) {
+    p.add(path, `expected a duration such as 500ms, 10s, 5m, 2h, 1d or a number of milliseconds, got ${describeValue(v)}`);
+    return undefined;
+  }
+  if (ms > MAX_DURATION_MS) {
+    p.add(path, `${shown(v as string | number)} is too long: at most ${MAX_DURATION_MS} ms (24d20h31m23s), ${o.limit ?? 'the longest timer Node.js can set'}`);
+    return undefined;
+  }
+  if (o.min !== undefined && ms < o.min) {
+    p.add(path, `${shown(v as string | number)} is too short: at least ${o.min === 1 ? 'more than 0' : `${o.min} ms`}${o.why ? ` (${o.why})` : ''}`);
+    return undefined;
+  }
   return ms;
+}
+
+/** A value as shown in a problem: strings and numbers as written, others by type. */
+function describeValue(v: unknown): string {
+  if (typeof v === 'string') return `a string ${shown(v)}`;
+  if (typeof v === 'number') return `a number ${shown(v)}`;
+  return typeName(v);
+}
+
+/** A string or number as written (long strings cut). */
+function shown(v: string | number): string {
+  if (typeof v === 'number') return String(v);
+  return JSON.stringify(v.length > 80 ? `${v.slice(0, 77)}...` : v);
 }
 
 export function isObject(v: unknown): v is Record<string, unknown> {

@@ -3,6 +3,7 @@
  * subscribe; the engine never prints.
  */
 import type { Action } from '../plan/planner.js';
+import { redactDeep } from '../errors.js';
 
 export type EngineEvent =
   | { type: 'run.started'; command: string; target: string; owner: string; steps: number }
@@ -25,17 +26,30 @@ export type EngineEventType = EngineEvent['type'];
 export type StopReason =
   | { kind: 'signal'; signal: 'SIGINT' | 'SIGTERM' }
   | { kind: 'deadline'; deadline: Date }
-  | { kind: 'lock-lost'; message: string };
+  | { kind: 'lock-lost'; message: string }
+  /** A step failed after it was recorded done (its code left an error behind), or code no step owns did. */
+  | { kind: 'fault'; message: string };
 
 /** What a plugin's `onRun` hook gets: a handle on the command that is running. */
 export interface RunControl {
   readonly command: string;
   /** Aborted once the run is asked to stop. */
   readonly signal: AbortSignal;
-  /** Ask the run to stop: steps stop at their next checkpoint, running SQL is cancelled. */
-  stop(reason: StopReason): void;
+  /**
+   * Ask the run to stop: steps stop at their next checkpoint, running SQL is cancelled.
+   * `cleanupDeadlineMs`: how long the run may take to end from now (default: the config's
+   * `apply.cleanupDeadline`); steps still running near its end are abandoned.
+   */
+  stop(reason: StopReason, options?: { cleanupDeadlineMs?: number }): void;
   /** How long cleanup (records, lock release, pool close) may take after a stop. */
   readonly cleanupDeadlineMs: number;
+  /**
+   * When the run must be over (epoch ms), once it was asked to stop: the stop time plus the
+   * cleanup deadline, or `--deadline` itself. Undefined before a stop.
+   */
+  readonly cleanupBy: number | undefined;
+  /** The `--deadline` instant (epoch ms), if there is one. */
+  readonly deadlineAt: number | undefined;
   readonly events: EngineEvents;
 }
 
@@ -55,6 +69,8 @@ export function describeStop(r: StopReason): string {
       return `deadline ${r.deadline.toISOString()} reached`;
     case 'lock-lost':
       return `lock lost: ${r.message}`;
+    case 'fault':
+      return r.message;
   }
 }
 
@@ -71,9 +87,11 @@ export class EngineEvents {
   }
 
   emit(event: EngineEvent): void {
+    // No listener (a renderer, a plugin's hook) ever sees a password.
+    const safe = redactDeep(event);
     for (const l of this.listeners) {
       try {
-        l(event);
+        l(safe);
       } catch {
         // a renderer bug must not break a migration
       }

@@ -19,8 +19,11 @@ import type { ResolvedConfig } from '../config/resolve.js';
 import type { ResolvedStep } from '../config/project.js';
 import type { EngineEvents } from './events.js';
 import { WORK_ACTIONS, type Action, type Plan, type PlanEntry } from '../plan/planner.js';
-import { causeChain, redact } from '../errors.js';
-import { CONNECTION_FAULT_MESSAGE, LOCK_LOST_CODE, fenced, sleep, withLockTimeout } from '../lock/lock.js';
+import { causeChain, describeThrown, redact } from '../errors.js';
+import { FaultTrap, type FaultScope } from './faults.js';
+import { CommitRefused, KNEX_BARE_ROLLBACK, guardKnex, type TransactionUse } from './guard.js';
+import { MinHeap } from '../plan/graph.js';
+import { CONNECTION_FAULT_MESSAGE, LOCK_LOST_CODE, fenced, sleep, withLockTimeout, withTimeout } from '../lock/lock.js';
 
 export type StepStatus = 'applied' | 'skipped' | 'failed' | 'blocked' | 'interrupted' | 'drift';
 
@@ -49,6 +52,19 @@ export interface ExecuteOptions {
   readonly concurrency: number;
   /** Called when a write finds the lock lost (the fence failed): the run must stop. */
   readonly onLockLost?: (message: string) => void;
+  /**
+   * Routes errors a step's code leaves behind (timers, unhandled rejections,
+   * `process.exit`) to that step. Without it, such errors are Node's business.
+   */
+  readonly faults?: FaultTrap;
+  /**
+   * After the run was asked to stop: the time (epoch ms) by which a running step must have
+   * settled. A step still running then (it ignores the signal, or never settles) is
+   * abandoned: recorded interrupted, its transaction rolled back, so the run can end.
+   */
+  readonly settleBy?: () => number | undefined;
+  /** A step failed after it was recorded done (its code left an error behind): the run must stop. */
+  readonly onLateFault?: (step: string, message: string) => void;
 }
 
 /**
@@ -134,13 +150,19 @@ export async function executePlan(o: ExecuteOptions): Promise<StepResult[]> {
   const index = new Map(o.plan.entries.map((e, i) => [e.step, i] as const));
   const dependants = new Map<string, PlanEntry[]>();
   const waiting = new Map<string, number>();
-  const ready: PlanEntry[] = [];
+  // Ties go to the step declared first (a heap of plan positions): deterministic order.
+  const ready = new MinHeap();
   const bad = (st: Status | undefined) => st === 'failed' || st === 'blocked' || st === 'interrupted' || st === 'drift';
-  const block = (e: PlanEntry, reason: string) => {
-    if (status.get(e.step) !== 'pending') return;
-    finish({ step: e.step, action: e.action, reason, status: 'blocked' });
-    o.events.emit({ type: 'step.blocked', step: e.step, reason });
-    for (const d of dependants.get(e.step) ?? []) block(d, `not run: depends on blocked step "${e.step}"`);
+  // Iterative: a failure at the head of a 10,000-step chain must not overflow the stack.
+  const block = (first: PlanEntry, firstReason: string) => {
+    const todo: Array<[PlanEntry, string]> = [[first, firstReason]];
+    while (todo.length > 0) {
+      const [e, reason] = todo.pop()!;
+      if (status.get(e.step) !== 'pending') continue;
+      finish({ step: e.step, action: e.action, reason, status: 'blocked' });
+      o.events.emit({ type: 'step.blocked', step: e.step, reason });
+      for (const d of dependants.get(e.step) ?? []) todo.push([d, `not run: depends on blocked step "${e.step}"`]);
+    }
   };
   for (const e of pending) {
     let n = 0;
@@ -156,7 +178,7 @@ export async function executePlan(o: ExecuteOptions): Promise<StepResult[]> {
   for (const e of pending) {
     const b = e.after.find((d) => bad(status.get(d)));
     if (b !== undefined) block(e, `not run: depends on ${status.get(b)} step "${b}"`);
-    else if (waiting.get(e.step) === 0) ready.push(e);
+    else if (waiting.get(e.step) === 0) ready.push(index.get(e.step)!);
   }
   const settle = (r: StepResult) => {
     finish(r);
@@ -165,33 +187,66 @@ export async function executePlan(o: ExecuteOptions): Promise<StepResult[]> {
       else {
         const n = waiting.get(d.step)! - 1;
         waiting.set(d.step, n);
-        if (n === 0 && status.get(d.step) === 'pending') ready.push(d);
+        if (n === 0 && status.get(d.step) === 'pending') ready.push(index.get(d.step)!);
       }
     }
   };
-  const running = new Set<Promise<void>>();
-  for (;;) {
-    if (o.signal.aborted) {
-      for (const e of pending) block(e, 'not run: the run was stopped');
-      ready.length = 0;
+  const running = new Map<Promise<void>, StepRun>();
+  let stopHandled = false;
+  let abandonTimer: NodeJS.Timeout | undefined;
+  let wake: (() => void) | undefined;
+  const abandonAll = () => {
+    for (const r of running.values()) r.abandon();
+  };
+  const onAbort = () => wake?.();
+  o.signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    for (;;) {
+      if (o.signal.aborted && !stopHandled) {
+        stopHandled = true;
+        for (const e of pending) block(e, 'not run: the run was stopped');
+        // Steps still running get until settleBy to stop; then they are abandoned.
+        const by = o.settleBy?.();
+        if (by !== undefined) abandonTimer = setTimeout(abandonAll, Math.max(0, by - Date.now()));
+      }
+      while (running.size < o.concurrency && ready.size > 0 && !o.signal.aborted) {
+        const e = o.plan.entries[ready.pop()]!;
+        if (status.get(e.step) !== 'pending') continue;
+        status.set(e.step, 'running');
+        const sr = new StepRun(e, byName.get(e.step)!, o);
+        const p: Promise<void> = sr.run().then(settle, (err) =>
+          settle({ step: e.step, action: e.action, reason: e.reason, status: 'failed', error: redact(causeChain(err), o.config.secrets) }),
+        );
+        const tracked = p.finally(() => running.delete(tracked));
+        running.set(tracked, sr);
+      }
+      if (running.size === 0) break;
+      // Wake up on the first step to settle, or on a stop (to arm the abandon timer).
+      const stopped = new Promise<void>((r) => {
+        wake = r;
+        if (o.signal.aborted && !stopHandled) r();
+      });
+      await Promise.race([...running.keys(), stopped]);
+      wake = undefined;
     }
-    while (running.size < o.concurrency && ready.length > 0) {
-      // Ties go to the step declared first: deterministic order.
-      let k = 0;
-      for (let j = 1; j < ready.length; j++) if (index.get(ready[j]!.step)! < index.get(ready[k]!.step)!) k = j;
-      const e = ready.splice(k, 1)[0]!;
-      if (status.get(e.step) !== 'pending') continue;
-      status.set(e.step, 'running');
-      const p: Promise<void> = new StepRun(e, byName.get(e.step)!, o).run().then(settle, (err) =>
-        settle({ step: e.step, action: e.action, reason: e.reason, status: 'failed', error: redact(causeChain(err), o.config.secrets) }),
-      );
-      const tracked = p.finally(() => running.delete(tracked));
-      running.add(tracked);
-    }
-    if (running.size === 0) break;
-    await Promise.race(running);
+  } finally {
+    clearTimeout(abandonTimer);
+    o.signal.removeEventListener('abort', onAbort);
   }
   return o.plan.entries.map((e) => results.get(e.step)!);
+}
+
+/** Why a step's attempt was cut short from outside its own code. */
+class CutShort extends Error {
+  constructor(
+    message: string,
+    /** fault: the step's code left an error behind; idle: it can never settle; abandoned: it did not stop in time. */
+    readonly why: 'fault' | 'idle' | 'abandoned',
+    cause?: unknown,
+  ) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.name = 'CutShort';
+  }
 }
 
 /**
@@ -217,6 +272,35 @@ function checkCheckpointValue(step: string, value: unknown): void {
   }
 }
 
+/** A value a step threw that is not an Error, as an Error that keeps it as its cause. */
+class StepThrew extends Error {
+  constructor(value: unknown) {
+    super(describeThrown(value), { cause: value });
+    this.name = 'StepThrew';
+  }
+}
+
+/** What the step's code did (or threw), as an Error with a readable message. */
+function asError(value: unknown): Error {
+  if (value instanceof Error) {
+    if (KNEX_BARE_ROLLBACK.test(value.message)) return new Error('a transaction was rolled back without an error (rollback() with no argument), so the step did not complete its work');
+    return value;
+  }
+  return new StepThrew(value);
+}
+
+/** The step rolled back its own transaction: nothing it did was kept. */
+function rolledBack(use: TransactionUse): Error {
+  const why = use.ended?.error;
+  return new Error(
+    `the step rolled back its own transaction (rollback() on ctx.db)${why !== undefined ? `: ${describeThrown(why)}` : ''}; nothing it did was kept, so it is not done`,
+    why === undefined ? undefined : { cause: why },
+  );
+}
+
+/** Give up waiting on a record write after this long (the run is ending anyway). */
+const RECORD_BOUND_MS = 3000;
+
 /** One step's attempts, records and context. */
 class StepRun {
   private readonly owner: string;
@@ -225,6 +309,14 @@ class StepRun {
   private progressState: { done: number; total?: number | undefined } | undefined;
   private rate: { t0: number; done0: number } | undefined;
   private lastProgressEmit = 0;
+  /** Rejects when the step is cut short from outside its code (a fault, idle, abandoned). */
+  private readonly cut: Promise<never>;
+  private cutWith!: (err: CutShort) => void;
+  private cutReason: CutShort | undefined;
+  /** Settled: its context no longer works, later faults are late. */
+  private over = false;
+  private outcome: StepStatus | undefined;
+  private readonly scope: FaultScope;
 
   constructor(
     private readonly e: PlanEntry,
@@ -233,6 +325,52 @@ class StepRun {
   ) {
     this.owner = o.config.owner;
     this.checkpoint = o.state.get(e.step)?.checkpoint;
+    this.cut = new Promise<never>((_r, reject) => (this.cutWith = reject));
+    this.cut.catch(() => undefined);
+    this.scope = { step: e.step, fault: (err, how) => this.onFault(err, how), idle: () => this.cutShort(new CutShort('the step can never finish: its promise waits for something that never happens (no timer, socket or query is left pending)', 'idle')) };
+  }
+
+  /** The step did not stop within the cleanup deadline after a stop: give up on it. */
+  abandon(): void {
+    this.cutShort(new CutShort('it did not stop within the cleanup deadline (its code ignores ctx.signal, or never settles)', 'abandoned'));
+  }
+
+  private cutShort(err: CutShort): void {
+    if (this.over || this.cutReason) return;
+    this.cutReason = err;
+    this.cutWith(err);
+  }
+
+  private onFault(err: unknown, how: string): void {
+    const message = `${describeThrown(err)} (${how} left behind by the step's code)`;
+    if (!this.over) return this.cutShort(new CutShort(message, 'fault'));
+    // After it settled. Applied: its record says done, but its code failed after all.
+    if (this.outcome !== 'applied') {
+      this.o.events.emit({ type: 'log', level: 'warn', step: this.e.step, message: redact(`after it stopped, the step's code left ${how} behind: ${describeThrown(err)}`, this.o.config.secrets) });
+      return;
+    }
+    this.outcome = 'failed';
+    const text = redact(`after it was recorded done, the step's code left ${how} behind: ${describeThrown(err)}`, this.o.config.secrets);
+    this.o.events.emit({ type: 'step.failed', step: this.e.step, error: `step "${this.e.step}" failed: ${text}`, durationMs: 0 });
+    this.o.onLateFault?.(this.e.step, text);
+    void withTimeout(this.record(this.event('failed', { lastRun: this.lastRun, error: text })), RECORD_BOUND_MS).catch(() => undefined);
+  }
+
+  /**
+   * Before the step's `done` commits: let what its code left behind surface first (a
+   * rejection nobody handles is reported once the microtasks run dry; a 0 ms timer fires on
+   * the next turn), so such a step fails instead of being recorded done. About 1 ms.
+   */
+  private async strays(): Promise<void> {
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setTimeout(r, 0));
+    if (this.cutReason) throw this.cutReason;
+  }
+
+  /** Await `p` (the step's own work) unless the step is cut short first. */
+  private guarded<T>(p: Promise<T>): Promise<T> {
+    p.catch(() => undefined);
+    return Promise.race([p, this.cut]);
   }
 
   private event(event: StepEvent['event'], extra: Partial<StepEvent> = {}): StepEvent {
@@ -258,6 +396,23 @@ class StepRun {
   }
 
   async run(): Promise<StepResult> {
+    const faults = this.o.faults;
+    if (!faults) return this.settled(await this.attempts());
+    faults.enter(this.scope);
+    try {
+      return this.settled(await faults.run(this.scope, () => this.attempts()));
+    } finally {
+      faults.leave(this.scope);
+    }
+  }
+
+  private settled(r: StepResult): StepResult {
+    this.over = true;
+    this.outcome = r.status;
+    return r;
+  }
+
+  private async attempts(): Promise<StepResult> {
     const { events, config, signal } = this.o;
     const e = this.e;
     const t0 = performance.now();
@@ -267,30 +422,35 @@ class StepRun {
     for (let attempt = 0; ; attempt++) {
       try {
         if (!started) {
-          if (attempt === 0) this.lastRun = this.step.def.repeatable ? await this.step.def.repeatable.lastRun() : undefined;
+          if (attempt === 0 && this.step.def.repeatable) {
+            const rep = this.step.def.repeatable;
+            this.lastRun = await this.guarded(Promise.resolve().then(() => rep.lastRun()).catch((err) => Promise.reject(asError(err))));
+          }
           // Recorded again when the first try failed (a connection fault): no work without its start in the journal.
           if (!this.onePass) {
-            await this.record(this.event('started'));
+            await this.guarded(this.record(this.event('started')));
             started = true;
           }
         } else if (this.step.plan.resumable) {
           // Resume from what the failed attempt committed.
-          this.checkpoint = (await this.o.store.load()).get(e.step)?.checkpoint;
+          this.checkpoint = (await this.guarded(this.o.store.load())).get(e.step)?.checkpoint;
         }
         await this.attempt(started ? '' : this.recordScript(this.event('started')));
         started = true;
         const durationMs = performance.now() - t0;
         events.emit({ type: 'step.done', step: e.step, durationMs });
         return { ...base, status: 'applied', durationMs };
-      } catch (err) {
+      } catch (err0) {
+        const err = err0 instanceof CutShort ? err0 : asError(err0);
         const durationMs = performance.now() - t0;
-        const message = redact(causeChain(err), config.secrets);
+        const message = redact(causeChain(err), config.secrets) || 'failed with no message';
         // One pass: an SQL error came from the step, after its `started` transaction committed.
         if (this.onePass && !started && committedBefore(err)) started = true;
         // The fence failed: another run holds the lock now. Nothing of ours committed.
         if (isLockLost(err)) this.o.onLockLost?.(message);
-        if (signal.aborted) return this.interrupted(base, durationMs, message, started);
-        if (isTransient(err) && attempt < config.apply.retries) {
+        const cut = err instanceof CutShort ? err.why : undefined;
+        if (cut === 'abandoned' || (signal.aborted && cut === undefined)) return this.interrupted(base, durationMs, message, started);
+        if (cut === undefined && isTransient(err) && attempt < config.apply.retries) {
           const delayMs = Math.round(Math.min(250 * 2 ** attempt, 8000) * (0.5 + Math.random()));
           events.emit({ type: 'step.retry', step: e.step, attempt: attempt + 1, delayMs, error: message });
           await sleep(delayMs, signal);
@@ -308,7 +468,7 @@ class StepRun {
         const error = `step "${e.step}" failed${attempt > 0 ? ` after ${attempt + 1} attempts` : ''}: ${message}`;
         // The journal tells the whole story: a failure is always preceded by its start.
         const failed = this.recordScript(this.event('failed', { lastRun: this.lastRun, error: message }));
-        await this.o.db.withSession((s) => s.exec(started ? failed : `${this.recordScript(this.event('started'))}\n${failed}`)).catch(() => undefined);
+        await withTimeout(this.o.db.withSession((s) => s.exec(started ? failed : `${this.recordScript(this.event('started'))}\n${failed}`)), RECORD_BOUND_MS).catch(() => undefined);
         events.emit({ type: 'step.failed', step: e.step, error, durationMs });
         return { ...base, status: 'failed', durationMs, error };
       }
@@ -318,10 +478,12 @@ class StepRun {
   private async interrupted(base: Pick<StepResult, 'step' | 'action' | 'reason'>, durationMs: number, message: string, started: boolean): Promise<StepResult> {
     const { store, events, signal } = this.o;
     // The checkpoint that really committed (a batch in flight may have rolled back).
-    const cp = this.step.plan.resumable ? await store.load().then((m) => m.get(this.e.step)?.checkpoint).catch(() => this.checkpoint) : undefined;
+    const cp = this.step.plan.resumable
+      ? await withTimeout(store.load().then((m) => m.get(this.e.step)?.checkpoint), RECORD_BOUND_MS).catch(() => this.checkpoint)
+      : undefined;
     const reason = String((signal.reason as Error)?.message ?? signal.reason ?? 'stopped');
     // Nothing to close when our `started` record never committed (nothing ran).
-    if (started) await this.record(this.event('interrupted', { checkpoint: cp?.value, error: `${reason}: ${message}` })).catch(() => undefined);
+    if (started) await withTimeout(this.record(this.event('interrupted', { checkpoint: cp?.value, error: `${reason}: ${message}` })), RECORD_BOUND_MS).catch(() => undefined);
     const percent = cp?.total ? Math.floor((100 * (cp.done ?? 0)) / cp.total) : undefined;
     events.emit({ type: 'step.interrupted', step: this.e.step, reason, checkpoint: cp?.value, percent });
     return { ...base, status: 'interrupted', durationMs, error: message };
@@ -336,64 +498,109 @@ class StepRun {
     const lockTimeout = `SET LOCAL lock_timeout = '${Math.round(this.o.config.apply.ddlLockTimeoutMs)}ms'`;
     const script = step.prepared.script;
     const transaction = step.plan.transaction;
+    // The step kind's own code: a synchronous throw is a rejection too.
+    const runStep = (ctx: StepContext) => this.guarded(Promise.resolve().then(() => step.kind.run(step.def, ctx, step.prepared)));
 
     if (transaction && script !== undefined) {
       // One round trip: the step's SQL and its done record commit together, or neither does.
-      await db.withSession(async (s) => {
-        try {
-          // Two transactions in one message: `started` commits first (visible while the step
-          // runs); the step and its `done` record then commit together, or neither does.
-          await s.exec(`${startedScript}${startedScript ? '\n' : ''}BEGIN;\n${ASYNC_COMMIT};\n${lockTimeout};\n${script}\n;\n${fenced(fence, done)};\nCOMMIT;`);
-        } catch (err) {
-          await s.exec('ROLLBACK').catch(() => undefined);
-          throw err;
-        }
-      });
+      await this.guarded(
+        db.withSession(async (s) => {
+          try {
+            // Two transactions in one message: `started` commits first (visible while the step
+            // runs); the step and its `done` record then commit together, or neither does.
+            await s.exec(`${startedScript}${startedScript ? '\n' : ''}BEGIN;\n${ASYNC_COMMIT};\n${lockTimeout};\n${script}\n;\n${fenced(fence, done)};\nCOMMIT;`);
+          } catch (err) {
+            await s.exec('ROLLBACK').catch(() => undefined);
+            throw err;
+          }
+        }),
+      );
       return;
     }
     if (transaction) {
-      await db.knex.transaction(async (trx) => {
-        await trx.raw(ASYNC_COMMIT);
-        await trx.raw(lockTimeout);
-        await step.kind.run(step.def, this.context(trx, (s) => db.withSession(s, trx)), step.prepared);
-        if (fence) await trx.raw(fence);
-        await trx.raw(done);
-      });
+      const use: TransactionUse = {};
+      try {
+        // doNotRejectOnRollback: false, so a rollback by the step rejects this promise
+        // instead of resolving it as if the step had succeeded.
+        await this.guarded(
+          db.knex.transaction(
+          async (trx) => {
+            await trx.raw(ASYNC_COMMIT);
+            await trx.raw(lockTimeout);
+            try {
+              await runStep(this.context(guardKnex(trx, use), (s) => db.withSession(s, trx)));
+            } catch (err) {
+              throw use.ended ? rolledBack(use) : err instanceof CutShort ? err : asError(err);
+            }
+            await this.strays();
+            if (use.ended || trx.isCompleted()) throw rolledBack(use);
+            if (fence) await trx.raw(fence);
+            await trx.raw(done);
+          },
+          { doNotRejectOnRollback: false },
+          ),
+        );
+      } catch (err) {
+        throw use.ended && !(err instanceof CutShort) && !(err instanceof CommitRefused) ? rolledBack(use) : err;
+      }
       return;
     }
     // Outside a transaction (CREATE INDEX CONCURRENTLY, resumable steps): statement by
     // statement, each with a session-level lock_timeout reset before the connection goes back.
     const onSession = <T>(fn: (s: Session) => Promise<T>) => db.withSession((s) => withLockTimeout(s, this.o.config.apply.ddlLockTimeoutMs, () => fn(s)));
-    await step.kind.run(step.def, this.context(db.knex, onSession), step.prepared);
+    try {
+      await runStep(this.context(undefined, onSession));
+      await this.strays();
+    } catch (err) {
+      throw err instanceof CutShort ? err : asError(err);
+    }
     // A resumable step that returned because the run is stopping is not done.
     if (step.plan.resumable) this.o.signal.throwIfAborted();
-    await db.withSession((s) => s.exec(fenced(fence, done)));
+    await this.guarded(db.withSession((s) => s.exec(fenced(fence, done))));
   }
 
-  private context(db: Knex | Knex.Transaction, onSession: <T>(fn: (s: Session) => Promise<T>) => Promise<T>): StepContext {
+  /** The step's context; `trx` is its own (guarded) transaction, or undefined for the pool. */
+  private context(trx: Knex.Transaction | undefined, onSession: <T>(fn: (s: Session) => Promise<T>) => Promise<T>): StepContext {
     const o = this.o;
+    const self = this;
     const name = this.step.def.name;
+    let pool: Knex | undefined;
+    // After the step settled (failed, abandoned), its context does nothing more: a stray
+    // callback of its code cannot write after the engine recorded the outcome.
+    const live = () => {
+      if (self.over || self.cutReason) throw new Error(`step "${name}" is over: its context can no longer be used`);
+    };
     return {
       name,
       get db() {
-        return db;
+        return trx ?? (pool ??= guardKnex(o.db.knex));
       },
-      exec: (sql) => onSession((s) => s.exec(sql)),
-      query: (sql, params) => onSession((s) => s.query(sql, params)),
+      exec: async (sql) => {
+        live();
+        await onSession((s) => s.exec(sql));
+      },
+      query: async (sql, params) => {
+        live();
+        return onSession((s) => s.query(sql, params));
+      },
       signal: o.signal,
       lastRun: o.state.get(name)?.lastDone?.lastRun,
-      log: (message) => o.events.emit({ type: 'log', level: 'info', message: redact(message, o.config.secrets), step: name }),
+      log: (message) => {
+        if (self.over) return;
+        o.events.emit({ type: 'log', level: 'info', message: redact(String(message), o.config.secrets), step: name });
+      },
       config: o.config,
       checkpoint: this.checkpoint?.value,
-      saveCheckpoint: async (trx, value, progress) => {
+      saveCheckpoint: async (tx, value, progress) => {
+        live();
         if (progress) this.progressState = { done: progress.done, total: progress.total };
         if (!this.step.plan.resumable) throw new Error(`step "${name}" is not resumable: declare it with resumable: true to save checkpoints`);
         checkCheckpointValue(name, value);
         const save = o.store.checkpointStatement(name, this.owner, value, this.progressState);
-        const run = (sql: string) => ('raw' in trx ? trx.raw(sql) : trx.exec(sql));
+        const run = (sql: string) => ('raw' in tx ? tx.raw(sql) : tx.exec(sql));
         // Through knex, one statement per call (knex-pglite takes no more).
-        if ('raw' in trx && o.fence) await trx.raw(o.fence);
-        await run('raw' in trx ? save : fenced(o.fence, save));
+        if ('raw' in tx && o.fence) await tx.raw(o.fence);
+        await run('raw' in tx ? save : fenced(o.fence, save));
         const due = o.db.checkpointDue?.();
         if (due) {
           const t = performance.now();
@@ -401,8 +608,9 @@ class StepRun {
           due.done(performance.now() - t);
         }
       },
-      transaction: (fn) =>
-        o.db.withSession(async (s) => {
+      transaction: async (fn) => {
+        live();
+        return o.db.withSession(async (s) => {
           await s.exec('BEGIN');
           try {
             const r = await fn(s);
@@ -412,8 +620,11 @@ class StepRun {
             await s.exec('ROLLBACK').catch(() => undefined);
             throw err;
           }
-        }),
-      progress: (p) => this.progress(p),
+        });
+      },
+      progress: (p) => {
+        if (!self.over) this.progress(p);
+      },
     };
   }
 

@@ -61,7 +61,7 @@ t('wrong types name the key path and what was found', async (ctx) => {
 } as any);`,
   );
   const lines = await rejected(ctx.db, r);
-  oneLine(lines, /^zsetup\.config\.ts: database\.pool\.max: expected an integer >= 1, got a string "ten"$/);
+  oneLine(lines, /^zsetup\.config\.ts: database\.pool\.max: expected an integer from 1 to 2147483647, got a string "ten"$/);
   oneLine(lines, /^zsetup\.config\.ts: lock\.timeout: expected a duration/);
   oneLine(lines, /^zsetup\.config\.ts: steps\[0\]\.transaction \(step "01"\): expected true or false, got a string$/);
   oneLine(lines, /^zsetup\.config\.ts: steps\[0\]\.after \(step "01"\): expected an array of step names/);
