@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import * as assert from 'uvu/assert';
 import { JournalStore, quoteIdent, type Database } from 'zsetup';
 import { stateStoreContract } from 'zsetup/testing';
-import { createDb, scratch, type TestDb } from '../helpers.js';
+import { createDb, pgliteDataDir, scratch, type TestDb } from '../helpers.js';
 import { openDatabase } from './open.js';
 
 /** One shared Database per suite; every test gets a fresh, never-created schema on it. */
@@ -62,9 +62,17 @@ weird.suite.after(async () => {
   await pgdb?.drop();
 });
 
-// PGlite: a data dir in a scratch folder.
+// PGlite: a data dir in a scratch folder (a copy of the run's initialised template).
 let dir: ReturnType<typeof scratch> | undefined;
-const lite = journalContract('JournalStore on PGlite', () => openDatabase({ pglite: { dataDir: join(dir!.dir, 'pgdata') } }), 'contract_');
+const lite = journalContract(
+  'JournalStore on PGlite',
+  async () => {
+    const dataDir = join(dir!.dir, 'pgdata');
+    await pgliteDataDir(dataDir);
+    return openDatabase({ pglite: { dataDir } });
+  },
+  'contract_',
+);
 lite.suite.before(() => {
   dir = scratch();
 });
