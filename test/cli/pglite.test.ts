@@ -6,9 +6,10 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cli, scratch, startCli, HEADER } from '../helpers.js';
+import { waitFor } from '../interrupt/util.js';
 
 const t = suite<{ dir: ReturnType<typeof scratch> }>('PGlite');
 
@@ -49,17 +50,25 @@ t('plan, apply, status work without a database URL', async ({ dir }) => {
 });
 
 t('two applies on one data dir: the second waits or times out naming the holder', async ({ dir }) => {
+  // 03_slow holds the data dir (its apply runs it) until the test creates the release file.
+  const release = join(dir.dir, 'release');
   dir.write({
-    'zsetup.config.ts': `${HEADER}export default defineConfig({ steps: [
+    'zsetup.config.ts': `${HEADER}import { existsSync } from 'node:fs';
+export default defineConfig({ steps: [
 ${BASE}
-  step('03_slow', { sql: 'SELECT pg_sleep(4); INSERT INTO t VALUES (3)' }),
+  step('03_slow', { run: async (ctx) => {
+    for (const t0 = Date.now(); !existsSync(${JSON.stringify(release)}); await new Promise((r) => setTimeout(r, 20))) {
+      if (Date.now() - t0 > 120_000) throw new Error('never released');
+    }
+    await ctx.db.raw('INSERT INTO t VALUES (3)');
+  } }),
 ] });`,
   });
   const first = startCli(['apply', '--json'], { cwd: dir.dir, timeoutMs: TIMEOUT });
   // Wait until the first is inside the slow step (it holds the data dir by then).
   await new Promise<void>((resolve, reject) => {
     let out = '';
-    const timer = setTimeout(() => reject(new Error(`the first apply never started 03_slow: ${out}`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`the first apply never started 03_slow: ${out}`)), 60_000);
     first.child.stdout!.on('data', (d) => {
       out += d;
       if (/"type":"step.started","step":"03_slow"/.test(out)) {
@@ -71,7 +80,8 @@ ${BASE}
   });
   const pid = first.child.pid!;
   const impatient = startCli(['apply', '--lock-timeout', '1s'], { cwd: dir.dir, timeoutMs: TIMEOUT }).done;
-  const patient = startCli(['apply'], { cwd: dir.dir, timeoutMs: TIMEOUT }).done;
+  const patientRun = startCli(['apply'], { cwd: dir.dir, timeoutMs: TIMEOUT });
+  const patientWaits = waitFor(patientRun.child, /waiting for lock held by/, 60_000);
 
   const b = await impatient;
   assert.is(b.code, 3, b.stdout + b.stderr);
@@ -79,6 +89,10 @@ ${BASE}
   assert.match(b.stderr, new RegExp(`:${pid}:`), `names the holder (pid ${pid}): ${b.stderr}`);
   assert.not.match(b.stdout + b.stderr, /^\s+at .+:\d+:\d+\)?$/m);
 
+  // The patient one waits (it says so); then the first may finish.
+  await patientWaits;
+  writeFileSync(release, '');
+  const patient = patientRun.done;
   const [a, c] = await Promise.all([first.done, patient]);
   assert.is(a.code, 0, a.stdout + a.stderr);
   assert.is(a.json().find((o) => o.type === 'run.finished')?.applied, 1, 'stdout of --json is only JSON lines');
