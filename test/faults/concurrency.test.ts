@@ -4,7 +4,9 @@
  * at once, where a failure stops only its own branch.
  */
 import * as assert from 'uvu/assert';
+import pg from 'pg';
 import { cli, startCli, HEADER, type TestDb, dbSuite, type DbCtx, dir } from '../helpers.js';
+import { until, waitFor } from '../interrupt/util.js';
 
 type Ctx = DbCtx;
 const t = dbSuite('concurrency');
@@ -41,37 +43,60 @@ t('ten applies at once: each non-idempotent step runs exactly once; all exit 0',
   assert.is(owners[0]!.n, 1, 'one process did all the work');
 });
 
+/** A session holding advisory lock `key`, so that a step taking it waits until release(). */
+async function gate(ctx: Ctx, key: number): Promise<{ release(): Promise<void> }> {
+  const c = new pg.Client({ connectionString: ctx.db.url });
+  await c.connect();
+  await c.query('SELECT pg_advisory_lock($1)', [key]);
+  return {
+    async release() {
+      await c.query('SELECT pg_advisory_unlock($1)', [key]).catch(() => undefined);
+      await c.end().catch(() => undefined);
+    },
+  };
+}
+
+/** Resolve once a backend of the test database waits for advisory lock `key` (pg_locks). */
+function waitsOnGate(ctx: Ctx, key: number, what: string): Promise<unknown> {
+  return until(
+    async () => (await ctx.db.query(`SELECT 1 FROM pg_locks l JOIN pg_database d ON d.oid = l.database WHERE d.datname = current_database() AND l.locktype = 'advisory' AND l.objid = $1 AND NOT l.granted`, [key])).length > 0,
+    60_000,
+    what,
+  );
+}
+
 t('an apply while another runs a slow step: --lock-timeout 1s exits 3 naming it; a patient one waits, then has nothing to do', async (ctx) => {
-  const d = dir(ctx, {
-    'zsetup.config.ts': `${HEADER}export default defineConfig({ state: { schema: 'zs_slow' }, steps: [
-  step('01_slow', { sql: 'SELECT pg_sleep(3); CREATE TABLE slow (id int)' }),
+  // 01_slow waits for an advisory lock the test holds until it has seen the impatient apply
+  // give up and the patient one wait.
+  const slow = await gate(ctx, 7701);
+  try {
+    const d = dir(ctx, {
+      'zsetup.config.ts': `${HEADER}export default defineConfig({ state: { schema: 'zs_slow' }, apply: { ddlLockTimeout: '300s' }, steps: [
+  step('01_slow', { sql: 'SELECT pg_advisory_xact_lock(7701); CREATE TABLE slow (id int)' }),
   step('02_after', { sql: 'INSERT INTO slow VALUES (1)' }),
 ] });`,
-  });
-  const first = startCli(['apply', '--json'], { cwd: d.dir, url: ctx.db.url });
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`01_slow never started: ${out}`)), 15_000);
-    first.child.stdout!.on('data', (chunk) => {
-      out += chunk;
-      if (out.includes('"type":"step.started","step":"01_slow"')) {
-        clearTimeout(timer);
-        resolve();
-      }
     });
-  });
-  const pid = first.child.pid!;
-  const impatient = startCli(['apply', '--lock-timeout', '1s'], { cwd: d.dir, url: ctx.db.url }).done;
-  const patient = startCli(['apply'], { cwd: d.dir, url: ctx.db.url }).done;
-  const b = await impatient;
-  assert.is(b.code, 3, b.stdout + b.stderr);
-  assert.match(b.stderr, /could not acquire the advisory lock "zsetup" within 1 s: held by [^\n]*:\d+:/);
-  assert.match(b.stderr, new RegExp(`:${pid}:`), `names the holder (pid ${pid}): ${b.stderr}`);
-  const [a, c] = await Promise.all([first.done, patient]);
-  assert.is(a.code, 0, a.stdout + a.stderr);
-  assert.is(c.code, 0, c.stdout + c.stderr);
-  assert.match(c.stderr, new RegExp(`waiting for lock held by [^\\n]*:${pid}:[^\\n]*advisory lock`), c.stderr);
-  assert.match(c.stdout, /Everything is up to date/);
+    const first = startCli(['apply', '--json'], { cwd: d.dir, url: ctx.db.url, timeoutMs: 120_000 });
+    await waitFor(first.child, /"type":"step.started","step":"01_slow"/, 60_000);
+    await waitsOnGate(ctx, 7701, '01_slow to wait for the gate');
+    const pid = first.child.pid!;
+    const impatient = startCli(['apply', '--lock-timeout', '1s'], { cwd: d.dir, url: ctx.db.url }).done;
+    const patientRun = startCli(['apply'], { cwd: d.dir, url: ctx.db.url, timeoutMs: 120_000 });
+    const patientWaits = waitFor(patientRun.child, /waiting for lock held by/, 60_000);
+    const b = await impatient;
+    assert.is(b.code, 3, b.stdout + b.stderr);
+    assert.match(b.stderr, /could not acquire the advisory lock "zsetup" within 1 s: held by [^\n]*:\d+:/);
+    assert.match(b.stderr, new RegExp(`:${pid}:`), `names the holder (pid ${pid}): ${b.stderr}`);
+    await patientWaits;
+    await slow.release();
+    const [a, c] = await Promise.all([first.done, patientRun.done]);
+    assert.is(a.code, 0, a.stdout + a.stderr);
+    assert.is(c.code, 0, c.stdout + c.stderr);
+    assert.match(c.stderr, new RegExp(`waiting for lock held by [^\\n]*:${pid}:[^\\n]*advisory lock`), c.stderr);
+    assert.match(c.stdout, /Everything is up to date/);
+  } finally {
+    await slow.release();
+  }
   const ev = await ctx.db.query<{ step: string; event: string }>(`SELECT step, event FROM zs_slow.journal ORDER BY id`);
   assert.equal(
     ev.map((r) => [r.step, r.event]),
@@ -85,23 +110,33 @@ t('an apply while another runs a slow step: --lock-timeout 1s exits 3 naming it;
 });
 
 t('CREATE INDEX CONCURRENTLY finishes while other applies wait for the lock', async (ctx) => {
-  const d = dir(ctx, {
-    'zsetup.config.ts': `${HEADER}export default defineConfig({ state: { schema: 'zs_cic' }, steps: [
+  // 02_pause holds the run (and its lock) until three other applies poll for the lock.
+  const pause = await gate(ctx, 7702);
+  try {
+    const d = dir(ctx, {
+      'zsetup.config.ts': `${HEADER}export default defineConfig({ state: { schema: 'zs_cic' }, apply: { ddlLockTimeout: '300s' }, steps: [
   step('01_table', { sql: 'CREATE TABLE cic (id int); INSERT INTO cic SELECT generate_series(1, 20000)' }),
-  step('02_pause', { sql: 'SELECT pg_sleep(1)' }),
+  step('02_pause', { sql: 'SELECT pg_advisory_xact_lock(7702)' }),
   step('03_index', { transaction: false, sql: 'CREATE INDEX CONCURRENTLY IF NOT EXISTS cic_id ON cic (id)' }),
 ] });`,
-  });
-  const first = startCli(['apply'], { cwd: d.dir, url: ctx.db.url, timeoutMs: 30_000 });
-  await new Promise((r) => setTimeout(r, 600));
-  // These poll for the lock while the index is built: none of them may hold a
-  // transaction open (CREATE INDEX CONCURRENTLY waits for every older transaction).
-  const waiters = Array.from({ length: 3 }, () => startCli(['apply'], { cwd: d.dir, url: ctx.db.url, timeoutMs: 30_000 }).done);
-  const t0 = Date.now();
-  const a = await first.done;
-  assert.is(a.code, 0, a.stdout + a.stderr);
-  assert.ok(Date.now() - t0 < 10_000, `the index build was not held up (${Date.now() - t0} ms)`);
-  for (const w of await Promise.all(waiters)) assert.is(w.code, 0, w.stdout + w.stderr);
+    });
+    const first = startCli(['apply'], { cwd: d.dir, url: ctx.db.url, timeoutMs: 120_000 });
+    await waitsOnGate(ctx, 7702, '02_pause to wait for the gate');
+    // These poll for the lock while the index is built: none of them may hold a
+    // transaction open (CREATE INDEX CONCURRENTLY waits for every older transaction).
+    const waiters = Array.from({ length: 3 }, () => startCli(['apply'], { cwd: d.dir, url: ctx.db.url, timeoutMs: 120_000 }));
+    await Promise.all(waiters.map((w) => waitFor(w.child, /waiting for lock held by/, 60_000)));
+    await pause.release();
+    const t0 = Date.now();
+    const a = await first.done;
+    assert.is(a.code, 0, a.stdout + a.stderr);
+    // A build held up by a waiter's open transaction would wait for that waiter, which waits
+    // for this run's lock: until its --lock-timeout (60 s). Unhindered it takes well under a second.
+    assert.ok(Date.now() - t0 < 20_000, `the index build was not held up (${Date.now() - t0} ms)`);
+    for (const w of await Promise.all(waiters.map((x) => x.done))) assert.is(w.code, 0, w.stdout + w.stderr);
+  } finally {
+    await pause.release();
+  }
   const [idx] = await ctx.db.query<{ indisvalid: boolean }>(`SELECT indisvalid FROM pg_index WHERE indexrelid = 'cic_id'::regclass`);
   assert.is(idx!.indisvalid, true);
 });
@@ -119,7 +154,7 @@ async function maxOverlap(db: TestDb, schema: string): Promise<number> {
 }
 
 t('--concurrency 4 runs independent branches at once', async (ctx) => {
-  const steps = Array.from({ length: 8 }, (_, i) => `  step('s${i}', { sql: 'SELECT pg_sleep(0.5)', after: [] }),`).join('\n');
+  const steps = Array.from({ length: 8 }, (_, i) => `  step('s${i}', { sql: 'SELECT pg_sleep(1)', after: [] }),`).join('\n');
   const d = dir(ctx, {
     'zsetup.config.ts': `${HEADER}export default defineConfig({ state: { schema: 'zs_par' }, steps: [
 ${steps}
@@ -132,8 +167,8 @@ ${steps}
   assert.is(r.code, 0, r.stdout + r.stderr);
   const fin = r.json().find((o) => o.type === 'run.finished');
   assert.is(fin.applied, 9);
-  // Serially that is 8 x 0.5 s = 4 s; four at a time about 1 s.
-  assert.ok(fin.durationMs < 2500, `run took ${fin.durationMs} ms (wall ${wall} ms)`);
+  // Serially that is at least 8 x 1 s = 8 s, whatever the machine; four at a time about 2 s.
+  assert.ok(fin.durationMs < 8000, `run took ${fin.durationMs} ms (wall ${wall} ms): not four at a time`);
   const overlap = await maxOverlap(ctx.db, 'zs_par');
   assert.is(overlap, 4, 'four steps at a time, never more');
   const ev = await ctx.db.query<{ step: string }>(`SELECT step FROM zs_par.journal WHERE event = 'started' ORDER BY id`);
