@@ -15,8 +15,10 @@ function dir(ctx: Ctx, config: string): Scratch {
   return inScratch(ctx, { 'zsetup.config.ts': config });
 }
 
-// 30 batches of 0.2 s each: about 6 s of work, more than the 4 s deadline.
-const TOTAL = 30_000;
+// 45 batches of 0.2 s each: about 9 s of work, more than the 8 s deadline. An 8 s deadline
+// stops the run 6 s after its process started (the margin is a quarter of it): time for
+// the first batches to commit even on a busy machine, where start-up alone can take 3 s.
+const TOTAL = 45_000;
 const BATCH = 1_000;
 const SLOW = { total: TOTAL, batch: BATCH, inBatchSql: 'SELECT pg_sleep(0.2)' };
 
@@ -68,19 +70,19 @@ async function assertStoppedAtCheckpoint(ctx: Ctx, d: Scratch, res: { r: { code:
   return cp;
 }
 
-t('apply --deadline 4s stops a longer resumable step at a checkpoint before 4 s, exit 143; the next apply finishes it', async (ctx) => {
+t('apply --deadline 8s stops a longer resumable step at a checkpoint before 8 s, exit 143; the next apply finishes it', async (ctx) => {
   const d = dir(ctx, fillConfig(SLOW));
-  const res = await timedApply(ctx, d, ['--deadline', '4s']);
-  console.log(`    --deadline 4s: process wall time ${res.wall.toFixed(0)} ms`);
-  await assertStoppedAtCheckpoint(ctx, d, res, 4000);
+  const res = await timedApply(ctx, d, ['--deadline', '8s']);
+  console.log(`    --deadline 8s: process wall time ${res.wall.toFixed(0)} ms`);
+  await assertStoppedAtCheckpoint(ctx, d, res, 8000);
 });
 
 t('apply.deadline in the config works the same', async (ctx) => {
-  const d = dir(ctx, fillConfig({ ...SLOW, extra: "apply: { deadline: '4s' }," }));
+  const d = dir(ctx, fillConfig({ ...SLOW, extra: "apply: { deadline: '8s' }," }));
   const res = await timedApply(ctx, d, []);
-  console.log(`    apply.deadline 4s: process wall time ${res.wall.toFixed(0)} ms`);
-  // The resuming run would stop at 4 s too (about 2.5 s of work is left, more on a busy machine): --deadline overrides the config.
-  await assertStoppedAtCheckpoint(ctx, d, res, 4000, ['--deadline', '60s']);
+  console.log(`    apply.deadline 8s: process wall time ${res.wall.toFixed(0)} ms`);
+  // The resuming run would stop at 8 s too (about 3.5 s of work is left, more on a busy machine): --deadline overrides the config.
+  await assertStoppedAtCheckpoint(ctx, d, res, 8000, ['--deadline', '60s']);
 });
 
 t('a long statement that is not resumable is cancelled before the deadline: interrupted, exit 143, then run again', async (ctx) => {
