@@ -434,7 +434,7 @@ async function sessionWith<R extends { status: string }>(
     external?.removeEventListener('abort', onExternal);
     // Bounded: a step abandoned mid-transaction may still hold a pool connection, and the
     // pool's end waits for it. The process is about to end; the server rolls it back.
-    await withTimeout(db?.close() ?? Promise.resolve(), Math.max(1000, Math.min(5000, (cleanupBy ?? Infinity) - Date.now())));
+    await withTimeout(db?.close() ?? Promise.resolve(), cleanupBy === undefined ? 5000 : Math.max(200, cleanupBy - Date.now()));
     for (const d of disposers) {
       try {
         d();

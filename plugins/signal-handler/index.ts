@@ -8,6 +8,11 @@
  * transactions roll back on the server, so the database stays consistent and the next
  * `apply` recovers. Nothing here ends the process with an exit call.
  *
+ * During `apply`, a watchdog thread (watchdog.ts) does the same when the main thread cannot:
+ * a step busy in synchronous code blocks every signal handler and timer on it, and the
+ * watchdog still ends the process at the cleanup deadline (or at the
+ * `--deadline`). `ZSETUP_WATCHDOG=0` turns it off.
+ *
  * Registered by default; `signalHandler(false)` in `plugins` leaves it out (embedders
  * that handle signals themselves pass their own `signal` to `apply()`).
  * @example plugins: [signalHandler({ cleanupDeadline: '5s' })]
@@ -33,16 +38,7 @@ export function signalHandler(options: SignalHandlerOptions | false = {}): Plugi
           const deadlineMs = fromOption ?? run.cleanupDeadlineMs;
           // A worker thread that still ends the process when the main thread is blocked in
           // synchronous code (see watchdog.ts). Only `apply` runs steps.
-          const dog =
-            run.command === 'apply' && process.env.ZSETUP_WATCHDOG !== '0'
-              ? startWatchdog({
-                  cleanupDeadlineMs: deadlineMs,
-                  deadlineAt: run.deadlineAt,
-                  deadlineStopAt: run.deadlineAt === undefined ? undefined : run.deadlineAt - Math.min(run.cleanupDeadlineMs, (run.deadlineAt - Date.now()) / 4),
-                })
-              : undefined;
-          const onStop = () => dog?.acknowledge();
-          run.signal.addEventListener('abort', onStop, { once: true });
+          const dog = run.command === 'apply' && process.env.ZSETUP_WATCHDOG !== '0' ? startWatchdog({ cleanupDeadlineMs: deadlineMs, deadlineAt: run.deadlineAt }) : undefined;
           let first: NodeJS.Signals | undefined;
           let timer: NodeJS.Timeout | undefined;
           let exiting = false;
@@ -58,7 +54,6 @@ export function signalHandler(options: SignalHandlerOptions | false = {}): Plugi
             else raise();
           };
           const onSignal = (sig: NodeJS.Signals) => {
-            dog?.acknowledge();
             if (first) return exitNow(sig, `second ${sig}`);
             first = sig;
             run.stop({ kind: 'signal', signal: sig as 'SIGINT' | 'SIGTERM' }, { cleanupDeadlineMs: deadlineMs });
@@ -67,7 +62,6 @@ export function signalHandler(options: SignalHandlerOptions | false = {}): Plugi
           };
           const dispose = () => {
             clearTimeout(timer);
-            run.signal.removeEventListener('abort', onStop);
             process.off('SIGINT', onSignal);
             process.off('SIGTERM', onSignal);
           };

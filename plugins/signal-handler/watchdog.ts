@@ -3,17 +3,18 @@
  * step is busy in synchronous code (`while (true) {}`): then Node's signal handlers, the
  * deadline timer and the cleanup timer never get to run on the main thread.
  *
- * It is a worker thread with its own event loop:
- * - it watches SIGTERM and SIGINT itself (a libuv signal watcher on its own loop: the
- *   kernel's signal reaches it while the main thread is blocked);
- * - when a stop (a signal, or the `--deadline` stop time) is not taken up by the main
- *   thread within a short grace, it interrupts the main thread's JavaScript through the
- *   inspector (`Runtime.terminateExecution`): a busy loop is cut, the main thread's own
- *   stop path then runs (the step is abandoned and recorded, the lock released, exit
- *   143/130);
- * - if the process is still alive shortly after the cleanup deadline (the main thread is
- *   blocked in native code, which no interrupt reaches), it kills the process (SIGKILL,
- *   exit 137). Open transactions roll back on the server; the next apply recovers the step.
+ * It is a worker thread with its own event loop. It watches SIGTERM and SIGINT itself (a
+ * libuv signal watcher on its own loop, which the kernel's signal reaches while the main
+ * thread is blocked) and knows the `--deadline`. When the process is still alive at the
+ * cleanup deadline of the first signal, 0.1 s after a second signal that the main thread
+ * did not act on, or at the deadline, it ends the process the way
+ * the signal would: through the inspector it removes the main thread's signal listeners
+ * (an interrupt, which runs even inside a busy loop), closes its own watchers and raises the
+ * signal with its default action (exit status 143 for SIGTERM, 130 for SIGINT). Where even
+ * that interrupt cannot run (the main thread blocked in native code), it kills the process
+ * (SIGKILL, 137). Either way open transactions roll back on the server, and the next apply
+ * recovers the step that was running. When the main thread is responsive, it ends the run
+ * itself before any of this (the step is abandoned and recorded, the lock released).
  */
 import { Worker } from 'node:worker_threads';
 
@@ -22,56 +23,52 @@ export interface WatchdogOptions {
   cleanupDeadlineMs: number;
   /** The `--deadline` instant (epoch ms): the process must be gone by then. */
   deadlineAt?: number | undefined;
-  /** When the run stops for the deadline (epoch ms). */
-  deadlineStopAt?: number | undefined;
 }
 
 export interface Watchdog {
-  /** The main thread took up a stop (it is responsive). */
-  acknowledge(): void;
-  /** Stop watching signals (before the main thread re-raises one to end the process). */
+  /** Stop watching (before the main thread re-raises a signal to end the process). */
   close(): Promise<void>;
 }
+
+/** After a second signal: how long the watchdog leaves the main thread to end the process itself. */
+export const WATCHDOG_GRACE_MS = 100;
 
 // Plain CommonJS run by the worker (eval): no TypeScript, no imports of ours.
 const WORKER = `
 const { parentPort, workerData } = require('node:worker_threads');
 const fs = require('node:fs');
-const { ack, cleanupMs, graceMs, deadlineAt, deadlineStopAt } = workerData;
-const flag = new Int32Array(ack);
-const say = (s) => { try { fs.writeSync(2, 'zsetup: watchdog: ' + s + '\\n'); } catch {} };
+const { cleanupMs, graceMs, deadlineAt } = workerData;
+const say = (s) => { try { fs.writeSync(2, 'zsetup: ' + s + '\\n'); } catch {} };
 const timers = [];
-const later = (ms, fn) => { const t = setTimeout(fn, Math.max(0, ms)); timers.push(t); return t; };
-let interrupted = false;
-function interruptMain(why) {
-  if (interrupted || Atomics.load(flag, 0) !== 0) return;
-  interrupted = true;
-  say(why + '; the main thread did not respond (busy in synchronous code): interrupting it');
+const later = (ms, fn) => timers.push(setTimeout(fn, Math.max(0, ms)));
+const handles = [];
+let ending = false;
+function end(signal, why) {
+  if (ending) return;
+  ending = true;
+  say(why + ': ending the process now (' + signal + '); open transactions roll back and the next apply recovers');
+  const raise = () => {
+    for (const h of handles) h.close();
+    handles.length = 0;
+    process.kill(process.pid, signal);
+  };
+  // Where the interrupt cannot run (the main thread blocked in native code): SIGKILL.
+  setTimeout(() => process.kill(process.pid, 'SIGKILL'), 300);
   try {
     const inspector = require('node:inspector');
     const session = new inspector.Session();
     session.connectToMainThread();
-    session.post('Runtime.terminateExecution', () => { try { session.disconnect(); } catch {} });
-  } catch (err) {
-    say('cannot interrupt the main thread: ' + (err && err.message));
+    session.post('Runtime.evaluate', { expression: "process.removeAllListeners('SIGTERM'); process.removeAllListeners('SIGINT'); 0" }, raise);
+  } catch {
+    process.kill(process.pid, 'SIGKILL');
   }
 }
-function kill(why) {
-  say(why + ': ending the process now (SIGKILL); open transactions roll back and the next apply recovers');
-  process.kill(process.pid, 'SIGKILL');
-}
-const handles = [];
-let first = 0;
+let first;
 function onSignal(signo) {
   const name = signo === 2 ? 'SIGINT' : 'SIGTERM';
-  if (first) {
-    // A second signal: the main thread ends the process at once if it can.
-    later(graceMs, () => kill('second ' + name + ' and the process is still running'));
-    return;
-  }
-  first = Date.now();
-  later(graceMs, () => interruptMain(name + ' received'));
-  later(cleanupMs + graceMs, () => kill('cleanup after ' + name + ' took longer than ' + cleanupMs + ' ms'));
+  if (first) return later(graceMs, () => end(name, 'second ' + name + ' and the process is still running'));
+  first = name;
+  later(cleanupMs, () => end(name, 'cleanup after ' + name + ' took longer than ' + (cleanupMs / 1000) + ' s (a step busy in synchronous code?)'));
 }
 try {
   process.noDeprecation = true;
@@ -84,16 +81,14 @@ try {
 } catch {
   // No signal watcher here: the deadline is still watched.
 }
-if (typeof deadlineStopAt === 'number') later(deadlineStopAt - Date.now() + graceMs, () => interruptMain('the deadline stop is due'));
-if (typeof deadlineAt === 'number') later(deadlineAt - Date.now() + graceMs, () => kill('the deadline has passed and the run has not ended'));
+if (typeof deadlineAt === 'number') later(deadlineAt - Date.now(), () => end(first || 'SIGTERM', 'the deadline has passed and the run has not ended'));
 parentPort.on('message', (m) => {
-  if (m === 'close') {
-    for (const h of handles) h.close();
-    handles.length = 0;
-    for (const t of timers) clearTimeout(t);
-    parentPort.postMessage('closed');
-    parentPort.close();
-  }
+  if (m !== 'close') return;
+  for (const h of handles) h.close();
+  handles.length = 0;
+  for (const t of timers) clearTimeout(t);
+  parentPort.postMessage('closed');
+  parentPort.close();
 });
 `;
 
@@ -102,19 +97,11 @@ parentPort.on('message', (m) => {
  * (the run then relies on the main thread's own timers, as before).
  */
 export function startWatchdog(o: WatchdogOptions): Watchdog | undefined {
-  const ack = new SharedArrayBuffer(4);
-  const flag = new Int32Array(ack);
   let worker: Worker;
   try {
     worker = new Worker(WORKER, {
       eval: true,
-      workerData: {
-        ack,
-        cleanupMs: o.cleanupDeadlineMs,
-        graceMs: Math.max(100, Math.min(1000, o.cleanupDeadlineMs / 4)),
-        deadlineAt: o.deadlineAt,
-        deadlineStopAt: o.deadlineStopAt,
-      },
+      workerData: { cleanupMs: o.cleanupDeadlineMs, graceMs: WATCHDOG_GRACE_MS, deadlineAt: o.deadlineAt },
       stdout: false,
       stderr: false,
       // Its own small heap: it only waits.
@@ -127,9 +114,6 @@ export function startWatchdog(o: WatchdogOptions): Watchdog | undefined {
   worker.on('error', () => undefined);
   let closing: Promise<void> | undefined;
   return {
-    acknowledge() {
-      Atomics.store(flag, 0, 1);
-    },
     close() {
       closing ??= new Promise<void>((resolve) => {
         const done = () => {

@@ -207,10 +207,14 @@ function checkUrl(url: string, key: string, p: Problems): void {
   // What the driver does (pg-connection-string): the WHATWG URL parser, where the last '@'
   // ends the user and password.
   let parsed: URL | undefined;
-  try {
-    parsed = new URL(url);
-  } catch {
-    parsed = undefined;
+  for (const candidate of [url, url.replace('@/', '@___DUMMY___/')]) {
+    // pg-connection-string does the same for a socket host given as ?host= (no host part).
+    try {
+      parsed = new URL(candidate);
+      break;
+    } catch {
+      parsed = undefined;
+    }
   }
   const lastAt = rest.lastIndexOf('@');
   const userinfo = lastAt >= 0 ? rest.slice(0, lastAt) : '';
