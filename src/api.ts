@@ -7,7 +7,9 @@ import { loadProject, type LoadOptions, type Project } from './config/project.js
 import { Tokens, resolveAllOrNone, resolveContract } from './container.js';
 import { FaultTrap } from './engine/faults.js';
 import type { Database } from './db.js';
-import { ConfigError, DatabaseUnreachableError, LockTimeoutError, causeChain, redact } from './errors.js';
+import { ConfigError, DatabaseUnreachableError, LockTimeoutError, causeChain, describeThrown, redact } from './errors.js';
+import { CONFIG_TIMEOUT_MS } from './config/load.js';
+import { formatMs, parseDuration } from './config/duration.js';
 import { EngineEvents, describeStop, type EngineEvent, type Hooks, type RunControl, type StopReason } from './engine/events.js';
 import { executePlan, flushCommits, type StepResult } from './engine/executor.js';
 import { planSteps, stepsNeedingCheck, type CheckResult, type Plan } from './plan/planner.js';
@@ -87,10 +89,10 @@ export interface StatusResult {
 
 /** Dry run: what `apply` would do, and why. Never writes. */
 export async function plan(options: BaseOptions = {}): Promise<PlanResult> {
-  return session(options, 'plan', async (project, db) => {
+  return session(options, 'plan', async (project, db, _run, faults) => {
     const store = resolveContract(project.container, Tokens.StateStore, project.registrations, project.config.displayFile);
     const state = await store.load();
-    const p = await makePlan(project, state, false);
+    const p = await makePlan(project, state, false, faults);
     return { status: 'ok', plan: p, target: db.target };
   });
 }
@@ -123,7 +125,7 @@ export async function apply(options: ApplyOptions = {}): Promise<ApplyResult> {
         await store.init();
         return recoverStuck(store, await store.load(), config.owner, events, recordFenced);
       });
-      const p = await makePlan(project, state, options.allowDrift ?? false);
+      const p = await makePlan(project, state, options.allowDrift ?? false, faults);
       const base = { plan: p, target: db.target, owner: config.owner };
       if (p.drift > 0) {
         const names = p.entries.filter((e) => e.action === 'drift').map((e) => `"${e.step}" (${e.reason})`);
@@ -284,7 +286,7 @@ async function retryConnectionFaults<T>(run: RunControl, fn: () => Promise<T>): 
   }
 }
 
-async function makePlan(project: Project, state: Map<string, StepState>, allowDrift: boolean): Promise<Plan> {
+async function makePlan(project: Project, state: Map<string, StepState>, allowDrift: boolean, faults?: FaultTrap): Promise<Plan> {
   const planSteps_ = project.steps.map((s) => s.plan);
   const checks = new Map<string, CheckResult>();
   const byName = new Map(project.steps.map((s) => [s.def.name, s] as const));
@@ -292,12 +294,50 @@ async function makePlan(project: Project, state: Map<string, StepState>, allowDr
     const rep = byName.get(name)!.def.repeatable!;
     const last = state.get(name)?.lastDone?.lastRun;
     try {
-      checks.set(name, rep.check ? Boolean(await rep.check(last)) : !isDeepStrictEqual(normalizeJson(await rep.lastRun()), last));
+      const decide = () => Promise.resolve().then(async () => (rep.check ? Boolean(await rep.check(last)) : !isDeepStrictEqual(normalizeJson(await rep.lastRun()), last)));
+      checks.set(name, await boundedCheck(name, decide, faults));
     } catch (err) {
       checks.set(name, { error: redact(causeChain(err), project.config.secrets) });
     }
   }
   return planSteps({ steps: planSteps_, state, checks, allowDrift });
+}
+
+/** How long a repeatable step's check() may take (`ZSETUP_CONFIG_TIMEOUT` changes it too). */
+function checkTimeoutMs(): number {
+  const v = process.env.ZSETUP_CONFIG_TIMEOUT;
+  return (v ? parseDuration(v) : undefined) ?? CONFIG_TIMEOUT_MS;
+}
+
+/**
+ * Run a repeatable step's check() in its own fault scope (a throw it leaves in a timer
+ * fails the check, not the run) and bounded in time (a check that never settles blocks
+ * its step instead of hanging the command).
+ */
+async function boundedCheck(name: string, decide: () => Promise<boolean>, faults?: FaultTrap): Promise<boolean> {
+  let fail!: (err: Error) => void;
+  const failed = new Promise<never>((_r, reject) => (fail = reject));
+  failed.catch(() => undefined);
+  let done = false;
+  const ms = checkTimeoutMs();
+  const timer = setTimeout(() => fail(new Error(`check() did not settle within ${formatMs(ms)}`)), ms);
+  const scope = {
+    step: name,
+    fault: (err: unknown, how: string) => {
+      if (!done) fail(new Error(`${describeThrown(err)} (${how} left behind by check())`));
+    },
+    idle: () => fail(new Error('check() can never settle: it waits for something that never happens')),
+  };
+  try {
+    faults?.enter(scope);
+    const p = faults ? faults.run(scope, decide) : decide();
+    p.catch(() => undefined);
+    return await Promise.race([p, failed]);
+  } finally {
+    done = true;
+    clearTimeout(timer);
+    faults?.leave(scope);
+  }
 }
 
 /** What a value looks like after a JSON round trip through the journal. */
