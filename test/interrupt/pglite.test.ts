@@ -26,8 +26,10 @@ t.after((ctx) => {
   for (const d of ctx.dirs) d.remove();
 });
 
-const TOTAL = 200_000;
-const BATCH = 10_000;
+// 20 batches of 5,000 rows with a 60 ms pause each; the interruptions come after the fifth.
+const TOTAL = 100_000;
+const BATCH = 5_000;
+const MID = 25_000;
 
 /** After the fill: what the table holds, and the fill's journal (read in the same process: no extra PGlite start). */
 const VERIFY = `step('03_verify', { run: async (ctx) => {
@@ -72,7 +74,7 @@ function verified(stdout: string): { n: number; d: number; runs: string } {
 t('SIGTERM mid-step on PGlite: exit 143 soon, interrupted at a checkpoint; the next apply resumes; every row once', async (ctx) => {
   const d = await prepared(ctx);
   const run = startCli(['apply'], { cwd: d.dir });
-  await waitFor(run.child, /committed 50000\n/, 30_000);
+  await waitFor(run.child, new RegExp(`committed ${MID}\\n`), 90_000);
   const { r, ms } = await killTimed(run, 'SIGTERM');
   console.log(`    PGlite: SIGTERM to exit: ${ms.toFixed(0)} ms`);
   assert.is(r.code, 143, r.stdout + r.stderr);
@@ -81,7 +83,7 @@ t('SIGTERM mid-step on PGlite: exit 143 soon, interrupted at a checkpoint; the n
   const m = /■ 02_fill: stopped \(SIGTERM received\) at checkpoint (\d+) \(\d+%\); the next apply resumes it from there/.exec(r.stdout);
   assert.ok(m, r.stdout);
   const cp = Number(m![1]);
-  assert.ok(cp >= 50_000 && cp < TOTAL, `checkpoint ${cp}`);
+  assert.ok(cp >= MID && cp < TOTAL, `checkpoint ${cp}`);
   assert.not.ok(existsSync(join(d.dir, '.zsetup/pglite.lock')), 'the lock file is released');
 
   // plan (which never writes) reads the interrupted record the stopped run wrote.
@@ -103,7 +105,7 @@ t('SIGTERM mid-step on PGlite: exit 143 soon, interrupted at a checkpoint; the n
 t('SIGKILL mid-step on PGlite: the next apply takes over the lock file, recovers the step and resumes it; every row once', async (ctx) => {
   const d = await prepared(ctx);
   const run = startCli(['apply'], { cwd: d.dir });
-  await waitFor(run.child, /committed 50000\n/, 30_000);
+  await waitFor(run.child, new RegExp(`committed ${MID}\\n`), 90_000);
   run.child.kill('SIGKILL');
   const r = await run.done;
   assert.is(r.signal, 'SIGKILL');
@@ -115,7 +117,7 @@ t('SIGKILL mid-step on PGlite: the next apply takes over the lock file, recovers
   assert.is(again.code, 0, again.stdout + again.stderr);
   assert.match(again.stdout, new RegExp(`! 02_fill: left started by [^ ]*:${run.child.pid}:[^ ]* at .*; that run is gone, recorded interrupted`));
   const from = Number(/02_fill: starting from (\d+)\n/.exec(again.stdout)?.[1]);
-  assert.ok(from >= 50_000 && from < TOTAL && from % BATCH === 0, `resumed from ${from}`);
+  assert.ok(from >= MID && from < TOTAL && from % BATCH === 0, `resumed from ${from}`);
   assert.equal(verified(again.stdout), { n: TOTAL, d: TOTAL, runs: `0,${from}` });
   assert.not.ok(existsSync(lockFile), 'the lock file is released');
 
@@ -139,8 +141,8 @@ t('SIGKILL on PGlite while nobody reaps the process (a zombie): the next apply d
   let pid: number | undefined;
   try {
     const t0 = Date.now();
-    while (!/committed 50000\n/.test(existsSync(join(d.dir, 'apply.log')) ? readFileSync(join(d.dir, 'apply.log'), 'utf8') : '')) {
-      assert.ok(Date.now() - t0 < 30_000, 'the apply started and committed batches');
+    while (!new RegExp(`committed ${MID}\\n`).test(existsSync(join(d.dir, 'apply.log')) ? readFileSync(join(d.dir, 'apply.log'), 'utf8') : '')) {
+      assert.ok(Date.now() - t0 < 90_000, 'the apply started and committed batches');
       await new Promise((r) => setTimeout(r, 20));
     }
     pid = JSON.parse(readFileSync(lockFile, 'utf8')).pid as number;
