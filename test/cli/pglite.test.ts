@@ -38,6 +38,8 @@ t('plan, apply, status work without a database URL', async ({ dir }) => {
   assert.not.ok(existsSync(join(dir.dir, '.zsetup/pglite.lock')), 'the data-dir lock is released on exit');
   const s = await run(dir.dir, ['status', '--json']);
   assert.is(s.code, 0, s.stdout + s.stderr);
+  // Read by another process: what apply recorded is on disk (plan --exit-code 0 on a done
+  // state: test/cli/commands.test.ts; nothing to do on PGlite: the next test's patient apply).
   assert.equal(
     s.json().map((x) => [x.step, x.state]),
     [
@@ -45,8 +47,6 @@ t('plan, apply, status work without a database URL', async ({ dir }) => {
       ['02_i', 'done'],
     ],
   );
-  const again = await run(dir.dir, ['plan', '--exit-code']);
-  assert.is(again.code, 0, again.stdout + again.stderr);
 });
 
 t('two applies on one data dir: the second waits or times out naming the holder', async ({ dir }) => {
