@@ -6,29 +6,35 @@
  */
 import * as assert from 'uvu/assert';
 import { cli, startCli, dbEachSuite, type DbCtx, type Scratch, dir as inScratch } from '../helpers.js';
-import { checkpointOf, counts, fillConfig, journal, ownerRe, runsOf, until, waitFor } from './util.js';
+import { checkpointOf, counts, fillConfig, holdGate, journal, ownerRe, runsOf, until, type Gate } from './util.js';
 
 type Ctx = DbCtx;
 const t = dbEachSuite('interrupt: recovery after SIGKILL on PostgreSQL');
 
 const TOTAL = 300_000;
 const BATCH = 10_000;
+const GATE = 7713;
 
-function dir(ctx: Ctx): Scratch {
-  return inScratch(ctx, { 'zsetup.config.ts': fillConfig({ total: TOTAL, batch: BATCH, inBatchSql: 'SELECT pg_sleep(0.1)' }) });
+/** The fill; its batches past row `after` wait for the test's gate (held from the start). */
+function dir(ctx: Ctx, after: number): Scratch {
+  return inScratch(ctx, { 'zsetup.config.ts': fillConfig({ total: TOTAL, batch: BATCH, gate: { key: GATE, after } }) });
 }
 
-/** Start apply, SIGKILL it once `committed N` shows; return its pid and the checkpoint it left. */
-async function killedMidStep(ctx: Ctx, d: Scratch, after = 40_000): Promise<{ pid: number; cp: number }> {
+/**
+ * Start apply; once its fill waits at the gate (the batches up to `after` committed, the
+ * next one open), SIGKILL it and open the gate. Its pid and the checkpoint it left.
+ */
+async function killedMidStep(ctx: Ctx, d: Scratch, gate: Gate, after: number): Promise<{ pid: number; cp: number }> {
   const run = startCli(['apply'], { cwd: d.dir, url: ctx.db.url });
-  await waitFor(run.child, new RegExp(`committed ${after}\\n`));
+  await gate.waiting('the fill to wait at the gate');
   run.child.kill('SIGKILL');
   const r = await run.done;
   assert.is(r.signal, 'SIGKILL');
+  await gate.release();
   // The killed run's backends end when the server sees the socket close.
-  await until(async () => (await ctx.db.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'zsetup%'`)).length === 0, 10_000, 'the killed run\'s backends to end');
+  await until(async () => (await ctx.db.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'zsetup%'`)).length === 0, 30_000, 'the killed run\'s backends to end');
   const cp = (await checkpointOf(ctx.db))!;
-  assert.ok(cp >= after, `checkpoint ${cp} after seeing committed ${after}`);
+  assert.is(cp, after, 'the checkpoint of the last batch before the gate');
   assert.equal(await counts(ctx.db), { n: cp, distinct: cp, max: cp }, 'only committed batches are in the table');
   const last = (await journal(ctx.db)).at(-1)!;
   assert.equal([last.step, last.event], ['02_fill', 'started'], 'a SIGKILL leaves the step started');
@@ -36,8 +42,9 @@ async function killedMidStep(ctx: Ctx, d: Scratch, after = 40_000): Promise<{ pi
 }
 
 t('SIGKILL mid-step, then apply: recovered as interrupted by the new owner (naming the old one), resumed, done; every row once', async (ctx) => {
-  const d = dir(ctx);
-  const { pid, cp } = await killedMidStep(ctx, d);
+  const d = dir(ctx, 40_000);
+  const gate = await holdGate(ctx.db, GATE);
+  const { pid, cp } = await killedMidStep(ctx, d, gate, 40_000).finally(() => gate.release());
 
   const p = await cli(['plan', '--json'], { cwd: d.dir, url: ctx.db.url });
   const entry = p.json().find((e) => e.step === '02_fill');
@@ -64,8 +71,9 @@ t('SIGKILL mid-step, then apply: recovered as interrupted by the new owner (nami
 });
 
 t('zsetup cleanup after a SIGKILL records the stuck step interrupted and prints it (exit 0); apply then resumes', async (ctx) => {
-  const d = dir(ctx);
-  const { pid, cp } = await killedMidStep(ctx, d);
+  const d = dir(ctx, 40_000);
+  const gate = await holdGate(ctx.db, GATE);
+  const { pid, cp } = await killedMidStep(ctx, d, gate, 40_000).finally(() => gate.release());
 
   const c = await cli(['cleanup'], { cwd: d.dir, url: ctx.db.url });
   assert.is(c.code, 0, c.stdout + c.stderr);
@@ -97,13 +105,19 @@ t('zsetup cleanup after a SIGKILL records the stuck step interrupted and prints 
 });
 
 t('zsetup cleanup while a live apply holds the lock refuses with exit 3, naming the holder and since when', async (ctx) => {
-  const d = dir(ctx);
+  // The apply waits at the gate, mid-step and holding the lock, until cleanup has answered.
+  const d = dir(ctx, 20_000);
+  const gate = await holdGate(ctx.db, GATE);
   const run = startCli(['apply'], { cwd: d.dir, url: ctx.db.url });
-  await waitFor(run.child, /committed 20000\n/);
-  const c = await cli(['cleanup'], { cwd: d.dir, url: ctx.db.url });
-  assert.is(run.child.exitCode, null, 'the apply was still running when cleanup ran');
-  assert.is(c.code, 3, c.stdout + c.stderr);
-  assert.match(c.stderr, new RegExp(`refusing to clean up: a live run holds the advisory lock: [^ ]*:${run.child.pid}:\\S+ since \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d`));
+  try {
+    await gate.waiting('the fill to wait at the gate');
+    const c = await cli(['cleanup'], { cwd: d.dir, url: ctx.db.url });
+    assert.is(run.child.exitCode, null, 'the apply was still running when cleanup ran');
+    assert.is(c.code, 3, c.stdout + c.stderr);
+    assert.match(c.stderr, new RegExp(`refusing to clean up: a live run holds the advisory lock: [^ ]*:${run.child.pid}:\\S+ since \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d`));
+  } finally {
+    await gate.release();
+  }
   const r = await run.done;
   assert.is(r.code, 0, r.stdout + r.stderr);
   const events = (await journal(ctx.db)).map((e) => `${e.step}:${e.event}`);

@@ -5,6 +5,7 @@
  * (a `committed N` log line), plus helpers to wait for output and read the journal.
  */
 import type { ChildProcess } from 'node:child_process';
+import pg from 'pg';
 import type { CliResult, TestDb } from '../helpers.js';
 import { HEADER } from '../helpers.js';
 
@@ -17,6 +18,12 @@ export interface FillOptions {
   afterCheckpointSql?: string;
   /** A JS pause inside each batch's transaction, after the insert (PGlite has no pg_sleep worth the name). */
   inBatchMs?: number;
+  /**
+   * Every batch that goes past row `after` first takes advisory lock `key` in its
+   * transaction (after its insert): while the test holds it (`holdGate`), the run stops
+   * there, mid-step, with the batches up to `after` committed.
+   */
+  gate?: { key: number; after: number };
   /** After the run is told to stop, keep going this long before giving up (a slow cleanup). */
   lingerMs?: number;
   /** Extra top-level config keys, e.g. `apply: { retries: 2 },`. */
@@ -33,9 +40,15 @@ export interface FillOptions {
 export const TABLES_STEP = "step('01_tables', { sql: 'CREATE TABLE rows_t (id int NOT NULL); CREATE TABLE runs (started_from int NOT NULL, pid int NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp())' }),";
 
 export function fillConfig(o: FillOptions): string {
+  // A gated batch may wait long: no lock_timeout of the step's own may end that wait.
+  if (o.gate) {
+    if (/\bapply:/.test(o.extra ?? '')) throw new Error('fillConfig: with a gate, give no apply: section in extra');
+    o = { ...o, extra: `apply: { ddlLockTimeout: '300s' },${o.extra ?? ''}` };
+  }
   const pause = [
     o.inBatchSql ? `await trx.raw(${JSON.stringify(o.inBatchSql)});` : '',
     o.inBatchMs ? `await new Promise((r) => setTimeout(r, ${o.inBatchMs}));` : '',
+    o.gate ? `if (to > ${o.gate.after}) await trx.raw('SELECT pg_advisory_xact_lock(?)', [${o.gate.key}]);` : '',
   ].join('\n              ');
   return `${HEADER}
 const TOTAL = ${o.total};
@@ -174,4 +187,43 @@ export async function until<T>(fn: () => Promise<T>, ms = 15_000, what = 'condit
 /** The owner id (`host:pid:run`) of a process, as the journal records it. */
 export function ownerRe(pid: number): RegExp {
   return new RegExp(`:${pid}:`);
+}
+
+/** An advisory lock held by the test on its own connection (see FillOptions.gate). */
+export interface Gate {
+  /** Resolve with the pid of a backend of the test database that waits for the lock (pg_locks), once there is one. */
+  waiting(what: string, ms?: number): Promise<number>;
+  /** Let the waiters go (idempotent). */
+  release(): Promise<void>;
+}
+
+export async function holdGate(db: TestDb, key: number): Promise<Gate> {
+  const c = new pg.Client({ connectionString: db.url, application_name: 'test-gate' });
+  c.on('error', () => undefined); // terminated with its database: nothing to do
+  await c.connect();
+  await c.query('SELECT pg_advisory_lock($1)', [key]);
+  let released: Promise<void> | undefined;
+  return {
+    async waiting(what, ms = 60_000) {
+      const rows = await until(
+        async () => {
+          const r = await c.query<{ pid: number }>(
+            `SELECT l.pid FROM pg_locks l JOIN pg_database d ON d.oid = l.database WHERE d.datname = current_database() AND l.locktype = 'advisory' AND l.objid = $1 AND NOT l.granted`,
+            [key],
+          );
+          return r.rows.length > 0 ? r.rows : undefined;
+        },
+        ms,
+        what,
+      );
+      return rows[0]!.pid;
+    },
+    release() {
+      released ??= (async () => {
+        await c.query('SELECT pg_advisory_unlock($1)', [key]).catch(() => undefined);
+        await c.end().catch(() => undefined);
+      })();
+      return released;
+    },
+  };
 }
