@@ -82,6 +82,7 @@ ${BASE}
   const impatient = startCli(['apply', '--lock-timeout', '1s'], { cwd: dir.dir, timeoutMs: TIMEOUT }).done;
   const patientRun = startCli(['apply'], { cwd: dir.dir, timeoutMs: TIMEOUT });
   const patientWaits = waitFor(patientRun.child, /waiting for lock held by/, 60_000);
+  patientWaits.catch(() => undefined); // awaited below
 
   const b = await impatient;
   assert.is(b.code, 3, b.stdout + b.stderr);

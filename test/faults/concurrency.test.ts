@@ -83,6 +83,7 @@ t('an apply while another runs a slow step: --lock-timeout 1s exits 3 naming it;
     const impatient = startCli(['apply', '--lock-timeout', '1s'], { cwd: d.dir, url: ctx.db.url }).done;
     const patientRun = startCli(['apply'], { cwd: d.dir, url: ctx.db.url, timeoutMs: 120_000 });
     const patientWaits = waitFor(patientRun.child, /waiting for lock held by/, 60_000);
+    patientWaits.catch(() => undefined); // awaited below
     const b = await impatient;
     assert.is(b.code, 3, b.stdout + b.stderr);
     assert.match(b.stderr, /could not acquire the advisory lock "zsetup" within 1 s: held by [^\n]*:\d+:/);
