@@ -7,26 +7,24 @@
  */
 import * as assert from 'uvu/assert';
 import { cli, startCli, dbEachSuite, type DbCtx, type Scratch, dir as inScratch } from '../helpers.js';
-import { checkpointOf, counts, exitTime, fillConfig, journal, ownerRe, runsOf, until, waitFor } from './util.js';
+import { checkpointOf, counts, exitTime, fillConfig, holdGate, journal, ownerRe, runsOf, until, type Gate } from './util.js';
 
 type Ctx = DbCtx;
 const t = dbEachSuite('interrupt: lock and pool connections lost mid-step');
 
-// 30 batches of 0.2 s: about 6 s of work.
 const TOTAL = 30_000;
 const BATCH = 1_000;
+const GATE = 7721;
+const AT = 5_000;
 
+/** The fill: the batch after row 5,000 waits at the test's gate, in flight, until released. */
 function dir(ctx: Ctx): Scratch {
-  return inScratch(ctx, { 'zsetup.config.ts': fillConfig({ total: TOTAL, batch: BATCH, inBatchSql: 'SELECT pg_sleep(0.2)' }) });
+  return inScratch(ctx, { 'zsetup.config.ts': fillConfig({ total: TOTAL, batch: BATCH, gate: { key: GATE, after: AT } }) });
 }
 
-/** Wait until a batch is in flight: a pool backend runs its pg_sleep. */
-function midBatch(ctx: Ctx): Promise<unknown> {
-  return until(
-    async () => (await ctx.db.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'zsetup' AND state = 'active' AND query = 'SELECT pg_sleep(0.2)'`)).length > 0,
-    10_000,
-    'a batch in flight',
-  );
+/** Wait until a batch is in flight: its pool backend waits at the gate (its pid). */
+function midBatch(gate: Gate): Promise<number> {
+  return gate.waiting('a batch in flight, at the gate');
 }
 
 /** Terminate the test database's backends matching `where` (chosen first: AND does not fix the order of evaluation). */
@@ -40,9 +38,12 @@ async function terminate(ctx: Ctx, where: string): Promise<Array<{ pid: number; 
 
 t('the lock connection terminated mid-step: the run stops (143) and commits nothing after the loss; the next apply resumes', async (ctx) => {
   const d = dir(ctx);
+  const gate = await holdGate(ctx.db, GATE);
   const run = startCli(['apply'], { cwd: d.dir, url: ctx.db.url });
-  await waitFor(run.child, /committed 5000\n/);
-  await midBatch(ctx);
+  await midBatch(gate).catch(async (err) => {
+    await gate.release();
+    throw err;
+  });
   const killed = await terminate(ctx, `application_name LIKE 'zsetup@%'`);
   const t0 = performance.now();
   assert.is(killed.length, 1, 'one lock connection');
@@ -50,6 +51,9 @@ t('the lock connection terminated mid-step: the run stops (143) and commits noth
   // Once its backend is gone the lock is free: nothing may commit from here on.
   await until(async () => (await ctx.db.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [killed[0]!.pid])).length === 0, 5000, 'the lock backend to end');
   const atLoss = (await checkpointOf(ctx.db))!;
+  assert.is(atLoss, AT, 'the checkpoint before the batch in flight');
+  // The batch in flight may go on now: without the lock it must not commit.
+  await gate.release();
   const r = await run.done;
   const ms = (await exited) - t0;
   console.log(`    lock connection terminated -> exit: ${ms.toFixed(0)} ms (checkpoint at the loss ${atLoss})`);
@@ -80,21 +84,25 @@ t('the lock connection terminated mid-step: the run stops (143) and commits noth
 
 t('the pool connections terminated mid-batch: the step is retried from its checkpoint and the run finishes (exit 0), every row once', async (ctx) => {
   const d = dir(ctx);
+  const gate = await holdGate(ctx.db, GATE);
   const run = startCli(['apply'], { cwd: d.dir, url: ctx.db.url });
-  await waitFor(run.child, /committed 5000\n/);
-  await midBatch(ctx);
-  const killed = await terminate(ctx, `application_name = 'zsetup'`);
-  assert.ok(killed.length >= 1, 'the run had pool connections');
-  assert.ok(
-    killed.some((k) => k.state !== 'idle'),
-    `one of them was busy with the batch: ${JSON.stringify(killed)}`,
-  );
+  let killed: Array<{ pid: number; state: string; query: string }>;
+  try {
+    const inFlight = await midBatch(gate);
+    killed = await terminate(ctx, `application_name = 'zsetup'`);
+    assert.ok(
+      killed.some((k) => k.pid === inFlight),
+      `one of them was the batch in flight (pid ${inFlight}): ${JSON.stringify(killed)}`,
+    );
+  } finally {
+    await gate.release();
+  }
   const r = await run.done;
   assert.is(r.code, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /↻ 02_fill: retry 1 in [^:]+: .*terminat/);
   const runs = await runsOf(ctx.db);
   assert.is(runs.length, 2, 'the step ran again after the fault');
-  assert.ok(runs[1]!.started_from >= 5000 && runs[1]!.started_from < TOTAL, `the retry started from the checkpoint (${runs[1]!.started_from})`);
+  assert.is(runs[1]!.started_from, AT, 'the retry started from the checkpoint');
   assert.match(r.stdout, new RegExp(`02_fill: starting from ${runs[1]!.started_from}\\n`));
   assert.equal(await counts(ctx.db), { n: TOTAL, distinct: TOTAL, max: TOTAL });
   const j = (await journal(ctx.db)).filter((e) => e.step === '02_fill');
