@@ -8,7 +8,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { cli, createDb, scratch, startCli, type TestDb } from '../helpers.js';
-import { checkpointOf, counts, exitTime, fillConfig, journal, ownerRe, runsOf, sleep, until, waitFor } from './util.js';
+import { GATE_QUERY, checkpointOf, counts, exitTime, fillConfig, holdGate, journal, ownerRe, runsOf, until, waitFor } from './util.js';
 
 type Scratch = ReturnType<typeof scratch>;
 interface Ctx {
@@ -40,38 +40,49 @@ t.after((ctx) => {
   for (const d of ctx.dirs) d.remove();
 });
 
-// 20 batches of 0.3 s: about 6 s of work.
 const TOTAL = 20_000;
 const BATCH = 1_000;
+const GATE = 7731;
 
 /**
- * Start an apply of a lease-locked fill whose batches sleep 0.3 s (`where`: before the
- * fence, or after it), and SIGSTOP it while one of those sleeps runs; `ctx.paused` lets
- * the suite kill it whatever happens.
+ * Start an apply of a lease-locked fill whose batch after row 3,000 waits at the test's
+ * gate (`where`: before its fence, or after it); SIGSTOP it there, then open the gate, so
+ * that the batch's statement ends and its transaction stays open, as a process stopped
+ * mid-batch leaves it. `ctx.paused` lets the suite kill it whatever happens.
  */
-async function startThenPause(ctx: Ctx, where: 'inBatchSql' | 'afterCheckpointSql', what: string) {
+async function startThenPause(ctx: Ctx, where: 'inBatch' | 'afterCheckpoint', what: string) {
   const d = scratch({
-    'zsetup.config.ts': fillConfig({ total: TOTAL, batch: BATCH, [where]: 'SELECT pg_sleep(0.3)', extra: "lock: { kind: 'lease', leaseTtl: '1s' }," }),
+    'zsetup.config.ts': fillConfig({ total: TOTAL, batch: BATCH, gate: { key: GATE, after: 3000, where }, extra: "lock: { kind: 'lease', leaseTtl: '1s' }," }),
   });
   ctx.dirs.push(d);
-  const first = startCli(['apply'], { cwd: d.dir, url: ctx.db.url, timeoutMs: 40_000 });
-  await waitFor(first.child, /committed 3000\n/);
+  const gate = await holdGate(ctx.db, GATE);
+  const first = startCli(['apply'], { cwd: d.dir, url: ctx.db.url, timeoutMs: 120_000 });
+  try {
+    await gate.waiting(what);
+    first.child.kill('SIGSTOP');
+    ctx.paused = first.child.pid!;
+  } finally {
+    await gate.release();
+  }
   await until(
-    async () => (await ctx.db.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'zsetup' AND state = 'active' AND query = 'SELECT pg_sleep(0.3)'`)).length > 0,
-    10_000,
-    what,
+    async () => (await ctx.db.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'zsetup' AND state = 'idle in transaction' AND query = $1`, [GATE_QUERY])).length > 0,
+    30_000,
+    `${what}: its transaction open, its statement done`,
   );
-  first.child.kill('SIGSTOP');
-  ctx.paused = first.child.pid!;
   return { d, first };
 }
 
+/** Resolve once the lease has expired (its holder is stopped: no heartbeat renews it). */
+function leaseExpired(ctx: Ctx): Promise<unknown> {
+  return until(async () => (await ctx.db.query(`SELECT 1 FROM zsetup.lease WHERE expires_at < clock_timestamp()`)).length > 0, 30_000, 'the lease to expire');
+}
+
 t('SIGSTOP the holder; a second apply takes the expired lease over and finishes; SIGCONT: the first commits nothing and exits 143', async (ctx) => {
-  // While a batch sleeps before its fence (not between its fence and its commit: see the next test).
-  const { d, first } = await startThenPause(ctx, 'inBatchSql', 'a batch before its fence');
+  // Stopped in a batch before its fence (not between its fence and its commit: see the next test).
+  const { d, first } = await startThenPause(ctx, 'inBatch', 'a batch before its fence');
   const [lease1] = await ctx.db.query<{ owner: string; token: string }>(`SELECT owner, token FROM zsetup.lease`);
   assert.match(lease1!.owner, ownerRe(first.child.pid!));
-  await sleep(1600);
+  await leaseExpired(ctx);
   const cpPaused = (await checkpointOf(ctx.db))!;
 
   const second = await cli(['apply'], { cwd: d.dir, url: ctx.db.url, timeoutMs: 30_000 });
@@ -102,26 +113,32 @@ t('SIGSTOP the holder; a second apply takes the expired lease over and finishes;
 });
 
 t('SIGSTOP the holder between its fence and its commit: a second apply cannot take over, and says so within its --lock-timeout (exit 3), not hang', async (ctx) => {
-  // Each batch sleeps after its checkpoint (after the fence's FOR SHARE on the lease row) and
-  // before it commits: stop it while its backend runs that sleep.
-  const { d, first } = await startThenPause(ctx, 'afterCheckpointSql', 'a batch between its fence and its commit');
+  // Stopped in a batch after its checkpoint (after the fence's FOR SHARE on the lease row),
+  // before it commits.
+  const { d, first } = await startThenPause(ctx, 'afterCheckpoint', 'a batch between its fence and its commit');
   const [inFence] = await ctx.db.query<{ n: number }>(
-    // The batch: its transaction wrote (an xid) and its last statement is the sleep after the
+    // The batch: its transaction wrote (an xid) and its last statement is the gate after the
     // fence. (A lease heartbeat caught mid-transaction by the SIGSTOP may show up as well.)
-    `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'zsetup' AND xact_start IS NOT NULL AND backend_xid IS NOT NULL AND query = 'SELECT pg_sleep(0.3)'`,
+    `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'zsetup' AND xact_start IS NOT NULL AND backend_xid IS NOT NULL AND query = $1`,
+    [GATE_QUERY],
   );
   assert.is(inFence!.n, 1, 'the paused run has a batch open (its fence passed, not committed)');
-  await sleep(1600);
+  await leaseExpired(ctx);
 
-  const t0 = performance.now();
-  const second = startCli(['apply', '--lock-timeout', '3s'], { cwd: d.dir, url: ctx.db.url, timeoutMs: 15_000 });
+  // Timed from its first "waiting for lock" line, written after its first attempt (which the
+  // paused batch's row lock blocks for at most a second): start-up on a busy machine is not
+  // part of --lock-timeout. Hung, it would never write that line, or never exit after it.
+  const second = startCli(['apply', '--lock-timeout', '3s'], { cwd: d.dir, url: ctx.db.url, timeoutMs: 60_000 });
   const exited = exitTime(second.child);
+  const saidWaiting = waitFor(second.child, /waiting for lock held by/, 30_000).then(() => performance.now());
+  saidWaiting.catch(() => undefined); // awaited below
   const r = await second.done;
+  const t0 = await saidWaiting.catch((err: Error) => assert.unreachable(`${err.message}\n${r.stdout}${r.stderr}`));
   const ms = (await exited) - t0;
   console.log(`    lease taker blocked by a paused holder's fence, --lock-timeout 3s: exit ${r.code ?? r.signal} after ${ms.toFixed(0)} ms`);
   assert.is(r.signal, null, `the second apply hung (killed after ${ms.toFixed(0)} ms):\n${r.stdout}\n${r.stderr}`);
   assert.is(r.code, 3, r.stdout + r.stderr);
-  assert.ok(ms < 6000, `gave up ${ms.toFixed(0)} ms after its start (--lock-timeout 3s)`);
+  assert.ok(ms < 6000, `gave up ${ms.toFixed(0)} ms after it first said it waits (--lock-timeout 3s)`);
   console.log(`    ${r.stderr.split('\n').find((l) => l.includes('could not acquire'))}`);
   // Its lease has expired, but its open transaction still holds the fence: the message says so.
   assert.match(r.stderr, new RegExp(`could not acquire the lease "zsetup" within 3 s: held by ([^ ]*:${first.child.pid}:|a run paused or stuck between its fence and its commit)`));

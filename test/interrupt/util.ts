@@ -19,11 +19,12 @@ export interface FillOptions {
   /** A JS pause inside each batch's transaction, after the insert (PGlite has no pg_sleep worth the name). */
   inBatchMs?: number;
   /**
-   * Every batch that goes past row `after` first takes advisory lock `key` in its
-   * transaction (after its insert): while the test holds it (`holdGate`), the run stops
-   * there, mid-step, with the batches up to `after` committed.
+   * Every batch that goes past row `after` takes advisory lock `key` (shared) in its transaction,
+   * after its insert (`where: 'afterCheckpoint'`: after its checkpoint, so after its
+   * fence): while the test holds it (`holdGate`), the run stops there, mid-step, with the
+   * batches up to `after` committed.
    */
-  gate?: { key: number; after: number };
+  gate?: { key: number; after: number; where?: 'inBatch' | 'afterCheckpoint' };
   /** After the run is told to stop, keep going this long before giving up (a slow cleanup). */
   lingerMs?: number;
   /** Extra top-level config keys, e.g. `apply: { retries: 2 },`. */
@@ -39,6 +40,14 @@ export interface FillOptions {
 /** The first step of every fill config: the rows table and a log of the runs that filled it. */
 export const TABLES_STEP = "step('01_tables', { sql: 'CREATE TABLE rows_t (id int NOT NULL); CREATE TABLE runs (started_from int NOT NULL, pid int NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp())' }),";
 
+/** The statement a gated batch waits in (as pg_stat_activity shows it). */
+export const GATE_QUERY = 'SELECT pg_advisory_xact_lock_shared($1)';
+
+/** Shared: batches never wait for each other (a stopped run's open batch keeps its lock), only for the test. */
+function gateSql(g: { key: number; after: number }): string {
+  return `if (to > ${g.after}) await trx.raw('SELECT pg_advisory_xact_lock_shared(?)', [${g.key}]);`;
+}
+
 export function fillConfig(o: FillOptions): string {
   // A gated batch may wait long: no lock_timeout of the step's own may end that wait.
   if (o.gate) {
@@ -48,7 +57,7 @@ export function fillConfig(o: FillOptions): string {
   const pause = [
     o.inBatchSql ? `await trx.raw(${JSON.stringify(o.inBatchSql)});` : '',
     o.inBatchMs ? `await new Promise((r) => setTimeout(r, ${o.inBatchMs}));` : '',
-    o.gate ? `if (to > ${o.gate.after}) await trx.raw('SELECT pg_advisory_xact_lock(?)', [${o.gate.key}]);` : '',
+    o.gate && o.gate.where !== 'afterCheckpoint' ? gateSql(o.gate) : '',
   ].join('\n              ');
   return `${HEADER}
 const TOTAL = ${o.total};
@@ -72,6 +81,7 @@ export default defineConfig({
               ${pause}
               await ctx.saveCheckpoint(trx, to);
               ${o.afterCheckpointSql ? `await trx.raw(${JSON.stringify(o.afterCheckpointSql)});` : ''}
+              ${o.gate?.where === 'afterCheckpoint' ? gateSql(o.gate) : ''}
             });
             next = to;
             ctx.progress({ done: next, total: TOTAL });
@@ -189,7 +199,7 @@ export function ownerRe(pid: number): RegExp {
   return new RegExp(`:${pid}:`);
 }
 
-/** An advisory lock held by the test on its own connection (see FillOptions.gate). */
+/** An advisory lock held (exclusively) by the test on its own connection (see FillOptions.gate). */
 export interface Gate {
   /** Resolve with the pid of a backend of the test database that waits for the lock (pg_locks), once there is one. */
   waiting(what: string, ms?: number): Promise<number>;
