@@ -9,7 +9,7 @@
  */
 import * as assert from 'uvu/assert';
 import { cli, dbEachSuite, dir as inScratch, startCli, type DbCtx, type Scratch } from '../helpers.js';
-import { checkpointOf, counts, fillConfig, journal, killTimed, ownerRe, runsOf, sleep, waitFor } from './util.js';
+import { checkpointOf, counts, fillConfig, holdGate, journal, killTimed, ownerRe, runsOf, sleep, waitFor, type FillOptions } from './util.js';
 
 type Ctx = DbCtx;
 const t = dbEachSuite('interrupt: SIGTERM and SIGINT on PostgreSQL');
@@ -20,12 +20,28 @@ function dir(ctx: Ctx, config: string): Scratch {
 
 const TOTAL = 300_000;
 const BATCH = 10_000;
+const GATE = 7741;
+
+/**
+ * Start apply of the fill whose batch after row `after` waits at the test's gate; resolve
+ * once it waits there: mid-step, the batches up to `after` committed, one in flight.
+ * Release the gate before the next apply.
+ */
+async function startAtGate(ctx: Ctx, after: number, o: Partial<FillOptions> = {}) {
+  const gate = await holdGate(ctx.db, GATE);
+  const d = dir(ctx, fillConfig({ total: TOTAL, batch: BATCH, gate: { key: GATE, after }, ...o }));
+  const run = startCli(['apply'], { cwd: d.dir, url: ctx.db.url });
+  await gate.waiting('the fill to wait at the gate').catch(async (err) => {
+    await gate.release();
+    throw err;
+  });
+  return { d, run, gate };
+}
 
 t('SIGTERM mid-step: exit 143 in < 2 s, interrupted at the last committed checkpoint, plan says resume, the next apply resumes from it', async (ctx) => {
-  const d = dir(ctx, fillConfig({ total: TOTAL, batch: BATCH, inBatchSql: 'SELECT pg_sleep(0.05)' }));
-  const run = startCli(['apply'], { cwd: d.dir, url: ctx.db.url });
-  await waitFor(run.child, /committed 60000\n/);
+  const { d, run, gate } = await startAtGate(ctx, 60_000);
   const { r, ms } = await killTimed(run, 'SIGTERM');
+  await gate.release();
   console.log(`    SIGTERM to exit: ${ms.toFixed(0)} ms`);
   assert.is(r.code, 143, r.stdout + r.stderr);
   assert.ok(ms < 2000, `exited ${ms.toFixed(0)} ms after SIGTERM`);
@@ -42,7 +58,7 @@ t('SIGTERM mid-step: exit 143 in < 2 s, interrupted at the last committed checkp
   assert.is(last.checkpoint, cp);
   assert.match(last.error ?? '', /SIGTERM/);
   assert.is(await checkpointOf(ctx.db), cp);
-  assert.ok(cp >= 60_000 && cp < TOTAL && cp % BATCH === 0, `checkpoint ${cp}`);
+  assert.is(cp, 60_000, 'the checkpoint of the last batch before the one in flight');
   const mid = await counts(ctx.db);
   assert.equal(mid, { n: cp, distinct: cp, max: cp }, 'exactly the committed batches are in the table (the batch in flight rolled back)');
 
@@ -73,10 +89,9 @@ t('SIGTERM mid-step: exit 143 in < 2 s, interrupted at the last committed checkp
 });
 
 t('SIGINT mid-step: exit 130, interrupted, the next apply finishes', async (ctx) => {
-  const d = dir(ctx, fillConfig({ total: TOTAL, batch: BATCH, inBatchSql: 'SELECT pg_sleep(0.05)' }));
-  const run = startCli(['apply'], { cwd: d.dir, url: ctx.db.url });
-  await waitFor(run.child, /committed 30000\n/);
+  const { d, run, gate } = await startAtGate(ctx, 30_000);
   const { r, ms } = await killTimed(run, 'SIGINT');
+  await gate.release();
   console.log(`    SIGINT to exit: ${ms.toFixed(0)} ms`);
   assert.is(r.code, 130, r.stdout + r.stderr);
   assert.ok(ms < 2000, `exited ${ms.toFixed(0)} ms after SIGINT`);
@@ -94,15 +109,14 @@ t('SIGINT mid-step: exit 130, interrupted, the next apply finishes', async (ctx)
 
 t('a second SIGTERM during a slow cleanup exits at once; the next apply recovers and finishes, every row once', async (ctx) => {
   // The step takes 8 s to give up after the stop: the first SIGTERM alone would wait for it.
-  const d = dir(ctx, fillConfig({ total: TOTAL, batch: BATCH, inBatchSql: 'SELECT pg_sleep(0.05)', lingerMs: 8000 }));
-  const run = startCli(['apply'], { cwd: d.dir, url: ctx.db.url });
-  await waitFor(run.child, /committed 30000\n/);
-  const lingering = waitFor(run.child, /lingering/, 5000);
+  const { d, run, gate } = await startAtGate(ctx, 30_000, { lingerMs: 8000 });
+  const lingering = waitFor(run.child, /lingering/, 30_000);
   run.child.kill('SIGTERM');
   await lingering;
   await sleep(300);
   assert.is(run.child.exitCode, null, 'still cleaning up after the first SIGTERM');
   const { r, ms } = await killTimed(run, 'SIGTERM');
+  await gate.release();
   console.log(`    second SIGTERM to exit: ${ms.toFixed(0)} ms`);
   assert.ok(ms < 500, `exited ${ms.toFixed(0)} ms after the second SIGTERM`);
   assert.ok(r.signal === 'SIGTERM' || r.code === 143, `ended by SIGTERM (code ${r.code}, signal ${r.signal})`);
@@ -122,10 +136,9 @@ t('a second SIGTERM during a slow cleanup exits at once; the next apply recovers
 });
 
 t('two SIGTERMs in quick succession: the process ends, the next apply finishes with every row once', async (ctx) => {
-  const d = dir(ctx, fillConfig({ total: TOTAL, batch: BATCH, inBatchSql: 'SELECT pg_sleep(0.05)' }));
-  const run = startCli(['apply'], { cwd: d.dir, url: ctx.db.url });
-  await waitFor(run.child, /committed 30000\n/);
+  const { d, run, gate } = await startAtGate(ctx, 30_000);
   const { r, ms } = await killTimed(run, 'SIGTERM', 2);
+  await gate.release();
   assert.ok(ms < 2000, `exited ${ms.toFixed(0)} ms after the signals`);
   assert.ok(r.signal === 'SIGTERM' || r.code === 143, `ended by SIGTERM (code ${r.code}, signal ${r.signal})`);
   const again = await cli(['apply'], { cwd: d.dir, url: ctx.db.url });
@@ -138,12 +151,11 @@ t('two SIGTERMs in quick succession: the process ends, the next apply finishes w
 
 t('a step whose cleanup overruns apply.cleanupDeadline is abandoned shortly before it: recorded interrupted, exit 143; the next apply resumes', async (ctx) => {
   // After the stop the step lingers 8 s; the cleanup deadline is 3 s.
-  const d = dir(ctx, fillConfig({ total: TOTAL, batch: BATCH, inBatchSql: 'SELECT pg_sleep(0.05)', lingerMs: 8000, extra: "apply: { cleanupDeadline: '3s' }," }));
-  const run = startCli(['apply'], { cwd: d.dir, url: ctx.db.url });
-  await waitFor(run.child, /committed 30000\n/);
+  const { d, run, gate } = await startAtGate(ctx, 30_000, { lingerMs: 8000, extra: "apply: { cleanupDeadline: '3s' }," });
   const lingering = waitFor(run.child, /lingering/, 60_000);
   lingering.catch(() => undefined); // awaited below
   const { r, ms } = await killTimed(run, 'SIGTERM');
+  await gate.release();
   await lingering;
   console.log(`    SIGTERM to exit with a 3 s cleanup deadline and an 8 s cleanup: ${ms.toFixed(0)} ms`);
   assert.is(r.code, 143, `ended as stopped, by the run itself (code ${r.code}, signal ${r.signal}):\n${r.stdout}\n${r.stderr}`);

@@ -49,11 +49,6 @@ function gateSql(g: { key: number; after: number }): string {
 }
 
 export function fillConfig(o: FillOptions): string {
-  // A gated batch may wait long: no lock_timeout of the step's own may end that wait.
-  if (o.gate) {
-    if (/\bapply:/.test(o.extra ?? '')) throw new Error('fillConfig: with a gate, give no apply: section in extra');
-    o = { ...o, extra: `apply: { ddlLockTimeout: '300s' },${o.extra ?? ''}` };
-  }
   const pause = [
     o.inBatchSql ? `await trx.raw(${JSON.stringify(o.inBatchSql)});` : '',
     o.inBatchMs ? `await new Promise((r) => setTimeout(r, ${o.inBatchMs}));` : '',
