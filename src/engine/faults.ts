@@ -60,17 +60,27 @@ export class FaultTrap {
       for (const s of [...this.running]) s.idle();
     };
     const exit = process.exit;
+    // process.exit() ends in process.reallyExit(): code that calls the latter directly is
+    // caught the same way.
+    const p = process as unknown as { reallyExit?: (code?: number) => never };
+    const reallyExit = p.reallyExit;
     process.on('uncaughtException', onException);
     process.on('unhandledRejection', onRejection);
     process.on('beforeExit', onIdle);
     process.exit = ((code?: unknown) => {
       throw new ProcessExitError(code);
     }) as typeof process.exit;
+    if (typeof reallyExit === 'function') {
+      p.reallyExit = ((code?: unknown) => {
+        throw new ProcessExitError(code);
+      }) as never;
+    }
     return () => {
       process.off('uncaughtException', onException);
       process.off('unhandledRejection', onRejection);
       process.off('beforeExit', onIdle);
       process.exit = exit;
+      if (typeof reallyExit === 'function') p.reallyExit = reallyExit;
       this.installed = false;
       active--;
     };
