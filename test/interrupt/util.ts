@@ -25,6 +25,12 @@ export interface FillOptions {
    * batches up to `after` committed.
    */
   gate?: { key: number; after: number; where?: 'inBatch' | 'afterCheckpoint' };
+  /**
+   * The same for PGlite (one process: no lock to wait for): while the file `path` exists, a
+   * batch past row `after` logs `at the gate` and waits in its transaction, after its
+   * insert, until the file is gone or the run is told to stop.
+   */
+  gateFile?: { path: string; after: number };
   /** After the run is told to stop, keep going this long before giving up (a slow cleanup). */
   lingerMs?: number;
   /** Extra top-level config keys, e.g. `apply: { retries: 2 },`. */
@@ -53,8 +59,14 @@ export function fillConfig(o: FillOptions): string {
     o.inBatchSql ? `await trx.raw(${JSON.stringify(o.inBatchSql)});` : '',
     o.inBatchMs ? `await new Promise((r) => setTimeout(r, ${o.inBatchMs}));` : '',
     o.gate && o.gate.where !== 'afterCheckpoint' ? gateSql(o.gate) : '',
+    o.gateFile
+      ? `if (to > ${o.gateFile.after} && existsSync(${JSON.stringify(o.gateFile.path)})) {
+                ctx.log('at the gate');
+                while (existsSync(${JSON.stringify(o.gateFile.path)}) && !ctx.signal.aborted) await new Promise((r) => setTimeout(r, 20));
+              }`
+      : '',
   ].join('\n              ');
-  return `${HEADER}
+  return `${HEADER}${o.gateFile ? "import { existsSync } from 'node:fs';\n" : ''}
 const TOTAL = ${o.total};
 const BATCH = ${o.batch};
 export default defineConfig({
