@@ -26,10 +26,10 @@ t.after((ctx) => {
   for (const d of ctx.dirs) d.remove();
 });
 
-// 20 batches of 5,000 rows; the interruptions come while the sixth waits at the gate.
-const TOTAL = 100_000;
-const BATCH = 5_000;
-const MID = 25_000;
+// 20 batches of 1,000 rows; the interruptions come while the sixth waits at the gate.
+const TOTAL = 20_000;
+const BATCH = 1_000;
+const MID = 5_000;
 
 /** After the fill: what the table holds, and the fill's journal (read in the same process: no extra PGlite start). */
 const VERIFY = `step('03_verify', { run: async (ctx) => {
@@ -193,8 +193,9 @@ t('on PGlite, a batch that switched to a role without the right to checkpoint st
     resumable: true,
     run: async (ctx) => {
       let next = (ctx.checkpoint as number | undefined) ?? 0;
-      while (next < 60000) {
-        const to = next + 10000;
+      // Six batches of 0.15 s: a checkpoint comes due (0.5 s of work) inside one of them.
+      while (next < 6000) {
+        const to = next + 1000;
         await ctx.db.transaction(async (trx) => {
           await trx.raw('SET LOCAL ROLE app_writer');
           await trx.raw('INSERT INTO rows_t SELECT g FROM generate_series(?::int, ?::int) g', [next + 1, to]);
@@ -213,7 +214,7 @@ t('on PGlite, a batch that switched to a role without the right to checkpoint st
   await pgliteDataDir(join(d.dir, '.zsetup/pglite'));
   const r = await cli(['apply'], { cwd: d.dir, timeoutMs: 60_000 });
   assert.is(r.code, 0, r.stdout + r.stderr);
-  assert.match(r.stdout, /02_fill: rows 60000/);
+  assert.match(r.stdout, /02_fill: rows 6000/);
 });
 
 t('a long resumable step on PGlite checkpoints the WAL as it goes (a resumed run then replays little of it)', async (ctx) => {
@@ -225,8 +226,9 @@ t('a long resumable step on PGlite checkpoints the WAL as it goes (a resumed run
     run: async (ctx) => {
       let next = (ctx.checkpoint as number | undefined) ?? 0;
       await ctx.db.raw("INSERT INTO marks VALUES ('start', pg_current_wal_lsn()) ON CONFLICT (k) DO NOTHING");
-      while (next < 120000) {
-        const to = next + 10000;
+      // Twelve batches of 0.08 s: checkpoints come due (0.5 s of work) during the fill.
+      while (next < 12000) {
+        const to = next + 1000;
         await ctx.db.transaction(async (trx) => {
           await trx.raw('INSERT INTO rows_t SELECT g FROM generate_series(?::int, ?::int) g', [next + 1, to]);
           await new Promise((r) => setTimeout(r, 80));
