@@ -15,17 +15,20 @@ function dir(ctx: Ctx, config: string): Scratch {
   return inScratch(ctx, { 'zsetup.config.ts': config });
 }
 
-// 45 batches of 0.2 s each: about 9 s of work, more than the 8 s deadline. An 8 s deadline
-// stops the run 6 s after its process started (the margin is a quarter of it): time for
-// the first batches to commit even on a busy machine, where start-up alone can take 3 s.
-const TOTAL = 45_000;
+// 100 batches of 0.2 s each: about 20 s of work, more than the 16 s deadline. The run stops
+// at 12 s (the margin is a quarter of the deadline): time for the first batches to commit
+// even where start-up alone takes 3 s, and 4 s to finish the batch in flight, record and
+// close, which a machine busy with two CPU hogs and parallel tests has needed close to 3 s
+// of. The resuming run skips the pauses (FILL_SLEEP=0).
+const TOTAL = 100_000;
 const BATCH = 1_000;
-const SLOW = { total: TOTAL, batch: BATCH, inBatchSql: 'SELECT pg_sleep(0.2)' };
+const SLOW = { total: TOTAL, batch: BATCH, sleepFromEnv: { env: 'FILL_SLEEP', seconds: 0.2 } };
+const FAST = { FILL_SLEEP: '0' };
 
 /** Run apply with `args`; return its result and wall time from spawn to exit. */
 async function timedApply(ctx: Ctx, d: Scratch, args: string[]) {
   const t0 = performance.now();
-  const run = startCli(['apply', ...args], { cwd: d.dir, url: ctx.db.url });
+  const run = startCli(['apply', ...args], { cwd: d.dir, url: ctx.db.url, timeoutMs: 120_000 });
   const exited = exitTime(run.child);
   const r = await run.done;
   const at = await exited;
@@ -59,7 +62,7 @@ async function assertStoppedAtCheckpoint(ctx: Ctx, d: Scratch, res: { r: { code:
   assert.match(last.error ?? '', /deadline/);
   assert.equal(await counts(ctx.db), { n: cp, distinct: cp, max: cp });
 
-  const again = await cli(['apply', ...resumeArgs], { cwd: d.dir, url: ctx.db.url });
+  const again = await cli(['apply', ...resumeArgs], { cwd: d.dir, url: ctx.db.url, env: FAST });
   assert.is(again.code, 0, again.stdout + again.stderr);
   assert.equal((await runsOf(ctx.db)).map((x) => x.started_from), [0, cp]);
   assert.equal(await counts(ctx.db), { n: TOTAL, distinct: TOTAL, max: TOTAL });
@@ -70,37 +73,37 @@ async function assertStoppedAtCheckpoint(ctx: Ctx, d: Scratch, res: { r: { code:
   return cp;
 }
 
-t('apply --deadline 8s stops a longer resumable step at a checkpoint before 8 s, exit 143; the next apply finishes it', async (ctx) => {
+t('apply --deadline 16s stops a longer resumable step at a checkpoint before 16 s, exit 143; the next apply finishes it', async (ctx) => {
   const d = dir(ctx, fillConfig(SLOW));
-  const res = await timedApply(ctx, d, ['--deadline', '8s']);
-  console.log(`    --deadline 8s: process wall time ${res.wall.toFixed(0)} ms`);
-  await assertStoppedAtCheckpoint(ctx, d, res, 8000);
+  const res = await timedApply(ctx, d, ['--deadline', '16s']);
+  console.log(`    --deadline 16s: process wall time ${res.wall.toFixed(0)} ms`);
+  await assertStoppedAtCheckpoint(ctx, d, res, 16_000);
 });
 
 t('apply.deadline in the config works the same', async (ctx) => {
-  const d = dir(ctx, fillConfig({ ...SLOW, extra: "apply: { deadline: '8s' }," }));
+  const d = dir(ctx, fillConfig({ ...SLOW, extra: "apply: { deadline: '16s' }," }));
   const res = await timedApply(ctx, d, []);
-  console.log(`    apply.deadline 8s: process wall time ${res.wall.toFixed(0)} ms`);
-  // The resuming run would stop at 8 s too (about 3.5 s of work is left, more on a busy machine): --deadline overrides the config.
-  await assertStoppedAtCheckpoint(ctx, d, res, 8000, ['--deadline', '60s']);
+  console.log(`    apply.deadline 16s: process wall time ${res.wall.toFixed(0)} ms`);
+  // The resuming run would stop at 16 s too (more on a busy machine): --deadline overrides the config.
+  await assertStoppedAtCheckpoint(ctx, d, res, 16_000, ['--deadline', '120s']);
 });
 
 t('a long statement that is not resumable is cancelled before the deadline: interrupted, exit 143, then run again', async (ctx) => {
   const d = dir(ctx, `${HEADER}export default defineConfig({ steps: [
-  step('01_slow', { sql: 'SELECT pg_sleep(10); CREATE TABLE slow_done (id int)' }),
+  step('01_slow', { sql: 'SELECT pg_sleep(30); CREATE TABLE slow_done (id int)' }),
 ] });`);
-  // 6 s: the statement is cancelled at 5.25 s (half the 1.5 s margin before the deadline), which leaves cleanup 0.75 s.
-  const { r, wall, exitedAt } = await timedApply(ctx, d, ['--deadline', '6s']);
-  console.log(`    --deadline 6s on pg_sleep(10): process wall time ${wall.toFixed(0)} ms`);
+  // 12 s: the statement is cancelled at 10.5 s (half the 3 s margin before the deadline), which leaves cleanup 1.5 s.
+  const { r, wall, exitedAt } = await timedApply(ctx, d, ['--deadline', '12s']);
+  console.log(`    --deadline 12s on pg_sleep(30): process wall time ${wall.toFixed(0)} ms`);
   assert.is(r.code, 143, r.stdout + r.stderr);
   assertBeforeAnnouncedDeadline(r, exitedAt);
-  assert.ok(wall < 6150, `stopped ${wall.toFixed(0)} ms after the spawn (deadline 6 s)`);
+  assert.ok(wall < 12_150, `stopped ${wall.toFixed(0)} ms after the spawn (deadline 12 s)`);
   assert.match(r.stdout, /■ 01_slow: stopped \(deadline \S+ reached\); its uncommitted work rolled back; the next apply runs it again/);
   const j = await journal(ctx.db);
   assert.equal(j.map((e) => e.event), ['started', 'interrupted']);
   const [gone] = await ctx.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_tables WHERE tablename = 'slow_done'`);
   assert.is(gone!.n, 0, 'the cancelled step left nothing');
-  const [busy] = await ctx.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%pg_sleep(10)%' AND pid <> pg_backend_pid()`);
+  const [busy] = await ctx.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%pg_sleep(30)%' AND pid <> pg_backend_pid()`);
   assert.is(busy!.n, 0, 'the statement is not still running on the server');
 });
 

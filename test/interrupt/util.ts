@@ -18,6 +18,8 @@ export interface FillOptions {
   afterCheckpointSql?: string;
   /** A JS pause inside each batch's transaction, after the insert (PGlite has no pg_sleep worth the name). */
   inBatchMs?: number;
+  /** `SELECT pg_sleep(s)` inside each batch's transaction, after the insert, s from the environment variable `env` of the apply (default `seconds`): one config, slow or fast runs. */
+  sleepFromEnv?: { env: string; seconds: number };
   /**
    * Every batch that goes past row `after` takes advisory lock `key` (shared) in its transaction,
    * after its insert (`where: 'afterCheckpoint'`: after its checkpoint, so after its
@@ -57,6 +59,7 @@ function gateSql(g: { key: number; after: number }): string {
 export function fillConfig(o: FillOptions): string {
   const pause = [
     o.inBatchSql ? `await trx.raw(${JSON.stringify(o.inBatchSql)});` : '',
+    o.sleepFromEnv ? `await trx.raw('SELECT pg_sleep(?)', [Number(process.env.${o.sleepFromEnv.env} ?? ${o.sleepFromEnv.seconds})]);` : '',
     o.inBatchMs ? `await new Promise((r) => setTimeout(r, ${o.inBatchMs}));` : '',
     o.gate && o.gate.where !== 'afterCheckpoint' ? gateSql(o.gate) : '',
     o.gateFile
