@@ -95,7 +95,8 @@ t('SIGTERM while CREATE INDEX CONCURRENTLY waits: cancelled (exit 143), INVALID 
   const { r, ms } = await killTimed(run, 'SIGTERM');
   console.log(`    SIGTERM during CREATE INDEX CONCURRENTLY to exit: ${ms.toFixed(0)} ms`);
   assert.is(r.code, 143, r.stdout + r.stderr);
-  assert.ok(ms < 2000, `exited ${ms.toFixed(0)} ms after SIGTERM`);
+  // Not cancelled, the build would wait for the test's transaction until the cleanup deadline (10 s).
+  assert.ok(ms < 5000, `exited ${ms.toFixed(0)} ms after SIGTERM`);
   assert.match(r.stdout, /■ 02_index: stopped \(SIGTERM received\); its uncommitted work rolled back; the next apply runs it again/);
   const last = (await journal(ctx.db)).at(-1)!;
   assert.equal([last.step, last.event], ['02_index', 'interrupted']);

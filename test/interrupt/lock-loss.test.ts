@@ -58,7 +58,7 @@ t('the lock connection terminated mid-step: the run stops (143) and commits noth
   const ms = (await exited) - t0;
   console.log(`    lock connection terminated -> exit: ${ms.toFixed(0)} ms (checkpoint at the loss ${atLoss})`);
   assert.is(r.code, 143, r.stdout + r.stderr);
-  assert.ok(ms < 3000, `stopped ${ms.toFixed(0)} ms after the loss`);
+  assert.ok(ms < 5000, `stopped ${ms.toFixed(0)} ms after the loss`);
   assert.match(r.stderr, /lock lost: (the advisory lock was lost: its connection|.*no longer holds the run lock)/);
   assert.match(r.stdout, /■ 02_fill: stopped \(lock lost/);
 

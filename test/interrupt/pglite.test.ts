@@ -83,7 +83,8 @@ t('SIGTERM mid-step on PGlite: exit 143 soon, interrupted at a checkpoint; the n
   d.open();
   console.log(`    PGlite: SIGTERM to exit: ${ms.toFixed(0)} ms`);
   assert.is(r.code, 143, r.stdout + r.stderr);
-  assert.ok(ms < 2000, `exited ${ms.toFixed(0)} ms after SIGTERM`);
+  // Soon: the batch in flight, its interrupted record and PGlite's close (a checkpoint), well within the cleanup deadline (10 s).
+  assert.ok(ms < 5000, `exited ${ms.toFixed(0)} ms after SIGTERM`);
   assert.match(r.stderr, /SIGTERM received/);
   const m = /■ 02_fill: stopped \(SIGTERM received\) at checkpoint (\d+) \(\d+%\); the next apply resumes it from there/.exec(r.stdout);
   assert.ok(m, r.stdout);

