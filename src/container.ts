@@ -69,24 +69,33 @@ export function buildContainer(
   plugins: readonly Plugin[],
   events: EngineEvents,
   replaced: ReadonlyMap<string, string> = new Map(),
-): { container: DependencyContainer; problems: ConfigProblem[]; registrations: Registrations } {
+): { container: DependencyContainer; problems: ConfigProblem[]; registrations: Registrations; settled?: Promise<void> | undefined } {
   const c = rootContainer.createChildContainer();
   c.register(Tokens.Config, { useValue: config });
   c.register(Tokens.Events, { useValue: events });
   const problems: ConfigProblem[] = [];
+  const later: Promise<void>[] = [];
   const providers = new Map<InjectionToken<unknown>, { label: string; name: string }>();
+  const nameOf = (p: Plugin) => {
+    try {
+      return String(p.name);
+    } catch {
+      return '?';
+    }
+  };
   const all = [
-    ...builtins.map((p) => ({ p, path: `built-in plugin ${p.name}` })),
+    ...builtins.map((p) => ({ p, path: `built-in plugin ${nameOf(p)}` })),
     ...plugins.map((p, i) => ({ p, path: `plugins[${config.pluginIndex?.[i] ?? i}]` })),
   ];
   for (const { p, path } of all) {
+    const name = nameOf(p);
     // What this plugin registers, so a missing or broken contract names its provider.
     const tracked = new Proxy(c, {
       get(target, prop, receiver) {
         const v = Reflect.get(target, prop, receiver) as unknown;
         if (prop === 'register' && typeof v === 'function') {
           return (token: InjectionToken<unknown>, ...rest: unknown[]) => {
-            providers.set(token, { label: path, name: p.name });
+            providers.set(token, { label: path, name });
             return (v as (...a: unknown[]) => unknown).call(target, token, ...rest);
           };
         }
@@ -94,9 +103,27 @@ export function buildContainer(
       },
     });
     try {
-      p.register(tracked, config);
+      const r = p.register(tracked, config) as unknown;
+      if (r !== null && typeof r === 'object' && typeof (r as { then?: unknown }).then === 'function') {
+        // Registration is synchronous: what it would do later cannot be waited for.
+        const problem = {
+          file: config.displayFile,
+          path,
+          message: `plugin "${name}": register() returned a promise; it must register synchronously (do asynchronous work in a useFactory provider, or in a step)`,
+        };
+        problems.push(problem);
+        // Say why it failed too, when it rejects at once (loadProject waits a moment for it).
+        later.push(
+          Promise.resolve(r).then(
+            () => undefined,
+            (err: unknown) => {
+              problem.message += `; it rejected: ${causeChain(err)}`;
+            },
+          ),
+        );
+      }
     } catch (err) {
-      problems.push({ file: config.displayFile, path, message: `plugin "${p.name}" failed to register: ${causeChain(err)}` });
+      problems.push({ file: config.displayFile, path, message: `plugin "${name}" failed to register: ${causeChain(err)}` });
     }
   }
   // A plugin that replaces a built-in must provide what the built-in did.
@@ -111,7 +138,7 @@ export function buildContainer(
         : `nothing is registered for ${r.name} (the built-in plugin "${r.builtin}" provides it)`,
     });
   }
-  return { container: c, problems, registrations: { providers, replaced: new Map(replaced) } };
+  return { container: c, problems, registrations: { providers, replaced: new Map(replaced) }, settled: later.length ? Promise.allSettled(later).then(() => undefined) : undefined };
 }
 
 /**

@@ -95,8 +95,9 @@ export function knownSecretCount(): number {
  * userinfo password of any URL, `password=...` / `password: ...` values, and every secret
  * remembered with `rememberSecret` (plus `secrets`).
  */
-export function redact(text: string, secrets: readonly string[] = []): string {
+export function redact(text: string, secrets: readonly string[] = [], o: { patterns?: boolean } = {}): string {
   let out = String(text);
+  if (o.patterns === false) return scrubKnown(out, secrets);
   // scheme://user:PASSWORD@host — the password runs to the LAST '@' of the token, so a raw
   // '@', '#', '/' or '?' in it is covered too.
   out = out.replace(/\b([a-z][a-z0-9+.-]*:\/\/)([^\s"'<>`]*)/gi, (all, scheme: string, rest: string) => {
@@ -105,7 +106,14 @@ export function redact(text: string, secrets: readonly string[] = []): string {
     if (at < 0 || colon < 0 || colon > at) return all;
     return `${scheme}${rest.slice(0, colon + 1)}***${rest.slice(at)}`;
   });
-  out = out.replace(/(password\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s,;&]+)/gi, '$1***');
+  // password=... / password: ... (a quoted value whole; a bare one up to a delimiter, so the
+  // quote that closes a JSON string or the bracket around it stays).
+  out = out.replace(/(password\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s,;&"'<>()[\]{}]+)/gi, '$1***');
+  return scrubKnown(out, secrets);
+}
+
+function scrubKnown(text: string, secrets: readonly string[]): string {
+  let out = text;
   const all = [...knownSecrets, ...secrets.filter((s) => s && s.length >= 3)].sort((a, b) => b.length - a.length);
   for (const s of all) if (out.includes(s)) out = out.split(s).join('***');
   return out;

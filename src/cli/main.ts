@@ -71,8 +71,24 @@ async function run(fn: () => Promise<number>): Promise<void> {
   }
   finished = true;
   process.exitCode = code;
-  // Everything is closed by now; do not wait for stray timers of user code.
+  // Everything is closed by now; do not wait for stray timers of user code, but do wait
+  // for what is still queued for stdout and stderr: writes to a pipe are asynchronous, and
+  // exiting at once cut `zsetup plan | less` off after 64 KB.
+  await flushed(process.stdout);
+  await flushed(process.stderr);
   setImmediate(() => process.exit(code)).unref();
+}
+
+/** Resolve once `stream` has written everything queued (or can no longer write). */
+function flushed(stream: NodeJS.WriteStream): Promise<void> {
+  if (stream.writableLength === 0 || stream.destroyed || closedStreams.has(stream === process.stdout ? 'stdout' : 'stderr')) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      for (const e of ['drain', 'close', 'error', 'finish']) stream.off(e, done);
+      resolve();
+    };
+    for (const e of ['drain', 'close', 'error', 'finish']) stream.once(e, done);
+  });
 }
 
 const program = new Command('zsetup')

@@ -19,7 +19,10 @@ export function line(out: Out, text: string): void {
 export function jsonLine(out: Out, obj: unknown): void {
   // Scrubbed before escaping (a password with a quote or backslash in it is escaped in JSON),
   // and once more after.
-  process.stdout.write(redact(JSON.stringify(redactDeep(obj, out.secrets)), out.secrets) + '\n');
+  // Scrubbed value by value (patterns and secrets), then the JSON text once more for a
+  // remembered secret in an escaped spelling; patterns are not applied to the JSON text,
+  // where they could take a closing quote with them.
+  process.stdout.write(redact(JSON.stringify(redactDeep(obj, out.secrets)), out.secrets, { patterns: false }) + '\n');
 }
 
 /** One line on stderr, scrubbed. */

@@ -1,16 +1,18 @@
 /**
  * Finding and loading the config file. The search is ours (one folder, a fixed list of
- * names), the loaders are cosmiconfig's (JavaScript, YAML) plus jiti for TypeScript (about
- * 0.14 s per process here, instead of cosmiconfig's TypeScript compiler at about 0.65 s)
- * and our own JSON reader, whose errors carry line and column whatever the terminal.
+ * names); YAML loads through cosmiconfig's loader, TypeScript and JavaScript through jiti
+ * (about 0.14 s per process here, instead of cosmiconfig's TypeScript compiler at about
+ * 0.65 s), JSON through our own reader, whose errors carry line and column whatever the
+ * terminal.
  *
  * Not cosmiconfig's explorer: it reads a "meta config" from package.json in the working
  * directory first, so a malformed package.json there broke `--config other.ts` and was
  * blamed on other.ts, and a `cosmiconfig` key in it could change where zsetup looks.
  */
-import { resolve as resolvePath, relative, extname, basename } from 'node:path';
+import { resolve as resolvePath, relative, extname, basename, dirname } from 'node:path';
 import { readFile, stat } from 'node:fs/promises';
-import { pathToFileURL } from 'node:url';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { requireCjs } from '../cjs.js';
 import { ConfigError, describeThrown } from '../errors.js';
 import { formatMs } from './duration.js';
@@ -40,31 +42,45 @@ export interface LoadedFile {
 type Jiti = { import(id: string, opts?: { default?: boolean }): Promise<unknown> };
 let jiti: Jiti | undefined;
 
-async function loadTs(filepath: string): Promise<unknown> {
+/**
+ * TypeScript and JavaScript configs load through jiti: one loader, whose syntax errors
+ * carry line and column (Node's own ESM loader gives none for a .mjs file). `zsetup` is
+ * aliased to this very copy: the config and the CLI share one instance, and resolving it
+ * does not read package.json files on the way (a malformed one beside the config would
+ * otherwise break a valid `--config other.ts`).
+ */
+async function loadModule(filepath: string): Promise<unknown> {
   if (!jiti) {
     // require, not import: importing jiti's 190 KB CommonJS bundle from ESM makes Node scan
     // it for named exports first (about 50 ms per process, measured).
     const { createJiti } = requireCjs('jiti') as typeof import('jiti');
-    jiti = createJiti(import.meta.url, { fsCache: true, moduleCache: false, interopDefault: true }) as unknown as Jiti;
+    jiti = createJiti(import.meta.url, { fsCache: true, moduleCache: false, interopDefault: true, alias: selfAlias() }) as unknown as Jiti;
   }
   return jiti.import(filepath, { default: true });
 }
 
-async function loadJs(filepath: string): Promise<unknown> {
-  const m = (await import(pathToFileURL(filepath).href)) as { default?: unknown };
-  return 'default' in m ? m.default : m;
+/** `zsetup` and `zsetup/testing` as files of this copy (built: .js; run from source: .ts). */
+function selfAlias(): Record<string, string> {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const pick = (base: string) => [`${base}.js`, `${base}.ts`].find((f) => existsSync(f));
+  const alias: Record<string, string> = {};
+  const testing = pick(resolvePath(here, '../testing/index'));
+  const main = pick(resolvePath(here, '../index'));
+  if (testing) alias['zsetup/testing'] = testing;
+  if (main) alias.zsetup = main;
+  return alias;
 }
 
+/** YAML through cosmiconfig's own loader (js-yaml). */
 function loadYaml(filepath: string, text: string): unknown {
-  const yaml = requireCjs('js-yaml') as { load(s: string, o?: { filename?: string }): unknown };
-  return yaml.load(text, { filename: filepath });
+  const { defaultLoaders } = requireCjs('cosmiconfig') as typeof import('cosmiconfig');
+  return defaultLoaders['.yaml'](filepath, text);
 }
 
 /** The loader for a file, by its extension (no extension: YAML, as `.zsetuprc`). */
 async function loadByExtension(filepath: string): Promise<unknown> {
   const ext = extname(filepath).toLowerCase();
-  if (ext === '.ts' || ext === '.mts' || ext === '.cts') return loadTs(filepath);
-  if (ext === '.js' || ext === '.mjs' || ext === '.cjs') return loadJs(filepath);
+  if (['.ts', '.mts', '.cts', '.js', '.mjs', '.cjs'].includes(ext)) return loadModule(filepath);
   const text = await readFile(filepath, 'utf8');
   if (ext === '.json') return parseJson(text);
   return loadYaml(filepath, text);
@@ -138,11 +154,36 @@ export async function settled<T>(file: string, timeoutMs: number, load: () => Pr
   } catch (err) {
     if (err instanceof ConfigError) throw err;
     if (err instanceof EmptyConfig) throw new ConfigError([{ file, path: '', message: 'the config file is empty or exports nothing (export default defineConfig({ steps: [...] }))' }]);
+    const pkg = packageJsonError(err, file);
+    if (pkg) throw new ConfigError([pkg]);
     throw new ConfigError([{ file, path: '', message: describe(err) }]);
   } finally {
     clearTimeout(timer);
     if (onIdle) process.off('beforeExit', onIdle);
   }
+}
+
+/**
+ * A malformed package.json met on the way (Node's resolver reads the package.json of every
+ * folder it resolves an import from): blamed on that package.json, with line and column,
+ * not on the config that imported something.
+ */
+function packageJsonError(err: unknown, loading: string): { file: string; path: string; message: string } | undefined {
+  let path: unknown;
+  try {
+    path = (err as { path?: unknown })?.path;
+  } catch {
+    return undefined;
+  }
+  if (typeof path !== 'string' || basename(path) !== 'package.json') return undefined;
+  const shown = relative(process.cwd(), path) || path;
+  let why = describeThrown(err).split('\n')[0]!;
+  try {
+    parseJson(readFileSync(path, 'utf8'));
+  } catch (e) {
+    if (e instanceof JsonSyntaxError) why = `syntax error at line ${e.line}, column ${e.column}: ${e.reason}`;
+  }
+  return { file: shown, path: '', message: `${why} (read while loading ${loading})` };
 }
 
 /**

@@ -10,7 +10,7 @@ import type { DependencyContainer } from 'tsyringe';
 import type { ConfigCommand, ConfigExport, Plugin, Prepared, StepDefinition, StepKind, UserConfig } from './dsl.js';
 import { loadConfigFile, settled, describeLoadError, CONFIG_TIMEOUT_MS } from './load.js';
 import { MAX_DURATION_MS, parseDuration } from './duration.js';
-import { resolveConfig, checkStepFields, Problems, type ConfigFlags, type ResolvedConfig } from './resolve.js';
+import { resolveConfig, checkStepFields, guarded, Problems, type ConfigFlags, type ResolvedConfig } from './resolve.js';
 import { buildContainer, resolveAllOrNone, resolveContract, REQUIRED_CONTRACTS, Tokens, type Registrations } from '../container.js';
 import { ConfigError, causeChain, describeThrown } from '../errors.js';
 import { EngineEvents } from '../engine/events.js';
@@ -86,7 +86,7 @@ export async function loadProject(o: LoadOptions): Promise<Project> {
   // A built-in is left out when the config lists a plugin of the same name (which replaces
   // it, or, like signalHandler(false), turns it off).
   const listedAt = new Map<string, string>();
-  config.plugins.forEach((pl, i) => listedAt.set(pl.name, `plugins[${config.pluginIndex?.[i] ?? i}]`));
+  config.plugins.forEach((pl, i) => guarded(`plugins[${config.pluginIndex?.[i] ?? i}]`, p, () => listedAt.set(pl.name, `plugins[${config.pluginIndex?.[i] ?? i}]`)));
   const defaults = o.defaults ?? (await import('../../plugins/index.js')).defaultPlugins();
   const replaced = new Map([...listedAt].filter(([name]) => defaults.some((d) => d.name === name)));
   const built = buildContainer(
@@ -97,6 +97,12 @@ export async function loadProject(o: LoadOptions): Promise<Project> {
     replaced,
   );
   p.list.push(...built.problems);
+  // A register() that returned a promise: give it a moment, to say why it rejected.
+  if (built.settled) {
+    let t: NodeJS.Timeout | undefined;
+    await Promise.race([built.settled, new Promise((r) => (t = setTimeout(r, 500)))]);
+    clearTimeout(t);
+  }
   const steps = prepareSteps(config, built.container, p, replaced);
   const project: Project = { config, container: built.container, events, steps, registrations: built.registrations };
   // Every contract resolves and has the right shape before anything touches a database:
@@ -148,7 +154,7 @@ function prepareSteps(config: ResolvedConfig, c: DependencyContainer, p: Problem
   });
 
   const prepared: Array<{ def: StepDefinition; kind: StepKind<any>; prepared: Prepared; index: number } | undefined> = [];
-  config.steps.forEach((def0, index) => {
+  config.steps.forEach((def0, index) => guarded(`steps[${index}]`, p, () => {
     if (typeof def0 !== 'object' || def0 === null || typeof def0.name !== 'string' || (def0.kind !== undefined && typeof def0.kind !== 'string')) return; // reported by resolveConfig
     // Plain objects (JSON/YAML configs) carry no kind: infer it like the builders do.
     const def = (def0.kind === undefined ? { ...def0, kind: 'run' in def0 && !('sql' in def0) ? 'function' : 'sql' } : def0) as StepDefinition;
@@ -175,16 +181,23 @@ function prepareSteps(config: ResolvedConfig, c: DependencyContainer, p: Problem
       p.add(`steps[${index}]${label}`, `step kind "${def.kind}" rejected it: ${causeChain(err)}`);
     }
     if (result && p.list.length === before) prepared[index] = { def, kind, prepared: result, index };
-  });
+  }));
 
   const { graph, problems } = buildGraph(
-    config.steps.map((s, i) => ({
-      name: typeof s?.name === 'string' ? s.name : `\u0000steps[${i}]`,
-      after: Array.isArray(s?.after) ? s.after.filter((a): a is string => typeof a === 'string') : undefined,
-    })),
+    config.steps.map((s, i) => {
+      // Read defensively (reported above if reading throws).
+      try {
+        return {
+          name: typeof s?.name === 'string' ? s.name : `\u0000steps[${i}]`,
+          after: Array.isArray(s?.after) ? s.after.filter((a): a is string => typeof a === 'string') : undefined,
+        };
+      } catch {
+        return { name: `\u0000steps[${i}]` };
+      }
+    }),
   );
   for (const g of problems) {
-    const name = config.steps[g.index]?.name;
+    const name = guarded('', new Problems(''), () => config.steps[g.index]?.name);
     p.add(`steps[${g.index}]${g.path ? `.${g.path}` : ''}${name !== undefined && !g.message.startsWith('duplicate') ? ` (step "${name}")` : ''}`, g.message);
   }
   if (p.list.length > 0 || !graph) throw new ConfigError(p.list);

@@ -7,7 +7,7 @@ import { dirname, relative } from 'node:path';
 import type { Plugin, StepDefinition } from './dsl.js';
 import { COMMON_STEP_FIELDS } from './dsl.js';
 import { MAX_DURATION_MS, parseDuration } from './duration.js';
-import { passwordsIn, redact, rememberSecret } from '../errors.js';
+import { causeChain, passwordsIn, redact, rememberSecret } from '../errors.js';
 import { didYouMean } from '../plan/graph.js';
 import type { ConfigProblem } from '../errors.js';
 
@@ -93,6 +93,8 @@ export function resolveConfig(
     p.add('', `the config must export an object (export default defineConfig({ steps: [...] })), got ${typeName(raw)}`);
     raw = { steps: [] };
   }
+  // Read once, defensively: a getter (or a Proxy) that throws is one more problem, not a crash.
+  raw = plain(raw, '', p);
   keys(raw, '', TOP_KEYS, p);
 
   const db = section(raw, 'database', ['url', 'pglite', 'pool'], p);
@@ -136,21 +138,21 @@ export function resolveConfig(
     if (dataDir.trim() === '') p.add('database.pglite.dataDir', 'must not be empty');
     else if (dataDir.includes('\0')) p.add('database.pglite.dataDir', 'must not contain a NUL byte');
   }
-  const steps = Array.isArray(raw.steps) ? (raw.steps as StepDefinition[]) : [];
-  if (raw.steps === undefined) p.add('steps', 'missing: declare the steps to run (steps: [step(...), ...])');
-  else if (!Array.isArray(raw.steps)) p.add('steps', `expected an array of steps, got ${typeName(raw.steps)}`);
-  const plugins = Array.isArray(raw.plugins) ? (raw.plugins as Plugin[]) : [];
+  const steps = Array.isArray(raw.steps) ? (arrayOf(raw.steps, 'steps', p) as StepDefinition[]) : [];
+  if (raw.steps === undefined && !p.list.some((x) => x.path === 'steps')) p.add('steps', 'missing: declare the steps to run (steps: [step(...), ...])');
+  else if (raw.steps !== undefined && !Array.isArray(raw.steps)) p.add('steps', `expected an array of steps, got ${typeName(raw.steps)}`);
+  const plugins = Array.isArray(raw.plugins) ? (arrayOf(raw.plugins, 'plugins', p) as Plugin[]) : [];
   if (raw.plugins !== undefined && !Array.isArray(raw.plugins)) p.add('plugins', `expected an array of plugins, got ${typeName(raw.plugins)}`);
   // Keep each plugin's position in the config's array: problems name plugins[i] as written.
   const validPlugins: Plugin[] = [];
   const pluginIndex: number[] = [];
   plugins.forEach((pl, i) => {
-    if (checkPlugin(pl, `plugins[${i}]`, p)) {
+    if (guarded(`plugins[${i}]`, p, () => checkPlugin(pl, `plugins[${i}]`, p))) {
       validPlugins.push(pl);
       pluginIndex.push(i);
     }
   });
-  steps.forEach((s, i) => checkStepShape(s, i, p));
+  steps.forEach((s, i) => guarded(`steps[${i}]`, p, () => checkStepShape(s, i, p)));
 
   const lockTimeout = pick(flags.lockTimeout, '--lock-timeout', 'ZSETUP_LOCK_TIMEOUT', lock.timeout, 'lock.timeout');
   const connectTimeout = pick(flags.connectTimeout, '--connect-timeout', 'ZSETUP_CONNECT_TIMEOUT', poolCfg.connectTimeout, 'database.pool.connectTimeout');
@@ -326,8 +328,52 @@ function section(parent: Record<string, unknown>, key: string, allowed: string[]
     p.add(prefix + key, `expected an object, got ${typeName(v)}`);
     return {};
   }
-  keys(v, prefix + key + '.', allowed, p);
-  return v;
+  const o = plain(v, `${prefix}${key}.`, p);
+  keys(o, prefix + key + '.', allowed, p);
+  return o;
+}
+
+/**
+ * A config object's own fields, each read once: a getter that throws (or a Proxy that does)
+ * becomes a problem at its key path instead of a crash, and the value is left out.
+ */
+export function plain(obj: object, prefix: string, p: Problems): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  let names: string[];
+  try {
+    names = Object.keys(obj);
+  } catch (err) {
+    p.add(prefix.replace(/\.$/, ''), `its fields cannot be read: ${causeChain(err)}`);
+    return out;
+  }
+  for (const k of names) {
+    try {
+      out[k] = (obj as Record<string, unknown>)[k];
+    } catch (err) {
+      p.add(`${prefix}${k}`, `reading it threw: ${causeChain(err)}`);
+    }
+  }
+  return out;
+}
+
+/** A copy of an array from the config (a Proxy whose reads throw becomes a problem). */
+function arrayOf(v: unknown[], path: string, p: Problems): unknown[] {
+  try {
+    return Array.from(v);
+  } catch (err) {
+    p.add(path, `reading it threw: ${causeChain(err)}`);
+    return [];
+  }
+}
+
+/** Run one item's check; if reading the item throws, that is the item's problem. */
+export function guarded<T>(path: string, p: Problems, check: () => T): T | undefined {
+  try {
+    return check();
+  } catch (err) {
+    p.add(path, `reading it threw: ${causeChain(err)}`);
+    return undefined;
+  }
 }
 
 function keys(obj: Record<string, unknown>, prefix: string, allowed: string[], p: Problems): void {

@@ -121,9 +121,27 @@ function isLockLost(err: unknown): boolean {
   return chain(err).some((e) => e.code === LOCK_LOST_CODE);
 }
 
+/**
+ * The error and its causes, as plain `{ code, message }` read defensively: a thrown object
+ * whose getters throw (a Proxy, a `get message()` that throws) must not break the path
+ * that records the failure.
+ */
 function chain(err: unknown): Array<{ code?: string; message?: string }> {
   const out: Array<{ code?: string; message?: string }> = [];
-  for (let e = err as { code?: string; message?: string; cause?: unknown } | undefined; e && typeof e === 'object' && !out.includes(e) && out.length < 10; e = e.cause as typeof e) out.push(e);
+  const seen = new Set<unknown>();
+  const read = (o: object, k: string): unknown => {
+    try {
+      return (o as Record<string, unknown>)[k];
+    } catch {
+      return undefined;
+    }
+  };
+  for (let e: unknown = err; e !== null && typeof e === 'object' && !seen.has(e) && out.length < 10; e = read(e, 'cause')) {
+    seen.add(e);
+    const code = read(e, 'code');
+    const message = read(e, 'message');
+    out.push({ code: typeof code === 'string' ? code : undefined, message: typeof message === 'string' ? message : undefined });
+  }
   return out;
 }
 
@@ -255,19 +273,27 @@ class CutShort extends Error {
  * would make the resumed run start over or fail late. Refuse it at the first save.
  */
 function checkCheckpointValue(step: string, value: unknown): void {
-  const what = `step "${step}": saveCheckpoint(trx, value)`;
+  checkJsonValue(`step "${step}": saveCheckpoint(trx, value)`, value, { exact: true });
+}
+
+/**
+ * A value stored as JSON must be JSON. `exact`: it must also come back the same when read
+ * (a checkpoint: a resumed run continues from it); `undefined` means "none" where allowed.
+ */
+function checkJsonValue(what: string, value: unknown, o: { undefinedOk?: boolean; exact?: boolean } = {}): void {
+  if (o.undefinedOk && value === undefined) return;
   const use = 'pass numbers, strings, booleans, null, and plain objects and arrays of them';
   let text: string | undefined;
   try {
     text = JSON.stringify(value);
   } catch (err) {
-    throw new TypeError(`${what}: the value is not JSON (${(err as Error).message}); ${use}`);
+    throw new TypeError(`${what}: the value is not JSON (${describeThrown(err).split('\n')[0]}); ${use}`);
   }
   if (text === undefined || (text === 'null' && value !== null)) {
-    throw new TypeError(`${what}: the value is ${value === undefined ? 'undefined' : typeof value === 'number' ? String(value) : `a ${typeof value}`}, which a resumed run could not get back; ${use}`);
+    throw new TypeError(`${what}: the value is ${value === undefined ? 'undefined' : typeof value === 'number' ? String(value) : `a ${typeof value}`}, which ${o.exact ? 'a resumed run could not get back' : 'cannot be stored'}; ${use}`);
   }
   // Inside an object: {lastId: NaN} would come back as {lastId: null}, a Date as a string.
-  if (!isDeepStrictEqual(JSON.parse(text), value)) {
+  if (o.exact && !isDeepStrictEqual(JSON.parse(text), value)) {
     throw new TypeError(`${what}: the value would come back different from JSON (as ${text.length > 80 ? `${text.slice(0, 77)}...` : text}); ${use}`);
   }
 }
@@ -424,7 +450,11 @@ class StepRun {
         if (!started) {
           if (attempt === 0 && this.step.def.repeatable) {
             const rep = this.step.def.repeatable;
-            this.lastRun = await this.guarded(Promise.resolve().then(() => rep.lastRun()).catch((err) => Promise.reject(asError(err))));
+            const value = await this.guarded(Promise.resolve().then(() => rep.lastRun()).catch((err) => Promise.reject(asError(err))));
+            // Recorded as JSON with the step's `done`: refuse what cannot be stored (and is
+            // then not put in the failure record either).
+            checkJsonValue(`step "${e.step}": lastRun()`, value, { undefinedOk: true });
+            this.lastRun = value;
           }
           // Recorded again when the first try failed (a connection fault): no work without its start in the journal.
           if (!this.onePass) {
@@ -467,8 +497,12 @@ class StepRun {
         }
         const error = `step "${e.step}" failed${attempt > 0 ? ` after ${attempt + 1} attempts` : ''}: ${message}`;
         // The journal tells the whole story: a failure is always preceded by its start.
-        const failed = this.recordScript(this.event('failed', { lastRun: this.lastRun, error: message }));
-        await withTimeout(this.o.db.withSession((s) => s.exec(started ? failed : `${this.recordScript(this.event('started'))}\n${failed}`)), RECORD_BOUND_MS).catch(() => undefined);
+        try {
+          const failed = this.recordScript(this.event('failed', { lastRun: this.lastRun, error: message }));
+          await withTimeout(this.o.db.withSession((s) => s.exec(started ? failed : `${this.recordScript(this.event('started'))}\n${failed}`)), RECORD_BOUND_MS);
+        } catch {
+          // Recorded or not, the step failed: the next apply runs it again either way.
+        }
         events.emit({ type: 'step.failed', step: e.step, error, durationMs });
         return { ...base, status: 'failed', durationMs, error };
       }
