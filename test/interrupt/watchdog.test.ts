@@ -43,16 +43,20 @@ t('a step busy in synchronous code: SIGTERM ends the process at the cleanup dead
   assert.equal(j.filter((x) => x.step === '01_stuck').map((x) => x.event), ['started', 'interrupted', 'started', 'done']);
 });
 
+// --deadline counts from the process start, and a loaded machine can take seconds to start
+// a process: 10 s leaves the step time to start before the stop (at 8 s).
+const DEADLINE_S = 10;
+
 t('a step busy in synchronous code under --deadline: the process ends at the deadline', async (ctx) => {
   const d = dir(ctx, { 'zsetup.config.ts': CONFIG });
-  const run = startCli(['apply', '--deadline', '4s'], { cwd: d.dir, url: ctx.db.url, env: { STUCK: 'busy' } });
+  const run = startCli(['apply', '--deadline', `${DEADLINE_S}s`], { cwd: d.dir, url: ctx.db.url, env: { STUCK: 'busy' } });
   const started = performance.now();
   await waitFor(run.child, /entering a busy loop/);
   const r = await run.done;
   const ms = (await exitTime(run.child)) - started;
   assert.is(r.signal, 'SIGTERM', `${r.code} ${r.stdout}${r.stderr}`);
   assert.match(r.stderr, /the deadline has passed and the run has not ended/);
-  assert.ok(ms < 4000 + 4000, `${Math.round(ms)} ms after the start`);
+  assert.ok(ms < DEADLINE_S * 1000 + 4000, `${Math.round(ms)} ms after the start`);
 });
 
 t('a step whose promise never settles: abandoned at the cleanup deadline after SIGTERM, recorded interrupted, exit 143', async (ctx) => {
@@ -69,15 +73,24 @@ t('a step whose promise never settles: abandoned at the cleanup deadline after S
 
 t('a step whose promise never settles under --deadline: abandoned before the deadline, exit 143', async (ctx) => {
   const d = dir(ctx, { 'zsetup.config.ts': CONFIG });
-  const run = startCli(['apply', '--deadline', '4s', '--json'], { cwd: d.dir, url: ctx.db.url, env: { STUCK: 'never' } });
+  const run = startCli(['apply', '--deadline', `${DEADLINE_S}s`, '--json'], { cwd: d.dir, url: ctx.db.url, env: { STUCK: 'never' } });
   const started = performance.now();
+  await waitFor(run.child, /waiting forever/);
   const r = await run.done;
   const ms = (await exitTime(run.child)) - started;
+  assert.ok(ms < DEADLINE_S * 1000 + 4000, `${Math.round(ms)} ms`);
+  // Abandoned and recorded by the run itself (exit 143); on a machine too loaded to finish
+  // that by the deadline, the watchdog ends it as SIGTERM would and the next apply recovers.
+  if (r.signal === 'SIGTERM') {
+    assert.match(r.stderr, /the deadline has passed and the run has not ended/);
+    return;
+  }
   assert.is(r.code, 143, r.stdout + r.stderr);
-  assert.ok(ms < 4000 + 4000, `${Math.round(ms)} ms`);
   const events = r.json();
   assert.ok(events.some((e) => e.type === 'step.interrupted' && e.step === '01_stuck'));
   assert.is(events.at(-1).status, 'interrupted');
+  const last = (await journal(ctx.db)).filter((x) => x.step === '01_stuck').at(-1)!;
+  assert.is(last.event, 'interrupted');
 });
 
 t.run();
