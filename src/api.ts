@@ -154,7 +154,11 @@ export async function apply(options: ApplyOptions = {}): Promise<ApplyResult> {
         return by - Math.min(1500, Math.max(0, (by - Date.now()) / 3));
       };
       const onLateFault = (step: string, message: string) => run.stop({ kind: 'fault', message: `step "${step}" failed after it was recorded done: ${message}` });
-      const steps = await executePlan({ plan: p, steps: project.steps, state, db, store, config, events, signal: run.signal, fence, concurrency, onLockLost, faults, settleBy, onLateFault });
+      const lateWrites = new Set<Promise<unknown>>();
+      const steps = await executePlan({ plan: p, steps: project.steps, state, db, store, config, events, signal: run.signal, fence, concurrency, onLockLost, faults, settleBy, onLateFault, lateWrites });
+      // Let leftovers of the last step surface, and their records land, while we hold the lock.
+      await new Promise((r) => setImmediate(r));
+      await Promise.allSettled([...lateWrites]);
       // Steps committed asynchronously: make them durable before anyone is told they are done.
       if (steps.some((s) => s.status === 'applied')) await retryConnectionFaults(run, () => flushCommits(db));
       const stopped = steps.some((s) => s.status === 'interrupted' || (s.status === 'blocked' && s.reason === 'not run: the run was stopped'));

@@ -65,6 +65,8 @@ export interface ExecuteOptions {
   readonly settleBy?: () => number | undefined;
   /** A step failed after it was recorded done (its code left an error behind): the run must stop. */
   readonly onLateFault?: (step: string, message: string) => void;
+  /** Records written after a step settled (a late fault): the caller waits for them before it ends. */
+  readonly lateWrites?: Set<Promise<unknown>>;
 }
 
 /**
@@ -379,7 +381,8 @@ class StepRun {
     const text = redact(`after it was recorded done, the step's code left ${how} behind: ${describeThrown(err)}`, this.o.config.secrets);
     this.o.events.emit({ type: 'step.failed', step: this.e.step, error: `step "${this.e.step}" failed: ${text}`, durationMs: 0 });
     this.o.onLateFault?.(this.e.step, text);
-    void withTimeout(this.record(this.event('failed', { lastRun: this.lastRun, error: text })), RECORD_BOUND_MS).catch(() => undefined);
+    const write = withTimeout(this.record(this.event('failed', { lastRun: this.lastRun, error: text })), RECORD_BOUND_MS).catch(() => undefined);
+    this.o.lateWrites?.add(write);
   }
 
   /**
