@@ -3,11 +3,14 @@
 // time, longest first (by the durations of earlier runs),
 // and ends with one line "N passed, N failed" that CI reads.
 // Usage: node test/run.mjs [filter...]   (a filter is a substring of the file path)
-// Environment: ZSETUP_TEST_PARALLEL (files at once), ZSETUP_TEST_FILE_TIMEOUT (ms per file).
+// Environment: ZSETUP_TEST_PARALLEL (files at once; by default two per idle core, at least
+// two), ZSETUP_TEST_FILE_TIMEOUT (ms per file), ZSETUP_TEST_WASM_TIERUP=1 (PGlite's
+// WebAssembly with V8's optimising tier too, as shipped; see test/liftoff.mjs).
 import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { availableParallelism } from 'node:os';
+import { pathToFileURL } from 'node:url';
+import { availableParallelism, cpus } from 'node:os';
 
 const root = new URL('..', import.meta.url).pathname;
 const filters = process.argv.slice(2);
@@ -39,7 +42,25 @@ selected.sort((a, b) => expected(b) - expected(a) || a.localeCompare(b));
 
 // One initialised PGlite data dir per run, which tests copy (test/helpers.ts, pgliteDataDir).
 const pgliteTemplate = join(root, 'test/.tmp', `pglite-template-${process.pid}`);
-const parallel = Number(process.env.ZSETUP_TEST_PARALLEL || Math.max(2, Math.min(4, availableParallelism())));
+// Baseline-compiled WebAssembly for the test processes and the CLIs they start (test/liftoff.mjs).
+const nodeOptions = process.env.ZSETUP_TEST_WASM_TIERUP === '1' ? process.env.NODE_OPTIONS : [process.env.NODE_OPTIONS, `--import ${pathToFileURL(join(root, 'test/liftoff.mjs')).href}`].filter(Boolean).join(' ');
+
+/** The share of CPU time idle over the next `ms` (all cores). */
+async function idleShare(ms) {
+  const total = () => cpus().reduce((a, c) => ((a.idle += c.times.idle), (a.all += Object.values(c.times).reduce((x, y) => x + y, 0)), a), { idle: 0, all: 0 });
+  const a = total();
+  await new Promise((r) => setTimeout(r, ms));
+  const b = total();
+  return b.all > a.all ? (b.idle - a.idle) / (b.all - a.all) : 1;
+}
+// Most files spend their time waiting for child processes and PostgreSQL, so two files per
+// idle core keep the CPU busy (4 on a quiet two-core machine). On a machine that is busy
+// already (CPU hogs, other runs), fewer at once: the processes under test then keep enough
+// CPU to meet their own deadlines, and the run takes longer instead.
+const cores = availableParallelism();
+const idle = process.env.ZSETUP_TEST_PARALLEL ? undefined : await idleShare(1000);
+const parallel = Number(process.env.ZSETUP_TEST_PARALLEL || Math.max(2, Math.min(8, Math.round(2 * cores * idle))));
+process.stdout.write(`${selected.length} files, ${parallel} at once${idle === undefined ? '' : ` (CPU ${Math.round(100 * idle)}% idle at the start)`}\n`);
 
 let passed = 0, failed = 0, skipped = 0;
 const failures = [];
@@ -50,7 +71,7 @@ function runFile(file) {
     const started = Date.now();
     const child = spawn(process.execPath, ['--import', 'tsx', file], {
       cwd: root,
-      env: { ...process.env, FORCE_COLOR: '0', NODE_DISABLE_COLORS: '1', ZSETUP_TEST_PGLITE_TEMPLATE: pgliteTemplate },
+      env: { ...process.env, FORCE_COLOR: '0', NODE_DISABLE_COLORS: '1', ZSETUP_TEST_PGLITE_TEMPLATE: pgliteTemplate, ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';

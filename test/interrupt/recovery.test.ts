@@ -11,7 +11,7 @@ import { checkpointOf, counts, fillConfig, holdGate, journal, ownerRe, runsOf, u
 type Ctx = DbCtx;
 const t = dbEachSuite('interrupt: recovery after SIGKILL on PostgreSQL');
 
-const TOTAL = 300_000;
+const TOTAL = 100_000;
 const BATCH = 10_000;
 const GATE = 7713;
 

@@ -18,7 +18,7 @@ function dir(ctx: Ctx, config: string): Scratch {
   return inScratch(ctx, { 'zsetup.config.ts': config });
 }
 
-const TOTAL = 300_000;
+const TOTAL = 100_000;
 const BATCH = 10_000;
 const GATE = 7741;
 

@@ -11,7 +11,7 @@ import { counts, exitTime, fillConfig, holdGate, journal, killTimed, ownerRe, ru
 
 const t = dbEachSuite('interrupt: waiting runs');
 
-const TOTAL = 300_000;
+const TOTAL = 100_000;
 const BATCH = 10_000;
 
 t('waiters name the holder and since when, at most every few seconds, then exit 0 with nothing to do; --lock-timeout 1s exits 3', async (ctx) => {
