@@ -11,11 +11,11 @@ import pg from 'pg';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createDb, scratch, startCli, cli, HEADER } from '../helpers.js';
-import { until, waitFor } from '../interrupt/util.js';
+import { CONFIG, until, waitFor } from '../interrupt/util.js';
 
 test('SIGTERM while apply initialises and loads its state (lock held, no step started yet): exit 143, the next apply exits 0', async () => {
   const db = await createDb();
-  const dir = scratch({ 'zsetup.config.ts': `${HEADER}export default defineConfig({ steps: [step('01', { sql: 'CREATE TABLE t (id int)' })] });` });
+  const dir = scratch({ [CONFIG]: `${HEADER}export default defineConfig({ steps: [step('01', { sql: 'CREATE TABLE t (id int)' })] });` });
   const blocker = new pg.Client({ connectionString: db.url, application_name: 'test-blocker' });
   blocker.on('error', () => undefined);
   try {

@@ -6,7 +6,7 @@
 import * as assert from 'uvu/assert';
 import pg from 'pg';
 import { cli, startCli, HEADER, type TestDb, dbSuite, type DbCtx, dir } from '../helpers.js';
-import { until, waitFor } from '../interrupt/util.js';
+import { CONFIG, until, waitFor } from '../interrupt/util.js';
 
 type Ctx = DbCtx;
 const t = dbSuite('concurrency');
@@ -14,7 +14,7 @@ const t = dbSuite('concurrency');
 
 t('ten applies at once: each non-idempotent step runs exactly once; all exit 0', async (ctx) => {
   const d = dir(ctx, {
-    'zsetup.config.ts': `${HEADER}export default defineConfig({ steps: [
+    [CONFIG]: `${HEADER}export default defineConfig({ steps: [
   step('01_a', { sql: 'CREATE TABLE a (id int)' }),
   step('02_log', { sql: 'CREATE TABLE log (what text)' }),
   step('03_insert', { sql: "INSERT INTO log VALUES ('step3')" }),
@@ -71,7 +71,7 @@ t('an apply while another runs a slow step: --lock-timeout 1s exits 3 naming it;
   const slow = await gate(ctx, 7701);
   try {
     const d = dir(ctx, {
-      'zsetup.config.ts': `${HEADER}export default defineConfig({ state: { schema: 'zs_slow' }, apply: { ddlLockTimeout: '300s' }, steps: [
+      [CONFIG]: `${HEADER}export default defineConfig({ state: { schema: 'zs_slow' }, apply: { ddlLockTimeout: '300s' }, steps: [
   step('01_slow', { sql: 'SELECT pg_advisory_xact_lock(7701); CREATE TABLE slow (id int)' }),
   step('02_after', { sql: 'INSERT INTO slow VALUES (1)' }),
 ] });`,
@@ -115,7 +115,7 @@ t('CREATE INDEX CONCURRENTLY finishes while other applies wait for the lock', as
   const pause = await gate(ctx, 7702);
   try {
     const d = dir(ctx, {
-      'zsetup.config.ts': `${HEADER}export default defineConfig({ state: { schema: 'zs_cic' }, apply: { ddlLockTimeout: '300s' }, steps: [
+      [CONFIG]: `${HEADER}export default defineConfig({ state: { schema: 'zs_cic' }, apply: { ddlLockTimeout: '300s' }, steps: [
   step('01_table', { sql: 'CREATE TABLE cic (id int); INSERT INTO cic SELECT generate_series(1, 20000)' }),
   step('02_pause', { sql: 'SELECT pg_advisory_xact_lock(7702)' }),
   step('03_index', { transaction: false, sql: 'CREATE INDEX CONCURRENTLY IF NOT EXISTS cic_id ON cic (id)' }),
@@ -157,7 +157,7 @@ async function maxOverlap(db: TestDb, schema: string): Promise<number> {
 t('--concurrency 4 runs independent branches at once', async (ctx) => {
   const steps = Array.from({ length: 8 }, (_, i) => `  step('s${i}', { sql: 'SELECT pg_sleep(1)', after: [] }),`).join('\n');
   const d = dir(ctx, {
-    'zsetup.config.ts': `${HEADER}export default defineConfig({ state: { schema: 'zs_par' }, steps: [
+    [CONFIG]: `${HEADER}export default defineConfig({ state: { schema: 'zs_par' }, steps: [
 ${steps}
   step('join', { sql: 'SELECT 1', after: ['s0', 's1', 's2', 's3', 's4', 's5', 's6', 's7'] }),
 ] });`,
@@ -178,7 +178,7 @@ ${steps}
 
 t('without --concurrency, the same steps run one at a time', async (ctx) => {
   const steps = Array.from({ length: 3 }, (_, i) => `  step('q${i}', { sql: 'SELECT pg_sleep(0.2)', after: [] }),`).join('\n');
-  const d = dir(ctx, { 'zsetup.config.ts': `${HEADER}export default defineConfig({ state: { schema: 'zs_seq' }, steps: [\n${steps}\n] });` });
+  const d = dir(ctx, { [CONFIG]: `${HEADER}export default defineConfig({ state: { schema: 'zs_seq' }, steps: [\n${steps}\n] });` });
   const r = await cli(['apply'], { cwd: d.dir, url: ctx.db.url });
   assert.is(r.code, 0, r.stdout + r.stderr);
   assert.is(await maxOverlap(ctx.db, 'zs_seq'), 1);
@@ -186,7 +186,7 @@ t('without --concurrency, the same steps run one at a time', async (ctx) => {
 
 t('a failure in one branch stops its dependants, not an independent branch', async (ctx) => {
   const d = dir(ctx, {
-    'zsetup.config.ts': `${HEADER}export default defineConfig({ state: { schema: 'zs_br' }, steps: [
+    [CONFIG]: `${HEADER}export default defineConfig({ state: { schema: 'zs_br' }, steps: [
   step('a1', { sql: 'SELECT 1/0', after: [] }),
   step('a2', { sql: 'CREATE TABLE a2 (id int)', after: ['a1'] }),
   step('a3', { sql: 'CREATE TABLE a3 (id int)', after: ['a2'] }),

@@ -8,7 +8,7 @@ import pg from 'pg';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { cli, createDb, scratch, startCli, HEADER, type TestDb } from '../helpers.js';
-import { journal, killTimed, until } from './util.js';
+import { CONFIG, journal, killTimed, until } from './util.js';
 
 type Scratch = ReturnType<typeof scratch>;
 interface Ctx {
@@ -37,7 +37,7 @@ const TABLE = `step('01_table', { sql: 'CREATE TABLE cic_t (id int, c int); INSE
 const INDEX = `step('02_index', { transaction: false, sql: 'CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS cic_t_c ON cic_t (c)' }),`;
 
 function dir(ctx: Ctx, steps: string): Scratch {
-  const d = scratch({ 'zsetup.config.ts': `${HEADER}export default defineConfig({ steps: [\n  ${steps}\n] });` });
+  const d = scratch({ [CONFIG]: `${HEADER}export default defineConfig({ steps: [\n  ${steps}\n] });` });
   ctx.dirs.push(d);
   return d;
 }
@@ -61,7 +61,7 @@ t('an INVALID index (a unique build that failed on duplicates) is dropped and bu
   assert.equal(await indexState(ctx.db), { valid: false, ready: false }, 'the failed build left an INVALID index');
   await ctx.db.query('DELETE FROM cic_t WHERE id = 5001');
 
-  d.write({ 'zsetup.config.ts': `${HEADER}export default defineConfig({ steps: [\n  ${TABLE}\n  ${INDEX}\n] });` });
+  d.write({ [CONFIG]: `${HEADER}export default defineConfig({ steps: [\n  ${TABLE}\n  ${INDEX}\n] });` });
   const r = await cli(['apply'], { cwd: d.dir, url: ctx.db.url });
   assert.is(r.code, 0, r.stdout + r.stderr);
   assert.match(r.stdout, REBUILT);
@@ -84,7 +84,7 @@ t('SIGTERM while CREATE INDEX CONCURRENTLY waits: cancelled (exit 143), INVALID 
   await holder.query('BEGIN');
   await holder.query('INSERT INTO cic_t VALUES (6000, 6000)');
 
-  d.write({ 'zsetup.config.ts': `${HEADER}export default defineConfig({ steps: [\n  ${TABLE}\n  ${INDEX}\n] });` });
+  d.write({ [CONFIG]: `${HEADER}export default defineConfig({ steps: [\n  ${TABLE}\n  ${INDEX}\n] });` });
   const run = startCli(['apply'], { cwd: d.dir, url: ctx.db.url });
   await until(
     async () => (await ctx.db.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'CREATE UNIQUE INDEX CONCURRENTLY%' AND wait_event_type = 'Lock'`)).length > 0,

@@ -6,13 +6,13 @@
  */
 import * as assert from 'uvu/assert';
 import { cli, startCli, HEADER, dbEachSuite, type DbCtx, type Scratch, dir as inScratch } from '../helpers.js';
-import { counts, exitTime, fillConfig, journal, runsOf } from './util.js';
+import { CONFIG, counts, exitTime, fillConfig, journal, runsOf } from './util.js';
 
 type Ctx = DbCtx;
 const t = dbEachSuite('interrupt: --deadline');
 
 function dir(ctx: Ctx, config: string): Scratch {
-  return inScratch(ctx, { 'zsetup.config.ts': config });
+  return inScratch(ctx, { [CONFIG]: config });
 }
 
 // 100 batches of 0.2 s each: about 20 s of work, more than the 16 s deadline. The run stops

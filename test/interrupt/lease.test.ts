@@ -8,7 +8,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { cli, createDb, scratch, startCli, type TestDb } from '../helpers.js';
-import { GATE_QUERY, checkpointOf, counts, exitTime, fillConfig, holdGate, journal, ownerRe, runsOf, until, waitFor } from './util.js';
+import { CONFIG, GATE_QUERY, checkpointOf, counts, exitTime, fillConfig, holdGate, journal, ownerRe, runsOf, until, waitFor } from './util.js';
 
 type Scratch = ReturnType<typeof scratch>;
 interface Ctx {
@@ -52,7 +52,7 @@ const GATE = 7731;
  */
 async function startThenPause(ctx: Ctx, where: 'inBatch' | 'afterCheckpoint', what: string) {
   const d = scratch({
-    'zsetup.config.ts': fillConfig({ total: TOTAL, batch: BATCH, gate: { key: GATE, after: 3000, where }, extra: "lock: { kind: 'lease', leaseTtl: '1s' }," }),
+    [CONFIG]: fillConfig({ total: TOTAL, batch: BATCH, gate: { key: GATE, after: 3000, where }, extra: "lock: { kind: 'lease', leaseTtl: '1s' }," }),
   });
   ctx.dirs.push(d);
   const gate = await holdGate(ctx.db, GATE);

@@ -7,7 +7,7 @@
  */
 import * as assert from 'uvu/assert';
 import { cli, startCli, dbEachSuite, type DbCtx, type Scratch, dir as inScratch } from '../helpers.js';
-import { checkpointOf, counts, exitTime, fillConfig, holdGate, journal, ownerRe, runsOf, until, type Gate } from './util.js';
+import { CONFIG, checkpointOf, counts, exitTime, fillConfig, holdGate, journal, ownerRe, runsOf, until, type Gate } from './util.js';
 
 type Ctx = DbCtx;
 const t = dbEachSuite('interrupt: lock and pool connections lost mid-step');
@@ -19,7 +19,7 @@ const AT = 5_000;
 
 /** The fill: the batch after row 5,000 waits at the test's gate, in flight, until released. */
 function dir(ctx: Ctx): Scratch {
-  return inScratch(ctx, { 'zsetup.config.ts': fillConfig({ total: TOTAL, batch: BATCH, gate: { key: GATE, after: AT } }) });
+  return inScratch(ctx, { [CONFIG]: fillConfig({ total: TOTAL, batch: BATCH, gate: { key: GATE, after: AT } }) });
 }
 
 /** Wait until a batch is in flight: its pool backend waits at the gate (its pid). */

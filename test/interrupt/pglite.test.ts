@@ -11,7 +11,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
 import { CLI, cli, pgliteDataDir, scratch, startCli, HEADER } from '../helpers.js';
-import { fillConfig, killTimed, ownerRe, until, waitFor } from './util.js';
+import { CONFIG, fillConfig, killTimed, ownerRe, until, waitFor } from './util.js';
 
 type Scratch = ReturnType<typeof scratch>;
 interface Ctx {
@@ -50,7 +50,7 @@ async function prepared(ctx: Ctx): Promise<Scratch & { open(): void }> {
   ctx.dirs.push(d);
   const gate = join(d.dir, 'gate');
   writeFileSync(gate, '');
-  d.write({ 'zsetup.config.ts': fillConfig({ total: TOTAL, batch: BATCH, gateFile: { path: gate, after: MID }, after: VERIFY }) });
+  d.write({ [CONFIG]: fillConfig({ total: TOTAL, batch: BATCH, gateFile: { path: gate, after: MID }, after: VERIFY }) });
   await pgliteDataDir(join(d.dir, '.zsetup/pglite'));
   return { ...d, open: () => rmSync(gate, { force: true }) };
 }
@@ -188,12 +188,12 @@ t('SIGKILL on PGlite while nobody reaps the process (a zombie): the next apply d
 
 t('on PGlite, a batch that switched to a role without the right to checkpoint still commits (the checkpoint is skipped)', async (ctx) => {
   const d = scratch({
-    'zsetup.config.ts': `${HEADER}export default defineConfig({ steps: [
+    [CONFIG]: `${HEADER}export default defineConfig({ steps: [
   step('01_tables', { sql: "CREATE TABLE rows_t (id int NOT NULL); CREATE ROLE app_writer; GRANT INSERT, SELECT ON rows_t TO app_writer; GRANT USAGE ON SCHEMA zsetup TO app_writer; GRANT INSERT, UPDATE, SELECT ON zsetup.checkpoints TO app_writer" }),
   step('02_fill', {
     resumable: true,
     run: async (ctx) => {
-      let next = (ctx.checkpoint as number | undefined) ?? 0;
+      let next = ctx.checkpoint ?? 0;
       // Six batches of 0.15 s: a checkpoint comes due (0.5 s of work) inside one of them.
       while (next < 6000) {
         const to = next + 1000;
@@ -220,12 +220,12 @@ t('on PGlite, a batch that switched to a role without the right to checkpoint st
 
 t('a long resumable step on PGlite checkpoints the WAL as it goes (a resumed run then replays little of it)', async (ctx) => {
   const d = scratch({
-    'zsetup.config.ts': `${HEADER}export default defineConfig({ steps: [
+    [CONFIG]: `${HEADER}export default defineConfig({ steps: [
   step('01_tables', { sql: 'CREATE TABLE rows_t (id int NOT NULL); CREATE TABLE marks (k text PRIMARY KEY, lsn pg_lsn NOT NULL)' }),
   step('02_fill', {
     resumable: true,
     run: async (ctx) => {
-      let next = (ctx.checkpoint as number | undefined) ?? 0;
+      let next = ctx.checkpoint ?? 0;
       await ctx.db.raw("INSERT INTO marks VALUES ('start', pg_current_wal_lsn()) ON CONFLICT (k) DO NOTHING");
       // Twelve batches of 0.08 s: checkpoints come due (0.5 s of work) during the fill.
       while (next < 12000) {

@@ -6,7 +6,7 @@
  */
 import * as assert from 'uvu/assert';
 import { cli, startCli, dbEachSuite, type DbCtx, type Scratch, dir as inScratch } from '../helpers.js';
-import { checkpointOf, counts, fillConfig, holdGate, journal, ownerRe, runsOf, until, type Gate } from './util.js';
+import { CONFIG, checkpointOf, counts, fillConfig, holdGate, journal, ownerRe, runsOf, until, type Gate } from './util.js';
 
 type Ctx = DbCtx;
 const t = dbEachSuite('interrupt: recovery after SIGKILL on PostgreSQL');
@@ -17,7 +17,7 @@ const GATE = 7713;
 
 /** The fill; its batches past row `after` wait for the test's gate (held from the start). */
 function dir(ctx: Ctx, after: number): Scratch {
-  return inScratch(ctx, { 'zsetup.config.ts': fillConfig({ total: TOTAL, batch: BATCH, gate: { key: GATE, after } }) });
+  return inScratch(ctx, { [CONFIG]: fillConfig({ total: TOTAL, batch: BATCH, gate: { key: GATE, after } }) });
 }
 
 /**

@@ -9,13 +9,13 @@
  */
 import * as assert from 'uvu/assert';
 import { cli, dbEachSuite, dir as inScratch, startCli, type DbCtx, type Scratch } from '../helpers.js';
-import { checkpointOf, counts, fillConfig, holdGate, journal, killTimed, ownerRe, runsOf, sleep, waitFor, type FillOptions } from './util.js';
+import { CONFIG, checkpointOf, counts, fillConfig, holdGate, journal, killTimed, ownerRe, runsOf, sleep, waitFor, type FillOptions } from './util.js';
 
 type Ctx = DbCtx;
 const t = dbEachSuite('interrupt: SIGTERM and SIGINT on PostgreSQL');
 
 function dir(ctx: Ctx, config: string): Scratch {
-  return inScratch(ctx, { 'zsetup.config.ts': config });
+  return inScratch(ctx, { [CONFIG]: config });
 }
 
 const TOTAL = 100_000;

@@ -7,14 +7,14 @@
  */
 import * as assert from 'uvu/assert';
 import { cli, dbSuite, dir as inScratch, HEADER, type DbCtx, type Scratch } from '../helpers.js';
-import { journal } from './util.js';
+import { CONFIG, journal } from './util.js';
 
 type Ctx = DbCtx;
 const t = dbSuite('interrupt: transient faults inside a step');
 
 function dir(ctx: Ctx, schema: string, body: string, extra = ''): Scratch {
   return inScratch(ctx, {
-    'zsetup.config.ts': `${HEADER}export default defineConfig({ state: { schema: '${schema}' }, ${extra} steps: [
+    [CONFIG]: `${HEADER}export default defineConfig({ state: { schema: '${schema}' }, ${extra} steps: [
   step('01_setup', { sql: 'CREATE SCHEMA ${schema}_app; CREATE SEQUENCE ${schema}_app.attempts; CREATE TABLE ${schema}_app.effects (what text)' }),
   ${body}
 ] });`,

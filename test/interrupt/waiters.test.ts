@@ -7,7 +7,7 @@
  */
 import * as assert from 'uvu/assert';
 import { startCli, dbEachSuite, dir as inScratch } from '../helpers.js';
-import { counts, exitTime, fillConfig, holdGate, journal, killTimed, ownerRe, runsOf, waitFor } from './util.js';
+import { CONFIG, counts, exitTime, fillConfig, holdGate, journal, killTimed, ownerRe, runsOf, waitFor } from './util.js';
 
 const t = dbEachSuite('interrupt: waiting runs');
 
@@ -18,7 +18,7 @@ t('waiters name the holder and since when, at most every few seconds, then exit 
   // The holder's fill waits at a gate past 20,000 rows (mid-step, holding the lock) until
   // every waiter was seen doing what this test checks; then it finishes.
   const gate = await holdGate(ctx.db, 7711);
-  const d = inScratch(ctx, { 'zsetup.config.ts': fillConfig({ total: TOTAL, batch: BATCH, gate: { key: 7711, after: 20_000 } }) });
+  const d = inScratch(ctx, { [CONFIG]: fillConfig({ total: TOTAL, batch: BATCH, gate: { key: 7711, after: 20_000 } }) });
   const holder = startCli(['apply'], { cwd: d.dir, url: ctx.db.url, timeoutMs: 180_000 });
   try {
     await gate.waiting('the holder to wait at the gate');
@@ -76,7 +76,7 @@ t('waiters name the holder and since when, at most every few seconds, then exit 
 t('ten applies at once, the holder SIGKILLed mid-step: a waiter takes over and resumes, all others exit 0, the work is done once', async (ctx) => {
   // Whoever holds the lock stops at the gate after three batches; it is killed there.
   const gate = await holdGate(ctx.db, 7712);
-  const d = inScratch(ctx, { 'zsetup.config.ts': fillConfig({ total: TOTAL, batch: BATCH, gate: { key: 7712, after: 3 * BATCH } }) });
+  const d = inScratch(ctx, { [CONFIG]: fillConfig({ total: TOTAL, batch: BATCH, gate: { key: 7712, after: 3 * BATCH } }) });
   const runs = Array.from({ length: 10 }, () => startCli(['apply'], { cwd: d.dir, url: ctx.db.url, timeoutMs: 120_000 }));
   let victim: (typeof runs)[number] | undefined;
   try {
