@@ -60,20 +60,22 @@ t('the password never shows: plugin register(), check(), a step error, a config 
   steps: [step('x', { run: async (ctx) => { throw new Error('url ' + ctx.config.database.url + ' pw ' + ${JSON.stringify(PASSWORD)}); } })],
 });\n`,
   });
-  for (const args of [['apply'], ['apply', '--json'], ['plan'], ['plan', '--json'], ['status', '--history'], ['status', '--history', '--json'], ['status', '--json']]) {
-    clean(await cli(args, { cwd: d.dir, url }), args[0] === 'apply' ? 1 : 0);
+  // apply records the failing step and the repeatable; plan then runs the check() that throws.
+  for (const args of [['apply'], ['apply', '--json'], ['plan', '--json'], ['status', '--history'], ['status', '--history', '--json']]) {
+    const r = clean(await cli(args, { cwd: d.dir, url }), args[0] === 'apply' ? 1 : 0);
+    if (args.includes('--json')) for (const l of r.trim().split('\n').filter((x) => x.startsWith('{'))) JSON.parse(l);
   }
-  for (const f of ['register.config.ts', 'load.config.ts']) {
-    for (const json of [[], ['--json']]) {
-      const out = clean(await cli(['plan', '-c', f, ...json], { cwd: d.dir, url }), 2);
-      assert.match(out, new RegExp(f.replace('.', '\\.')));
-    }
+  for (const [f, json] of [
+    ['register.config.ts', []],
+    ['register.config.ts', ['--json']],
+    ['load.config.ts', []],
+  ] as const) {
+    const out = clean(await cli(['plan', '-c', f, ...json], { cwd: d.dir, url }), 2);
+    assert.match(out, new RegExp(f.replace('.', '\\.')));
   }
   clean(await cli(['apply', '-c', 'inconfig.config.ts'], { cwd: d.dir, env: { ZSETUP_DATABASE_URL: '' } }), 1);
   // Unreachable, with the password in the URL.
-  const down = `postgres://root:${PASSWORD}@127.0.0.1:1/nowhere`;
-  clean(await cli(['plan', '--connect-timeout', '200ms'], { cwd: d.dir, url: down }), 5);
-  clean(await cli(['plan', '--json', '--connect-timeout', '200ms'], { cwd: d.dir, url: down }), 5);
+  clean(await cli(['plan', '--json', '--connect-timeout', '200ms'], { cwd: d.dir, url: `postgres://root:${PASSWORD}@127.0.0.1:1/nowhere` }), 5);
   const journal = await ctx.db.query<{ error: string | null }>('SELECT error FROM zsetup.journal');
   assert.ok(journal.some((j) => j.error?.includes('step sees')));
   for (const j of journal) assert.not.ok(j.error?.includes(PASSWORD) || j.error?.includes(encodeURIComponent(PASSWORD)), j.error!);
