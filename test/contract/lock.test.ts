@@ -323,6 +323,40 @@ datadir('a reused pid (same pid, another process start time) is stale', async ()
   }
 });
 
+datadir('a lock file of a killed process nobody reaped yet (a zombie) is taken over at once', async () => {
+  const f = lockFileFor();
+  // sh starts the holder and execs sleep, which never waits for children: once killed, the
+  // holder stays a zombie (it still answers kill(pid, 0)) until the sleep ends.
+  const parent = spawn('sh', ['-c', `"${process.execPath}" -e "setInterval(() => {}, 1000)" & echo $!; exec sleep 60`], { stdio: ['ignore', 'pipe', 'ignore'] });
+  try {
+    const pid = await new Promise<number>((resolve, reject) => {
+      let out = '';
+      parent.stdout!.on('data', (d) => {
+        out += d;
+        if (out.includes('\n')) resolve(Number(out.trim()));
+      });
+      parent.once('exit', () => reject(new Error(`sh ended first: ${out}`)));
+    });
+    const stat = () => readFileSync(`/proc/${pid}/stat`, 'utf8');
+    f.write({ owner: 'contract:zombie:1', host: hostname(), pid, start: procStart(pid), since: new Date().toISOString() });
+    assert.is((await f.lock.holder())?.owner, 'contract:zombie:1', 'alive, it holds the lock');
+    process.kill(pid, 'SIGKILL');
+    for (const t0 = Date.now(); !/\) Z /.test(stat()); await sleep(20)) assert.ok(Date.now() - t0 < 30_000, `pid ${pid} never became a zombie: ${stat()}`);
+    const t0 = Date.now();
+    const h = await f.lock.acquire({ owner: 'contract:me:4', timeoutMs: 10_000 });
+    try {
+      // At once, not after waiting for it: a zombie holds nothing.
+      assert.ok(Date.now() - t0 < 3000, `takeover took ${Date.now() - t0} ms`);
+      assert.is((await f.lock.holder())?.owner, 'contract:me:4');
+      assert.match(stat(), /\) Z /, 'the holder was still a zombie when its lock was taken');
+    } finally {
+      await h.release();
+    }
+  } finally {
+    parent.kill('SIGKILL');
+  }
+});
+
 datadir('a lock file from another host is never taken over', async () => {
   const f = lockFileFor();
   f.write({ owner: 'contract:far:1', host: `not-${hostname()}`, pid: 1, since: new Date().toISOString() });
