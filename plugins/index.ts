@@ -1,5 +1,5 @@
 /** The built-in plugins. `defaultPlugins()` is what every config starts with. */
-import type { Plugin } from '../src/index.js';
+import type { Plugin } from '../src/plugin.js';
 import { pool } from './pool/index.js';
 import { journal } from './journal/index.js';
 import { lock } from './lock/index.js';
@@ -7,6 +7,11 @@ import { steps } from './steps/index.js';
 import { signalHandler } from './signal-handler/index.js';
 
 export { pool, journal, lock, steps, signalHandler };
+export type { SignalHandlerOptions } from './signal-handler/index.js';
+// The built-in implementations, for tests and for plugins that wrap them.
+export { JournalStore } from './journal/index.js';
+export { AdvisoryLock, LeaseLock } from './lock/index.js';
+export { DataDirLock } from './pool/datadir.js';
 
 /**
  * Registered before the config's own plugins. A config plugin with the same name

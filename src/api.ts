@@ -14,7 +14,7 @@ import { EngineEvents, describeStop, type EngineEvent, type Hooks, type RunContr
 import { executePlan, flushCommits, type StepResult } from './engine/executor.js';
 import { planSteps, stepsNeedingCheck, type CheckResult, type Plan } from './plan/planner.js';
 import type { RecordedEvent, StateStore, StepEvent, StepState } from './state/store.js';
-import { describeHolder } from './lock/advisory.js';
+import { describeHolder } from './lock/lock.js';
 import { LOCK_LOST_CODE, fenceStatement, fenced, isConnectionFault, sleep, withTimeout } from './lock/lock.js';
 import { isDeepStrictEqual } from 'node:util';
 

@@ -1,6 +1,8 @@
 /**
- * zsetup's public API: the config DSL, the programmatic API, the contracts and tokens
- * plugins build on. Re-exports only.
+ * The core's public API: the config DSL, the commands (without any plugin bound: pass
+ * `defaults`), the contracts and tokens plugins build on. Re-exports only. The package
+ * entry (`zsetup`, ../index.ts) adds the built-in plugins and binds them as defaults; the
+ * core never imports a plugin.
  */
 import './cjs.js';
 
@@ -38,13 +40,9 @@ export type { Database, Session, DedicatedSession } from './db.js';
 export { quoteIdent, quoteLiteral } from './db.js';
 
 export type { StateStore, StepEvent, StepEventKind, RecordedEvent, StepState, Checkpoint } from './state/store.js';
-export { JournalStore } from './state/journal.js';
 
 export type { Lock, LockHandle, LockHolder, AcquireOptions } from './lock/lock.js';
-export { sleep, withTimeout, fenceStatement, LOCK_LOST_CODE } from './lock/lock.js';
-export { AdvisoryLock, describeHolder } from './lock/advisory.js';
-export { LeaseLock } from './lock/lease.js';
-export { DataDirLock } from './lock/datadir.js';
+export { sleep, withTimeout, fenceStatement, LOCK_LOST_CODE, describeHolder } from './lock/lock.js';
 
 export { EngineEvents, describeStop, type EngineEvent, type EngineEventType, type Hooks, type RunControl, type StopReason } from './engine/events.js';
 export { isTransient, type StepResult, type StepStatus } from './engine/executor.js';
@@ -55,6 +53,3 @@ export { buildGraph } from './plan/graph.js';
 export { checksum, normalizeSource } from './plan/checksum.js';
 
 export { ZsetupError, ConfigError, LockTimeoutError, DatabaseUnreachableError, LockLostError, redact, redactDeep, causeChain, describeThrown, rememberSecret, passwordsIn, type ConfigProblem } from './errors.js';
-
-export { pool, journal, lock, steps, signalHandler, defaultPlugins } from '../plugins/index.js';
-export type { SignalHandlerOptions } from '../plugins/signal-handler/index.js';

@@ -10,7 +10,7 @@ import pg from 'pg';
 import { suite } from 'uvu';
 
 export const ROOT = new URL('..', import.meta.url).pathname.replace(/\/$/, '');
-export const CLI = join(ROOT, 'dist/src/cli/main.js');
+export const CLI = join(ROOT, 'dist/cli.js');
 export const ADMIN_URL = process.env.ZSETUP_TEST_ADMIN_URL ?? 'postgres://root@127.0.0.1:5432/postgres';
 
 export interface TestDb {

@@ -15,7 +15,7 @@ export const ROOT = new URL('../..', import.meta.url).pathname.replace(/\/$/, ''
 export const BENCH = join(ROOT, 'bench');
 export const WORK = join(BENCH, '.work');
 export const OUT = join(BENCH, 'out');
-export const CLI = join(ROOT, 'dist/src/cli/main.js');
+export const CLI = join(ROOT, 'dist/cli.js');
 export const KNEX_CLI = join(ROOT, 'node_modules/knex/bin/cli.js');
 /** Server URL without a database; override with ZS_BENCH_PG (e.g. postgres://user:pw@host:5432). */
 export const SERVER = (process.env.ZS_BENCH_PG ?? 'postgres://root@127.0.0.1:5432').replace(/\/+$/, '');

@@ -20,7 +20,7 @@ mark('import zsetup CLI command modules');
 require('cosmiconfig'); mark('require cosmiconfig');
 require('jiti'); mark('require jiti');
 const { loadConfigFile } = await import(`${dist}src/config/load.js`);
-const { loadProject } = await import(`${dist}src/config/project.js`);
+const { loadProject } = await import(`${dist}index.js`);
 const { Tokens } = await import(`${dist}src/container.js`);
 const { planSteps } = await import(`${dist}src/plan/planner.js`);
 const f = await loadConfigFile(process.cwd(), process.argv[2]); mark('load config (cosmiconfig + jiti: transpile cache, evaluate)');

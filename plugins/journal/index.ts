@@ -1,5 +1,8 @@
 /** The default StateStore: the append-only journal in the `state.schema` schema. */
-import { Tokens, JournalStore, instanceCachingFactory, type Plugin } from '../../src/index.js';
+import { Tokens, instanceCachingFactory, type Plugin } from '../../src/plugin.js';
+import { JournalStore } from './store.js';
+
+export { JournalStore };
 
 /** Registers the journal store. Registered by default. */
 export function journal(): Plugin {

@@ -3,7 +3,11 @@
  * (`lock.kind: "lease"`). PGlite: the data-dir lock the pool already holds while the
  * database is open, so the run lock is that one.
  */
-import { Tokens, AdvisoryLock, LeaseLock, instanceCachingFactory, type Lock, type Plugin } from '../../src/index.js';
+import { Tokens, instanceCachingFactory, type Lock, type Plugin } from '../../src/plugin.js';
+import { AdvisoryLock, hash32 } from './advisory.js';
+import { LeaseLock } from './lease.js';
+
+export { AdvisoryLock, LeaseLock, hash32 };
 
 /** Registers the run lock chosen by `lock.kind`. Registered by default. */
 export function lock(): Plugin {

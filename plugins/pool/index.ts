@@ -11,7 +11,8 @@ import net from 'node:net';
 import { readFileSync } from 'node:fs';
 import type { Knex } from 'knex';
 import type { Pool, PoolClient, PoolConfig, Client as PgClient, ClientConfig, QueryConfig } from 'pg';
-import { requirePg } from '../../src/cjs.js';
+import { requirePg } from './pg.js';
+import { DataDirLock } from './datadir.js';
 import { knexModules } from './knex.js';
 import {
   Tokens,
@@ -20,7 +21,6 @@ import {
   ConfigError,
   LockTimeoutError,
   describeThrown,
-  DataDirLock,
   describeHolder,
   sleep,
   type Database,
@@ -30,7 +30,7 @@ import {
   type Session,
   type EngineEvents,
   type LockHandle,
-} from '../../src/index.js';
+} from '../../src/plugin.js';
 
 /**
  * The pool plugin. Registered by default; list it yourself only to replace it.

@@ -17,7 +17,7 @@
  * that handle signals themselves pass their own `signal` to `apply()`).
  * @example plugins: [signalHandler({ cleanupDeadline: '5s' })]
  */
-import { Tokens, parseDuration, MAX_DURATION_MS, type Duration, type Hooks, type Plugin } from '../../src/index.js';
+import { Tokens, parseDuration, MAX_DURATION_MS, type Duration, type Hooks, type Plugin } from '../../src/plugin.js';
 import { startWatchdog } from './watchdog.js';
 
 export interface SignalHandlerOptions {

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
-import { Tokens, isSqlFile, splitStatements, type Plugin, type StepContext, type StepDefinition, type StepKind } from '../../src/index.js';
+import { Tokens, isSqlFile, splitStatements, type Plugin, type StepContext, type StepDefinition, type StepKind } from '../../src/plugin.js';
 
 interface SqlStep extends StepDefinition {
   readonly sql?: unknown;

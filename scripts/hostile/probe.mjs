@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * Hostile-input probe for zsetup: runs the real CLI (dist/src/cli/main.js) against many
+ * Hostile-input probe for zsetup: runs the real CLI (dist/cli.js) against many
  * hostile cases in 8 families and prints PASS/FAIL per case with the reason, then a
  * summary per family. Re-runnable; creates and drops its own databases and folders.
  *
@@ -20,7 +20,7 @@ import { constants as osConstants, loadavg, availableParallelism } from 'node:os
 const ROOT = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
 const requireRoot = createRequire(join(ROOT, 'package.json'));
 const pg = requireRoot('pg');
-const CLI = join(ROOT, 'dist/src/cli/main.js');
+const CLI = join(ROOT, 'dist/cli.js');
 const TMP = join(ROOT, 'test/.tmp');
 const ADMIN_URL = process.env.HOSTILE_ADMIN_URL ?? 'postgres://root@127.0.0.1:5432/postgres';
 const PG_HOST = '127.0.0.1:5432';

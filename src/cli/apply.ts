@@ -2,22 +2,22 @@ import { Command } from './commander.js';
 import { apply } from '../api.js';
 import { formatMs } from '../config/duration.js';
 import { describeStop } from '../engine/events.js';
-import { baseOptions, outOf, withCommonOptions, type CommonFlags, type Runner } from './common.js';
+import { baseOptions, outOf, withCommonOptions, type CommonFlags, type Cli } from './common.js';
 import { errLine, jsonLine, line, printError, textRenderer } from './output.js';
 import { EXIT, exitCodeOf } from './exit.js';
 
-export function applyCommand(run: Runner): Command {
+export function applyCommand(cli: Cli): Command {
   return withCommonOptions(new Command('apply'))
     .description('run the plan: every pending step, in dependency order, under the run lock')
     .option('--concurrency <n>', 'run up to n independent steps at once (capped by the pool size) [env: ZSETUP_CONCURRENCY]')
     .option('--deadline <duration>', 'stop gracefully before this much time has passed (e.g. 25m), at the next checkpoint; exit 143 [env: ZSETUP_DEADLINE]')
     .option('--allow-drift', 'do not refuse when once-only steps changed after they ran (leave them as applied)')
     .action((flags: CommonFlags & { concurrency?: string; deadline?: string; allowDrift?: boolean }) =>
-      run(async () => {
+      cli.run(async () => {
         const out = outOf(flags);
         const render = out.json ? (e: unknown) => jsonLine(out, e) : textRenderer(out, { tty: Boolean(process.stderr.isTTY) && !process.env.CI });
         // --deadline counts from the process start (a Job's activeDeadlineSeconds does), config load included.
-        const r = await apply({ ...baseOptions(flags), allowDrift: flags.allowDrift, onEvent: render, startedAt: performance.timeOrigin });
+        const r = await apply({ ...baseOptions(cli, flags), allowDrift: flags.allowDrift, onEvent: render, startedAt: performance.timeOrigin });
         const counts = {
           applied: r.steps.filter((s) => s.status === 'applied').length,
           skipped: r.steps.filter((s) => s.status === 'skipped').length,

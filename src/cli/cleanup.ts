@@ -1,17 +1,17 @@
 import { Command } from './commander.js';
 import { cleanup } from '../api.js';
-import { baseOptions, outOf, withCommonOptions, type CommonFlags, type Runner } from './common.js';
+import { baseOptions, outOf, withCommonOptions, type CommonFlags, type Cli } from './common.js';
 import { jsonLine, line, printError } from './output.js';
 import { exitCodeOf } from './exit.js';
 
-export function cleanupCommand(run: Runner): Command {
+export function cleanupCommand(cli: Cli): Command {
   return withCommonOptions(new Command('cleanup'))
     .description('record every stuck step (left "started" by a run that is gone) as interrupted; refuses while a live run holds the lock. apply does this on its own')
     .action((flags: CommonFlags) =>
-      run(async () => {
+      cli.run(async () => {
         const out = outOf(flags);
         // Never wait for a live run: refuse at once unless --lock-timeout says otherwise.
-        const r = await cleanup(baseOptions({ ...flags, lockTimeout: flags.lockTimeout ?? '0' }));
+        const r = await cleanup(baseOptions(cli, { ...flags, lockTimeout: flags.lockTimeout ?? '0' }));
         if (r.status !== 'ok') {
           printError(out, r.status, r.error!);
           return exitCodeOf(r.status);

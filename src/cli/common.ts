@@ -1,6 +1,7 @@
 import { Option, type Command } from './commander.js';
 import type { BaseOptions } from '../api.js';
 import type { Out } from './output.js';
+import type { Plugin } from '../config/dsl.js';
 
 export interface CommonFlags {
   config?: string;
@@ -21,8 +22,15 @@ export function withCommonOptions(cmd: Command): Command {
 /** Runs a command body and exits with the code it returns. */
 export type Runner = (fn: () => Promise<number>) => Promise<void>;
 
-export function baseOptions(flags: CommonFlags & { concurrency?: string; deadline?: string }): BaseOptions {
+/** What every command is built with: how it runs, and the plugins it starts with. */
+export interface Cli {
+  run: Runner;
+  defaults: () => readonly Plugin[];
+}
+
+export function baseOptions(cli: Cli, flags: CommonFlags & { concurrency?: string; deadline?: string }): BaseOptions {
   return {
+    defaults: cli.defaults(),
     configFile: flags.config,
     flags: { lockTimeout: flags.lockTimeout, connectTimeout: flags.connectTimeout, concurrency: flags.concurrency, deadline: flags.deadline },
   };

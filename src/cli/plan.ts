@@ -1,17 +1,17 @@
 import { Command } from './commander.js';
 import { plan } from '../api.js';
-import { baseOptions, outOf, withCommonOptions, type CommonFlags, type Runner } from './common.js';
+import { baseOptions, outOf, withCommonOptions, type CommonFlags, type Cli } from './common.js';
 import { jsonLine, line, printError, table } from './output.js';
 import { EXIT, exitCodeOf } from './exit.js';
 
-export function planCommand(run: Runner): Command {
+export function planCommand(cli: Cli): Command {
   return withCommonOptions(new Command('plan'))
     .description('dry run: show what apply would do, and why (never writes)')
     .option('--exit-code', `exit ${EXIT.pending} when work is pending or blocked, ${EXIT.drift} on drift, 0 when everything is up to date (for CI gates)`)
     .action((flags: CommonFlags & { exitCode?: boolean }) =>
-      run(async () => {
+      cli.run(async () => {
         const out = outOf(flags);
-        const r = await plan(baseOptions(flags));
+        const r = await plan(baseOptions(cli, flags));
         if (!r.plan) {
           printError(out, r.status, r.error!);
           return exitCodeOf(r.status);

@@ -1,18 +1,18 @@
 import { Command } from './commander.js';
 import { status } from '../api.js';
 import { stamp } from '../plan/planner.js';
-import { baseOptions, outOf, withCommonOptions, type CommonFlags, type Runner } from './common.js';
+import { baseOptions, outOf, withCommonOptions, type CommonFlags, type Cli } from './common.js';
 import { jsonLine, line, printError, table } from './output.js';
 import { exitCodeOf } from './exit.js';
 
-export function statusCommand(run: Runner): Command {
+export function statusCommand(cli: Cli): Command {
   return withCommonOptions(new Command('status'))
     .description("each step's recorded state (never writes)")
     .option('--history', 'every recorded event, oldest first')
     .action((flags: CommonFlags & { history?: boolean }) =>
-      run(async () => {
+      cli.run(async () => {
         const out = outOf(flags);
-        const r = await status({ ...baseOptions(flags), history: flags.history });
+        const r = await status({ ...baseOptions(cli, flags), history: flags.history });
         if (r.status !== 'ok') {
           printError(out, r.status, r.error!);
           return exitCodeOf(r.status);

@@ -5,12 +5,13 @@
 import type { Knex } from 'knex';
 import type { DependencyContainer } from 'tsyringe';
 import type { Session } from '../db.js';
-import type { ResolvedConfig } from './resolve.js';
 
 export type Awaitable<T> = T | Promise<T>;
 
 /** A duration: milliseconds as a number, or a string such as `"500ms"`, `"10s"`, `"5m"`, `"1h"`. */
-export type Duration = number | string;
+import type { Duration } from './duration.js';
+
+export type { Duration };
 
 const FILE = Symbol.for('zsetup.file');
 
@@ -329,4 +330,40 @@ export function defineConfig(config: Promise<UserConfig>): Promise<UserConfig>;
 export function defineConfig(config: (env: { command: ConfigCommand }) => Awaitable<UserConfig>): (env: { command: ConfigCommand }) => Awaitable<UserConfig>;
 export function defineConfig(config: ConfigExport): ConfigExport {
   return config;
+}
+
+/**
+ * The config after validation, defaults, environment and flags: complete and read-only.
+ * Plugins get it from the container (`Tokens.Config`).
+ */
+export interface ResolvedConfig {
+  /** Absolute path of the config file (or of package.json). */
+  readonly file: string;
+  /** The config file as shown in messages (relative to the working directory). */
+  readonly displayFile: string;
+  /** Folder of the config file: relative paths in the config resolve against it. */
+  readonly dir: string;
+  /** This invocation's owner id: `host:pid:run`. */
+  readonly owner: string;
+  readonly database: {
+    readonly url: string | undefined;
+    readonly pglite: { readonly dataDir: string };
+    readonly pool: { readonly max: number; readonly idleTimeoutMs: number; readonly maxLifetimeMs: number; readonly connectTimeoutMs: number };
+  };
+  readonly state: { readonly schema: string };
+  readonly lock: { readonly kind: 'advisory' | 'lease'; readonly timeoutMs: number; readonly leaseTtlMs: number; readonly name: string };
+  readonly apply: {
+    readonly concurrency: number;
+    readonly ddlLockTimeoutMs: number;
+    readonly retries: number;
+    /** Milliseconds from the start of the run; undefined: no deadline. */
+    readonly deadlineMs: number | undefined;
+    readonly cleanupDeadlineMs: number;
+  };
+  readonly plugins: readonly Plugin[];
+  /** For each of `plugins`, its index in the config's own `plugins` array (for messages). */
+  readonly pluginIndex?: readonly number[];
+  readonly steps: readonly StepDefinition[];
+  /** Values that must never appear in output (the database password). */
+  readonly secrets: readonly string[];
 }

@@ -1,4 +1,5 @@
-import type { Duration } from './dsl.js';
+/** A duration: milliseconds, or a string with a unit (`'500ms'`, `'30s'`, `'5m'`, `'1h'`, `'1d'`). */
+export type Duration = number | string;
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 

@@ -59,14 +59,16 @@ async function loadModule(filepath: string): Promise<unknown> {
   return jiti.import(filepath, { default: true });
 }
 
-/** `zsetup` and `zsetup/testing` as files of this copy (built: .js; run from source: .ts). */
+/** `zsetup`, `zsetup/plugin` and `zsetup/testing` as files of this copy (built: .js; run from source: .ts). */
 function selfAlias(): Record<string, string> {
   const here = dirname(fileURLToPath(import.meta.url));
   const pick = (base: string) => [`${base}.js`, `${base}.ts`].find((f) => existsSync(f));
   const alias: Record<string, string> = {};
   const testing = pick(resolvePath(here, '../testing/index'));
-  const main = pick(resolvePath(here, '../index'));
+  const plugin = pick(resolvePath(here, '../plugin'));
+  const main = pick(resolvePath(here, '../../index'));
   if (testing) alias['zsetup/testing'] = testing;
+  if (plugin) alias['zsetup/plugin'] = plugin;
   if (main) alias.zsetup = main;
   return alias;
 }

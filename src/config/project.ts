@@ -48,7 +48,11 @@ export interface LoadOptions {
   flags?: ConfigFlags;
   command: ConfigCommand;
   events?: EngineEvents;
-  /** Plugins registered before the config's own. @default the built-in ones */
+  /**
+   * Plugins registered before the config's own (a config plugin of the same name replaces
+   * one). The core has none of its own: the package entry (`zsetup`) and the CLI bind the
+   * built-in set. @default []
+   */
   defaults?: readonly Plugin[];
 }
 
@@ -87,7 +91,7 @@ export async function loadProject(o: LoadOptions): Promise<Project> {
   // it, or, like signalHandler(false), turns it off).
   const listedAt = new Map<string, string>();
   config.plugins.forEach((pl, i) => guarded(`plugins[${config.pluginIndex?.[i] ?? i}]`, p, () => listedAt.set(pl.name, `plugins[${config.pluginIndex?.[i] ?? i}]`)));
-  const defaults = o.defaults ?? (await import('../../plugins/index.js')).defaultPlugins();
+  const defaults = o.defaults ?? [];
   const replaced = new Map([...listedAt].filter(([name]) => defaults.some((d) => d.name === name)));
   const built = buildContainer(
     config,

@@ -4,44 +4,15 @@
  * then CLI flags (which merge last).
  */
 import { dirname, relative } from 'node:path';
-import type { Plugin, StepDefinition } from './dsl.js';
+import type { Plugin, ResolvedConfig, StepDefinition } from './dsl.js';
+
+export type { ResolvedConfig };
 import { COMMON_STEP_FIELDS } from './dsl.js';
 import { MAX_DURATION_MS, parseDuration } from './duration.js';
 import { causeChain, passwordsIn, redact, rememberSecret } from '../errors.js';
 import { didYouMean } from '../plan/graph.js';
 import type { ConfigProblem } from '../errors.js';
 
-export interface ResolvedConfig {
-  /** Absolute path of the config file (or of package.json). */
-  readonly file: string;
-  /** The config file as shown in messages (relative to the working directory). */
-  readonly displayFile: string;
-  /** Folder of the config file: relative paths in the config resolve against it. */
-  readonly dir: string;
-  /** This invocation's owner id: `host:pid:run`. */
-  readonly owner: string;
-  readonly database: {
-    readonly url: string | undefined;
-    readonly pglite: { readonly dataDir: string };
-    readonly pool: { readonly max: number; readonly idleTimeoutMs: number; readonly maxLifetimeMs: number; readonly connectTimeoutMs: number };
-  };
-  readonly state: { readonly schema: string };
-  readonly lock: { readonly kind: 'advisory' | 'lease'; readonly timeoutMs: number; readonly leaseTtlMs: number; readonly name: string };
-  readonly apply: {
-    readonly concurrency: number;
-    readonly ddlLockTimeoutMs: number;
-    readonly retries: number;
-    /** Milliseconds from the start of the run; undefined: no deadline. */
-    readonly deadlineMs: number | undefined;
-    readonly cleanupDeadlineMs: number;
-  };
-  readonly plugins: readonly Plugin[];
-  /** For each of `plugins`, its index in the config's own `plugins` array (for messages). */
-  readonly pluginIndex?: readonly number[];
-  readonly steps: readonly StepDefinition[];
-  /** Values that must never appear in output (the database password). */
-  readonly secrets: readonly string[];
-}
 
 /** Flags from the command line; strings as typed, validated here. */
 export interface ConfigFlags {

@@ -49,6 +49,12 @@ export interface Lock {
 }
 
 /** Wait `ms`, or less when `signal` aborts. */
+/** The holder of a lock, as said in waits and timeouts. */
+export function describeHolder(h: LockHolder | undefined): string {
+  if (!h) return 'an unknown holder (it may just have released it)';
+  return h.since ? `${h.owner} since ${h.since.toISOString()}` : h.owner;
+}
+
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal?.aborted) return resolve();

@@ -6,7 +6,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import pg from 'pg';
 import { cli, createDb, scratch, HEADER, type TestDb } from '../helpers.js';
-import { hash32 } from '../../src/lock/advisory.js';
+import { hash32 } from '../../plugins/lock/advisory.js';
 
 type Scratch = ReturnType<typeof scratch>;
 interface Ctx {

@@ -9,10 +9,14 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { resolveConfig } from '../../src/config/resolve.js';
-import { loadProject } from '../../src/config/project.js';
+import { loadProject as coreLoadProject, type LoadOptions } from '../../src/config/project.js';
+import { defaultPlugins } from '../../plugins/index.js';
 import { planSteps } from '../../src/plan/planner.js';
 import { ConfigError, type ConfigProblem } from '../../src/errors.js';
 import { step, type Plugin, type UserConfig } from '../../src/config/dsl.js';
+
+/** The core's loadProject with the built-in plugins, as the package entry binds them. */
+const loadProject = (o: LoadOptions) => coreLoadProject({ defaults: defaultPlugins(), ...o });
 import { Tokens } from '../../src/container.js';
 
 const CWD = '/tmp/zsetup-unit';

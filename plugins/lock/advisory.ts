@@ -6,10 +6,8 @@
  *
  * Does not hold behind a transaction-mode pooler (PgBouncer): use the lease lock there.
  */
-import type { Database, DedicatedSession } from '../db.js';
-import { LockTimeoutError } from '../errors.js';
-import type { AcquireOptions, Lock, LockHandle, LockHolder } from './lock.js';
-import { isConnectionFault, pollDelay, sleep, WAIT_REPORT_MS, withTimeout } from './lock.js';
+import { LockTimeoutError, describeHolder, isConnectionFault, pollDelay, sleep, WAIT_REPORT_MS, withTimeout } from '../../src/plugin.js';
+import type { AcquireOptions, Database, DedicatedSession, Lock, LockHandle, LockHolder } from '../../src/plugin.js';
 
 /** classid of our two-key advisory locks: "zset". */
 const CLASS_ID = 0x7a736574;
@@ -146,11 +144,6 @@ export function parseAppName(app: string): LockHolder | undefined {
   const m = /^zsetup@(\d+) (.*)$/.exec(app);
   if (!m) return undefined;
   return { owner: m[2]!, since: new Date(Number(m[1]) * 1000) };
-}
-
-export function describeHolder(h: LockHolder | undefined): string {
-  if (!h) return 'an unknown holder (it may just have released it)';
-  return h.since ? `${h.owner} since ${h.since.toISOString()}` : h.owner;
 }
 
 /** FNV-1a, as a signed int4 (the type of pg_try_advisory_lock's keys). */

@@ -2,10 +2,8 @@
  * The default StateStore: an append-only journal table in its own schema.
  * Every event is a row; state is derived (latest row per step).
  */
-import type { Database, Session } from '../db.js';
-import { quoteIdent, quoteLiteral } from '../db.js';
-import type { Checkpoint, RecordedEvent, StateStore, StepEvent, StepState } from './store.js';
-import { sleep } from '../lock/lock.js';
+import { quoteIdent, quoteLiteral, sleep } from '../../src/plugin.js';
+import type { Checkpoint, Database, RecordedEvent, Session, StateStore, StepEvent, StepState } from '../../src/plugin.js';
 
 interface Row {
   id: string | number;

@@ -5,12 +5,8 @@
  * A holder whose lease expired is gone: the next acquirer bumps the token, and the old
  * holder's heartbeat (which matches on the token) finds it lost.
  */
-import type { Database } from '../db.js';
-import { quoteIdent, quoteLiteral } from '../db.js';
-import { LockTimeoutError } from '../errors.js';
-import { describeHolder } from './advisory.js';
-import type { AcquireOptions, Lock, LockHandle, LockHolder } from './lock.js';
-import { isConnectionFault, pollDelay, sleep, WAIT_REPORT_MS, withLockTimeout, withTimeout } from './lock.js';
+import { LockTimeoutError, describeHolder, isConnectionFault, pollDelay, quoteIdent, quoteLiteral, sleep, WAIT_REPORT_MS, withLockTimeout, withTimeout } from '../../src/plugin.js';
+import type { AcquireOptions, Database, Lock, LockHandle, LockHolder } from '../../src/plugin.js';
 
 const RACE_CODES = new Set(['23505', '42P07', '42P06', '40001']);
 

@@ -9,10 +9,8 @@ import { hostname } from 'node:os';
 import { mkdir, open, readFile, unlink, stat } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { LockTimeoutError } from '../errors.js';
-import { describeHolder } from './advisory.js';
-import type { AcquireOptions, Lock, LockHandle, LockHolder } from './lock.js';
-import { pollDelay, sleep, WAIT_REPORT_MS } from './lock.js';
+import { LockTimeoutError, describeHolder, pollDelay, sleep, WAIT_REPORT_MS } from '../../src/plugin.js';
+import type { AcquireOptions, Lock, LockHandle, LockHolder } from '../../src/plugin.js';
 
 interface LockFile {
   owner: string;
