@@ -101,6 +101,8 @@ export async function plan(options: BaseOptions = {}): Promise<PlanResult> {
 export async function apply(options: ApplyOptions = {}): Promise<ApplyResult> {
   const t0 = performance.now();
   let stop: StopReason | undefined;
+  // Steps whose code failed after they were recorded done (a timer, a rejection left behind).
+  const lateFailures = new Map<string, string>();
   const r = await session<ApplyResult>(options, 'apply', async (project, db, run, faults) => {
     const { config, container, events } = project;
     const lock = resolveContract(container, Tokens.Lock, project.registrations, config.displayFile);
@@ -153,12 +155,16 @@ export async function apply(options: ApplyOptions = {}): Promise<ApplyResult> {
         if (by === undefined) return undefined;
         return by - Math.min(1500, Math.max(0, (by - Date.now()) / 3));
       };
-      const onLateFault = (step: string, message: string) => run.stop({ kind: 'fault', message: `step "${step}" failed after it was recorded done: ${message}` });
-      const lateWrites = new Set<Promise<unknown>>();
-      const steps = await executePlan({ plan: p, steps: project.steps, state, db, store, config, events, signal: run.signal, fence, concurrency, onLockLost, faults, settleBy, onLateFault, lateWrites });
+      const onLateFault = (step: string, message: string) => {
+        lateFailures.set(step, message);
+        run.stop({ kind: 'fault', message: `step "${step}" failed: ${message}` });
+      };
+      const late = { writes: new Set<Promise<unknown>>(), closed: false };
+      const steps = await executePlan({ plan: p, steps: project.steps, state, db, store, config, events, signal: run.signal, fence, concurrency, onLockLost, faults, settleBy, onLateFault, late });
       // Let leftovers of the last step surface, and their records land, while we hold the lock.
       await new Promise((r) => setImmediate(r));
-      await Promise.allSettled([...lateWrites]);
+      await Promise.allSettled([...late.writes]);
+      late.closed = true;
       // Steps committed asynchronously: make them durable before anyone is told they are done.
       if (steps.some((s) => s.status === 'applied')) await retryConnectionFaults(run, () => flushCommits(db));
       const stopped = steps.some((s) => s.status === 'interrupted' || (s.status === 'blocked' && s.reason === 'not run: the run was stopped'));
@@ -170,6 +176,13 @@ export async function apply(options: ApplyOptions = {}): Promise<ApplyResult> {
     }
   }, (reason) => (stop = reason));
   const out: ApplyResult = { steps: [], ...r, durationMs: performance.now() - t0 };
+  // A fault left behind by a step's code, even one that surfaced while the run was closing
+  // (releasing its lock, closing the pool), fails the run and that step.
+  if (lateFailures.size > 0) out.steps = out.steps.map((s) => (lateFailures.has(s.step) && s.status === 'applied' ? { ...s, status: 'failed', error: lateFailures.get(s.step) } : s));
+  if (stop?.kind === 'fault' && (out.status === 'ok' || out.status === 'interrupted')) {
+    out.status = 'failed';
+    out.stop = stop;
+  }
   // A signal always ends the run as stopped (143/130), even when it landed after the last
   // step: the exit code then does not depend on the moment the signal came.
   if (stop?.kind === 'signal' && out.status === 'ok') out.status = 'interrupted';
@@ -367,8 +380,8 @@ async function session<R extends { status: string }>(
   // caught while the command runs: a step's fail that step, others fail the command.
   let runFault: Error | undefined;
   let run: RunControl | undefined;
-  const faults = new FaultTrap((err, how) => {
-    const message = `code outside any step (the config or a plugin) left ${how} behind: ${causeChain(err)}`;
+  const faults = new FaultTrap((err, how, who) => {
+    const message = `${who ?? 'code outside any step (the config or a plugin)'} left ${how} behind: ${causeChain(err)}`;
     runFault ??= new Error(message);
     run?.stop({ kind: 'fault', message });
   });
@@ -407,7 +420,14 @@ async function sessionWith<R extends { status: string }>(
   } catch (err) {
     return failure(new ConfigError([{ file: config.displayFile, path: 'plugins', message: `a plugin's hooks (Tokens.Hooks) could not be created: ${causeChain(err)}` }]), secrets);
   }
-  for (const h of hooks) if (typeof h?.onEvent === 'function') events.on(h.onEvent.bind(h));
+  hooks.forEach((h, i) => {
+    if (typeof h?.onEvent !== 'function') return;
+    // A hook runs in its own fault scope: what it leaves behind (a rejected async onEvent)
+    // is the plugin's fault and fails the run, never the step whose event it was handling.
+    const who = `a plugin's onEvent hook (#${i + 1} of Tokens.Hooks)`;
+    const scope = { step: '', fault: (err: unknown, how: string) => faults.runFault(err, how, who), idle: () => undefined };
+    events.on((e) => faults.run(scope, () => h.onEvent!(e)));
+  });
 
   let db: Database | undefined;
   const ac = new AbortController();

@@ -51,6 +51,12 @@ export interface Database {
    * and reports how long it took, so a resumed run replays only the work since the last one.
    */
   checkpointDue?(): { sql: string; done(ms: number): void } | undefined;
+  /**
+   * Statements that give a connection of this pool its own settings (run at connect). The
+   * engine resets a session after a step's code used it (`RESET ALL`: a step's `SET` must
+   * not leak into the next step or the engine's records) and runs these again.
+   */
+  readonly sessionSetup?: string;
   /** Close the pool. Idempotent. */
   close(): Promise<void>;
 }

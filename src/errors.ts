@@ -57,6 +57,8 @@ export function rememberSecret(secret: string | undefined): void {
   const forms = [secret, encodeURIComponent(secret), JSON.stringify(secret).slice(1, -1)];
   try {
     forms.push(decodeURIComponent(secret));
+    // A query parameter (?password=a+b) is read as form data: '+' is a space.
+    if (secret.includes('+')) forms.push(decodeURIComponent(secret.replace(/\+/g, ' ')));
   } catch {
     // not valid percent-encoding: the raw form is what would be printed
   }

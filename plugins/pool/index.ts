@@ -32,6 +32,9 @@ import {
   type LockHandle,
 } from '../../src/plugin.js';
 
+/** Stop a dead client's running statement within 2 s (PostgreSQL 14+). */
+const CHECK_INTERVAL = 'SET client_connection_check_interval = 2000';
+
 /**
  * The pool plugin. Registered by default; list it yourself only to replace it.
  * @example plugins: [pool()]
@@ -65,6 +68,8 @@ export function describeUrl(url: string): { target: string; host: string; port: 
 const pg = requirePg();
 
 class PostgresDatabase implements Database {
+  /** Made again after the engine resets a session a step used (the server accepted it once). */
+  sessionSetup: string | undefined;
   readonly dialect = 'postgres' as const;
   readonly target: string;
   readonly poolMax: number;
@@ -106,7 +111,10 @@ class PostgresDatabase implements Database {
       // 'error' and crash the process. The client is unusable afterwards; the next query
       // on it fails (a transient error the engine retries) and release drops it.
       c.on('error', () => undefined);
-      void c.query('SET client_connection_check_interval = 2000').catch(() => undefined);
+      void c.query(CHECK_INTERVAL).then(
+        () => (this.sessionSetup = CHECK_INTERVAL),
+        () => undefined,
+      );
     });
     this.pool.on('acquire', (c) => this.active.add(c));
     this.pool.on('release', (_err, c) => this.active.delete(c));
@@ -397,11 +405,18 @@ class PgliteDatabase implements Database {
       throw this.cannotOpen(fsProblem(err, `its lock file ${lock.path}`));
     }
     try {
-      const { mkdir } = await import('node:fs/promises');
+      const { mkdir, readdir } = await import('node:fs/promises');
+      let entries: string[];
       try {
         await mkdir(this.dataDir, { recursive: true });
+        entries = await readdir(this.dataDir);
       } catch (err) {
         throw this.cannotOpen(fsProblem(err, 'it'));
+      }
+      // As initdb does: a folder that holds files but no cluster is someone else's.
+      // (A cluster whose creation was killed before PG_VERSION has only PostgreSQL's own names.)
+      if (entries.length > 0 && !entries.includes('PG_VERSION') && !entries.every((e) => /^(pg_\w+|global|base|postgresql\.\w+(\.conf)?|postmaster\.\w+)$/.test(e))) {
+        throw this.cannotOpen(`it is not empty (${entries.length} entr${entries.length === 1 ? 'y' : 'ies'}, such as ${JSON.stringify(entries.sort()[0])}) and holds no PostgreSQL data dir (no PG_VERSION); point database.pglite.dataDir at a new or empty folder`);
       }
       const { PGlite } = await import('@electric-sql/pglite');
       let p: PGliteLike;

@@ -41,9 +41,16 @@ export function runCli(options: { defaults: () => readonly Plugin[] }): void {
   // The last line of defence: an error no command handled (a bug of ours) is one line,
   // scrubbed, never a stack trace (unless ZSETUP_DEBUG). While a command runs, the engine's
   // own trap routes such errors to the step (or run) that caused them.
+  // Set once the command's work is over: an error after that came from code the command
+  // ran (a step's timer that fired while the run was closing), not from zsetup itself.
+  let returned = false;
   const internal = (err: unknown) => {
     if (faultTrapActive()) return;
-    process.stderr.write(`zsetup: internal error: ${redact(causeChain(err))}\n`);
+    process.stderr.write(
+      returned
+        ? `zsetup: after the command had finished, code it ran (a step, a plugin or the config) left an error behind: ${redact(causeChain(err))}\n`
+        : `zsetup: internal error: ${redact(causeChain(err))}\n`,
+    );
     if (process.env.ZSETUP_DEBUG) process.stderr.write(`${redact(String((err as Error)?.stack))}\n`);
     process.exit(1);
   };
@@ -69,6 +76,7 @@ export function runCli(options: { defaults: () => readonly Plugin[] }): void {
     let code: number;
     try {
       code = await fn();
+      returned = true;
     } catch (err) {
       process.stderr.write(`zsetup: internal error: ${redact(causeChain(err))}\n`);
       if (process.env.ZSETUP_DEBUG) process.stderr.write(`${redact(String((err as Error)?.stack))}\n`);

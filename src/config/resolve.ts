@@ -4,6 +4,7 @@
  * then CLI flags (which merge last).
  */
 import { dirname, relative } from 'node:path';
+import { accessSync, constants as fsConstants } from 'node:fs';
 import type { Plugin, ResolvedConfig, StepDefinition } from './dsl.js';
 
 export type { ResolvedConfig };
@@ -99,10 +100,13 @@ export function resolveConfig(
   if (kind !== 'advisory' && kind !== 'lease') p.add(kindFrom.key, `expected "advisory" or "lease", got ${typeof kind === 'string' ? shown(kind) : typeName(kind)}`);
 
   const schema = identifier(state.schema, 'state.schema', p) ?? DEFAULTS.schema;
+  if (/^pg_/i.test(schema)) p.add('state.schema', `${shown(schema)} starts with "pg_": PostgreSQL reserves those schema names for the system; choose another`);
   const lockName = str(lock.name, 'lock.name', p);
   if (lockName !== undefined) {
     if (lockName === '') p.add('lock.name', 'must not be empty');
     else if (lockName.includes('\0')) p.add('lock.name', 'must not contain a NUL byte (PostgreSQL text cannot hold one)');
+    // The lease lock keys a row by it: a B-tree entry holds at most ~2,700 bytes.
+    else if (Buffer.byteLength(lockName) > 1024) p.add('lock.name', `is ${Buffer.byteLength(lockName)} bytes long; at most 1024 bytes (the lease lock stores it as an indexed key)`);
   }
   const dataDir = str(pglite.dataDir, 'database.pglite.dataDir', p);
   if (dataDir !== undefined) {
@@ -219,7 +223,23 @@ function checkUrl(url: string, key: string, p: Problems): void {
   if (user.includes('\0') || database.includes('\0')) return bad('a NUL byte (%00) in a name');
   if (Buffer.byteLength(database) > 63) p.add(key, `the database name is ${Buffer.byteLength(database)} bytes long; PostgreSQL names are at most 63 bytes`);
   if (Buffer.byteLength(user) > 63) p.add(key, `the user name is ${Buffer.byteLength(user)} bytes long; PostgreSQL names are at most 63 bytes`);
+  // TLS parameters the driver reads while it parses the URL: a wrong one would otherwise
+  // surface as "cannot reach PostgreSQL" after the whole connect timeout.
+  const sslmode = parsed.searchParams.get('sslmode');
+  if (sslmode !== null && !SSL_MODES.includes(sslmode)) bad(`sslmode=${JSON.stringify(sslmode).slice(1, -1)} is not one of ${SSL_MODES.join(', ')}`);
+  for (const param of ['sslcert', 'sslkey', 'sslrootcert']) {
+    const file = parsed.searchParams.get(param);
+    if (file === null || file === '' || file === 'system') continue;
+    try {
+      accessSync(file, fsConstants.R_OK);
+    } catch (err) {
+      bad(`${param}: cannot read ${JSON.stringify(file)} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+  }
 }
+
+/** The sslmode values the driver (pg-connection-string) and libpq know. */
+const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full', 'no-verify'];
 
 /** A PostgreSQL identifier from the config: at most 63 bytes (longer ones are truncated and collide), no NUL. */
 function identifier(v: unknown, path: string, p: Problems): string | undefined {
@@ -257,7 +277,9 @@ function checkStepShape(s: unknown, i: number, p: Problems): void {
   const label = typeof name === 'string' ? ` (step "${name}")` : '';
   if (typeof name !== 'string' || name.trim() === '') p.add(`${path}.name`, `expected a non-empty string, got ${typeof name === 'string' ? 'an empty one' : typeName(name)}`);
   // A name is an identity shown on one line and stored as PostgreSQL text (which cannot hold NUL).
-  else if (/[\u0000-\u001f\u007f]/.test(name)) p.add(`${path}.name`, `must not contain control characters (NUL, line breaks, tabs): ${JSON.stringify(name)}`);
+  // C1 controls (a terminal reads U+009B as an escape), line and paragraph separators, and
+  // the bidirectional overrides that make a name display as another ("Trojan Source").
+  else if (/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/.test(name)) p.add(`${path}.name`, `must not contain control characters (NUL, line breaks, tabs, C1 controls, line separators, bidirectional overrides): ${JSON.stringify(name)}`);
   if (s.after !== undefined) {
     if (!Array.isArray(s.after)) p.add(`${path}.after${label}`, `expected an array of step names, got ${typeName(s.after)}`);
     else s.after.forEach((a, j) => typeof a !== 'string' && p.add(`${path}.after[${j}]${label}`, `expected a step name, got ${typeName(a)}`));

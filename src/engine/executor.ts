@@ -10,6 +10,7 @@
  * commits a step's work, a checkpoint or a record first checks, in the same transaction,
  * that the run lock is still ours (the fence), so a run that lost its lock commits nothing.
  */
+import { randomBytes } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { Knex } from 'knex';
 import type { Database, Session } from '../db.js';
@@ -23,7 +24,7 @@ import { causeChain, describeThrown, redact } from '../errors.js';
 import { FaultTrap, type FaultScope } from './faults.js';
 import { CommitRefused, KNEX_BARE_ROLLBACK, guardKnex, type TransactionUse } from './guard.js';
 import { MinHeap } from '../plan/graph.js';
-import { CONNECTION_FAULT_MESSAGE, LOCK_LOST_CODE, fenced, sleep, withLockTimeout, withTimeout } from '../lock/lock.js';
+import { CONNECTION_FAULT_MESSAGE, LOCK_LOST_CODE, fenced, sleep, withTimeout } from '../lock/lock.js';
 
 export type StepStatus = 'applied' | 'skipped' | 'failed' | 'blocked' | 'interrupted' | 'drift';
 
@@ -65,8 +66,12 @@ export interface ExecuteOptions {
   readonly settleBy?: () => number | undefined;
   /** A step failed after it was recorded done (its code left an error behind): the run must stop. */
   readonly onLateFault?: (step: string, message: string) => void;
-  /** Records written after a step settled (a late fault): the caller waits for them before it ends. */
-  readonly lateWrites?: Set<Promise<unknown>>;
+  /**
+   * Records written after a step settled (a late fault): the caller waits for them before
+   * it releases the lock, then closes them (a fault after that fails the run, but the
+   * journal, no longer ours to write, keeps `done`).
+   */
+  readonly late?: { readonly writes: Set<Promise<unknown>>; closed: boolean };
 }
 
 /**
@@ -77,6 +82,32 @@ export interface ExecuteOptions {
  * `flushCommits` makes everything durable before `apply` reports success.
  */
 const ASYNC_COMMIT = 'SET LOCAL synchronous_commit = off';
+
+/** SQLSTATE of a step that ended the transaction the engine runs it in. */
+export const STEP_ENDED_TX_CODE = 'ZS002';
+
+/**
+ * The step's transaction is marked (a transaction-local setting) when it begins, and the
+ * mark is checked before its `done` record: a `COMMIT` or `ROLLBACK` in the step's own SQL
+ * (`db.raw('ROLLBACK')`, or in an SQL file) ends that transaction, the mark with it, and
+ * the step fails instead of being recorded done over work that is not there.
+ */
+function transactionMark(id: string): { set: string; check: string } {
+  return {
+    set: `SET LOCAL zsetup.step_tx = '${id}'`,
+    check: `DO $zsetup_tx$ BEGIN IF current_setting('zsetup.step_tx', true) IS DISTINCT FROM '${id}' THEN RAISE EXCEPTION 'the step ended the transaction zsetup runs it in (a COMMIT or ROLLBACK in its SQL): its work is not what would be recorded; remove it, or declare the step transaction: false' USING ERRCODE = '${STEP_ENDED_TX_CODE}'; END IF; END $zsetup_tx$`,
+  };
+}
+
+/**
+ * Undo what a step's code set on its session (\`SET search_path\`, \`SET ROLE\`,
+ * \`SET default_transaction_read_only\`): the connection goes back to the pool, and the next
+ * step and the engine's own records must not run under it. \`RESET ALL\` leaves the role
+ * alone, hence \`RESET ROLE\`; the pool's own settings are then made again.
+ */
+function sessionReset(db: Database): string {
+  return `RESET ALL;\nRESET ROLE${db.sessionSetup ? `;\n${db.sessionSetup}` : ''}`;
+}
 
 /** One synchronous commit flushes the WAL up to it, and so every asynchronous commit before it. */
 export async function flushCommits(db: Database): Promise<void> {
@@ -378,11 +409,16 @@ class StepRun {
       return;
     }
     this.outcome = 'failed';
-    const text = redact(`after it was recorded done, the step's code left ${how} behind: ${describeThrown(err)}`, this.o.config.secrets);
+    const closed = this.o.late?.closed ?? false;
+    const text = redact(
+      `after it was recorded done, the step's code left ${how} behind: ${describeThrown(err)}${closed ? ' (the run had already closed its journal: the record still says done; check what the step did)' : ''}`,
+      this.o.config.secrets,
+    );
     this.o.events.emit({ type: 'step.failed', step: this.e.step, error: `step "${this.e.step}" failed: ${text}`, durationMs: 0 });
     this.o.onLateFault?.(this.e.step, text);
+    if (closed) return;
     const write = withTimeout(this.record(this.event('failed', { lastRun: this.lastRun, error: text })), RECORD_BOUND_MS).catch(() => undefined);
-    this.o.lateWrites?.add(write);
+    this.o.late?.writes.add(write);
   }
 
   /**
@@ -533,6 +569,9 @@ class StepRun {
     const fence = this.o.fence;
     const done = store.recordStatement(this.event('done', { lastRun: this.lastRun }));
     const lockTimeout = `SET LOCAL lock_timeout = '${Math.round(this.o.config.apply.ddlLockTimeoutMs)}ms'`;
+    const mark = transactionMark(randomBytes(6).toString('hex'));
+    // Run before the fence and the record, in the step's transaction (so on its connection).
+    const closing = `${mark.check};\n${sessionReset(db)};\n${ASYNC_COMMIT}`;
     const script = step.prepared.script;
     const transaction = step.plan.transaction;
     // The step kind's own code: a synchronous throw is a rejection too.
@@ -545,7 +584,7 @@ class StepRun {
           try {
             // Two transactions in one message: `started` commits first (visible while the step
             // runs); the step and its `done` record then commit together, or neither does.
-            await s.exec(`${startedScript}${startedScript ? '\n' : ''}BEGIN;\n${ASYNC_COMMIT};\n${lockTimeout};\n${script}\n;\n${fenced(fence, done)};\nCOMMIT;`);
+            await s.exec(`${startedScript}${startedScript ? '\n' : ''}BEGIN;\n${ASYNC_COMMIT};\n${lockTimeout};\n${mark.set};\n${script}\n;\n${closing};\n${fenced(fence, done)};\nCOMMIT;`);
           } catch (err) {
             await s.exec('ROLLBACK').catch(() => undefined);
             throw err;
@@ -562,8 +601,7 @@ class StepRun {
         await this.guarded(
           db.knex.transaction(
           async (trx) => {
-            await trx.raw(ASYNC_COMMIT);
-            await trx.raw(lockTimeout);
+            await db.withSession((ts) => ts.exec(`${ASYNC_COMMIT};\n${lockTimeout};\n${mark.set}`), trx);
             try {
               await runStep(this.context(guardKnex(trx, use), (s) => db.withSession(s, trx)));
             } catch (err) {
@@ -571,8 +609,7 @@ class StepRun {
             }
             await this.strays();
             if (use.ended || trx.isCompleted()) throw rolledBack(use);
-            if (fence) await trx.raw(fence);
-            await trx.raw(done);
+            await db.withSession((ts) => ts.exec(`${closing};\n${fenced(fence, done)}`), trx);
           },
           { doNotRejectOnRollback: false },
           ),
@@ -584,7 +621,16 @@ class StepRun {
     }
     // Outside a transaction (CREATE INDEX CONCURRENTLY, resumable steps): statement by
     // statement, each with a session-level lock_timeout reset before the connection goes back.
-    const onSession = <T>(fn: (s: Session) => Promise<T>) => db.withSession((s) => withLockTimeout(s, this.o.config.apply.ddlLockTimeoutMs, () => fn(s)));
+    const onSession = <T>(fn: (s: Session) => Promise<T>) =>
+      db.withSession(async (s) => {
+        await s.exec(`SET lock_timeout = '${Math.round(this.o.config.apply.ddlLockTimeoutMs)}ms'`);
+        try {
+          return await fn(s);
+        } finally {
+          // Also undoes the lock_timeout: the connection goes back to the pool as it came.
+          await s.exec(sessionReset(db)).catch(() => undefined);
+        }
+      });
     try {
       await runStep(this.context(undefined, onSession));
       await this.strays();

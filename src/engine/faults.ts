@@ -24,8 +24,11 @@ export interface FaultScope {
 
 /** Thrown in place of ending the process when code calls `process.exit()` during a run. */
 export class ProcessExitError extends Error {
-  constructor(readonly exitCode: unknown) {
-    super(`called process.exit(${exitCode === undefined ? '' : describeCode(exitCode)}): code run by zsetup must not end the process (nothing would be recorded); throw an error to fail the step instead`);
+  constructor(
+    readonly exitCode: unknown,
+    call: 'exit' | 'abort' = 'exit',
+  ) {
+    super(`called process.${call}(${exitCode === undefined ? '' : describeCode(exitCode)}): code run by zsetup must not end the process (nothing would be recorded); throw an error to fail the step instead`);
     this.name = 'ProcessExitError';
   }
 }
@@ -46,8 +49,13 @@ export class FaultTrap {
   private readonly running = new Set<FaultScope>();
   private installed = false;
 
-  /** `onRunFault`: an error no step can be blamed for. */
-  constructor(private readonly onRunFault: (err: unknown, how: string) => void) {}
+  /** `onRunFault`: an error no step can be blamed for (`who`: whose code, when known). */
+  constructor(private readonly onRunFault: (err: unknown, how: string, who?: string) => void) {}
+
+  /** Report a fault of code that is not a step's (`who`: a plugin's hook, say) to the run. */
+  runFault(err: unknown, how: string, who: string): void {
+    this.onRunFault(err, how, who);
+  }
 
   /** Start catching; the returned function stops it and restores `process.exit`. */
   install(): () => void {
@@ -60,6 +68,7 @@ export class FaultTrap {
       for (const s of [...this.running]) s.idle();
     };
     const exit = process.exit;
+    const abort = process.abort;
     // process.exit() ends in process.reallyExit(): code that calls the latter directly is
     // caught the same way.
     const p = process as unknown as { reallyExit?: (code?: number) => never };
@@ -70,6 +79,9 @@ export class FaultTrap {
     process.exit = ((code?: unknown) => {
       throw new ProcessExitError(code);
     }) as typeof process.exit;
+    process.abort = (() => {
+      throw new ProcessExitError(undefined, 'abort');
+    }) as typeof process.abort;
     if (typeof reallyExit === 'function') {
       p.reallyExit = ((code?: unknown) => {
         throw new ProcessExitError(code);
@@ -80,6 +92,7 @@ export class FaultTrap {
       process.off('unhandledRejection', onRejection);
       process.off('beforeExit', onIdle);
       process.exit = exit;
+      process.abort = abort;
       if (typeof reallyExit === 'function') p.reallyExit = reallyExit;
       this.installed = false;
       active--;

@@ -6,8 +6,8 @@
  * test/unit/{config,load,redact}.test.ts.
  */
 import * as assert from 'uvu/assert';
-import { spawn } from 'node:child_process';
-import { mkdirSync, truncateSync, writeFileSync } from 'node:fs';
+import { readdirSync, spawn } from 'node:child_process';
+import { mkdirSync, readdirSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, cli, dbEachSuite, dir, pgliteDataDir, HEADER, type CliResult } from '../helpers.js';
 
@@ -140,7 +140,10 @@ t('PGlite data dirs that cannot be opened: one line naming the dir and the cause
   truncateSync(join(d.dir, 'torn/global/pg_control'), 10);
   writeFileSync(join(d.dir, 'afile'), 'x');
   mkdirSync(join(d.dir, 'parent'));
+  mkdirSync(join(d.dir, 'notes'));
+  writeFileSync(join(d.dir, 'notes/todo.txt'), 'x');
   for (const [dd, re] of [
+    ['notes', /it is not empty \(1 entry, such as "todo\.txt"\) and holds no PostgreSQL data dir/],
     ['v14', /its PG_VERSION says PostgreSQL 14, but the embedded PGlite runs PostgreSQL 18/],
     ['torn', /global\/pg_control is 10 bytes instead of 8192: the data dir is damaged/],
     ['afile', /or one of its parent folders is a file, not a folder/],
@@ -153,6 +156,7 @@ t('PGlite data dirs that cannot be opened: one line naming the dir and the cause
     assert.match(line!, new RegExp(`database\\.pglite\\.dataDir: cannot open the PGlite data dir ${join(d.dir, dd).replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`));
     assert.not.match(out, /Aborted\(\)|\[object Object\]/);
   }
+  assert.equal(readdirSync(join(d.dir, 'notes')), ['todo.txt'], 'nothing was created in a folder that is not a data dir');
 });
 
 t.run();

@@ -24,11 +24,17 @@ const CASES: Array<[string, string, RegExp]> = [
   ['exit0', 'process.exit(0);', /called process\.exit\(0\)/],
   ['timer_throw', "setTimeout(() => { throw new Error('late boom'); }, 0); await new Promise((r) => setTimeout(r, 100));", /^late boom \(an uncaught exception/],
   ['unhandled', "Promise.reject(new Error('nobody listens'));", /^nobody listens \(an unhandled promise rejection/],
+  ['raw_rollback', "await ctx.db.raw('ROLLBACK');", /ended the transaction zsetup runs it in/],
+  ['abort', 'process.abort();', /called process\.abort\(\)/],
+  // An SQL step (the code is its SQL): a ROLLBACK in it is not recorded done over nothing.
+  ['sql_rollback', 'sql:CREATE TABLE t_sql_rollback (id int); ROLLBACK;', /ended the transaction zsetup runs it in/],
 ];
 
 function config(counter: string): string {
   const steps = CASES.flatMap(([name, code]) => [
-    `step('f_${name}', { after: [], run: async (ctx: any) => { await ctx.db.raw('CREATE TABLE t_${name} (id int)'); ${code} } }),`,
+    code.startsWith('sql:')
+      ? `step('f_${name}', { after: [], sql: ${JSON.stringify(code.slice(4))} }),`
+      : `step('f_${name}', { after: [], run: async (ctx: any) => { await ctx.db.raw('CREATE TABLE t_${name} (id int)'); ${code} } }),`,
     `step('d_${name}', { after: ['f_${name}'], sql: 'CREATE TABLE d_${name} (id int)' }),`,
   ]);
   return `${HEADER}import { readFileSync, writeFileSync, existsSync } from 'node:fs';
@@ -36,6 +42,9 @@ export default defineConfig({
   apply: { retries: 2 },
   steps: [
     ${steps.join('\n    ')}
+    // Session settings a step makes do not follow the connection into the next step.
+    step('setter', { after: [], run: async (ctx: any) => { await ctx.db.raw('SET default_transaction_read_only = on'); await ctx.db.raw('SET search_path = nowhere'); } }),
+    step('after_setter', { after: ['setter'], sql: 'CREATE TABLE public.t_after_setter (id int)' }),
     // Fails once with a transient SQLSTATE on a plain object, then succeeds: retried.
     step('transient', { after: [], run: async (ctx: any) => {
       const n = existsSync(${JSON.stringify(counter)}) ? Number(readFileSync(${JSON.stringify(counter)}, 'utf8')) : 0;
@@ -65,6 +74,7 @@ async function check(r: Awaited<ReturnType<typeof cli>>, journal: Array<{ step: 
     assert.not.ok(tables.includes(`d_${name}`), `d_${name}'s table`);
     assert.not.ok(tables.includes(`t_${name}`), `t_${name}: the failed step's work rolled back`);
   }
+  assert.is(latest.get('after_setter')?.event, 'done', 'a SET of the step before did not leak');
   assert.is(latest.get('transient')?.event, 'done');
   assert.ok(tables.includes('t_transient'));
   const events = r.json();
@@ -96,6 +106,26 @@ t('on PGlite', async (ctx) => {
   // possible, so the journal decides for the dependants and the transient step's table is implied.
   const tables = journal.some((j) => j.step === 'transient' && j.event === 'done') ? ['t_transient'] : [];
   await check(r, journal, tables);
+});
+
+t("a plugin hook's fault fails the run, not the step it was told about", async (ctx) => {
+  const d = dir(ctx, {});
+  d.write({
+    'zsetup.config.ts': `${HEADER}import { Tokens } from 'zsetup';
+export default defineConfig({
+  plugins: [{ name: 'audit', register(c: any) { c.register(Tokens.Hooks, { useValue: { onEvent: async (e: any) => { if (e.type === 'step.done') throw new Error('audit sink down'); } } }); } }],
+  steps: [step('a', { sql: 'CREATE TABLE a (id int)' })],
+});
+`,
+  });
+  const r = await cli(['apply'], { cwd: d.dir, url: ctx.db.url });
+  assert.is(r.code, 1, r.stdout + r.stderr);
+  assert.match(r.stderr, /onEvent hook \(#\d+ of Tokens\.Hooks\) left an unhandled promise rejection behind: audit sink down/);
+  const journal = await ctx.db.query<{ event: string }>("SELECT event FROM zsetup.journal WHERE step = 'a' ORDER BY id");
+  assert.equal(journal.map((j) => j.event), ['started', 'done'], 'the step keeps its record');
+  const again = await cli(['apply'], { cwd: d.dir, url: ctx.db.url });
+  assert.is(again.code, 0, again.stdout + again.stderr);
+  assert.match(again.stdout, /up to date/);
 });
 
 t.run();

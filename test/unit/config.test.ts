@@ -73,6 +73,12 @@ test('identifiers: longer than 63 bytes (also in UTF-8), NUL bytes, control char
   one(problems({ ...base, database: { pglite: { dataDir: 'a\0b' } } }), /^database\.pglite\.dataDir: must not contain a NUL byte$/);
   one(problems({ steps: [step('a\0b', { sql: 'SELECT 1' })] }), /^steps\[0\]\.name: must not contain control characters/);
   one(problems({ steps: [step('a\nb', { sql: 'SELECT 1' })] }), /^steps\[0\]\.name: must not contain control characters/);
+  // C1 controls (U+009B is a terminal escape), line separators, bidirectional overrides.
+  for (const name of ['a\u0085b', 'a\u009b2Jc', 'd\u2028e', 'f\u202eg']) one(problems({ steps: [step(name, { sql: 'SELECT 1' })] }), /^steps\[0\]\.name: must not contain control characters/);
+  assert.equal(problems({ steps: [step('émoji ✓ 名前', { sql: 'SELECT 1' })] }), []);
+  // Schema names PostgreSQL reserves, and a lock name too long to be an index key.
+  one(problems({ ...base, state: { schema: 'pg_zsetup' } }), /^state\.schema: "pg_zsetup" starts with "pg_"/);
+  one(problems({ ...base, lock: { kind: 'lease', name: 'x'.repeat(6000) } }), /^lock\.name: is 6000 bytes long; at most 1024 bytes/);
 });
 
 test('URLs: two ports, raw # or / in the password, bad escapes, ports out of range; the password is never shown', () => {
@@ -89,6 +95,8 @@ test('URLs: two ports, raw # or / in the password, bad escapes, ports out of ran
     [`http://root:${pw}@127.0.0.1/db`, /expected a URL like postgres:/],
     [`postgres://root:${pw}@127.0.0.1/${'d'.repeat(64)}`, /database name is 64 bytes/],
     [`postgres://root:${pw} x@127.0.0.1/db`, /spaces/],
+    [`postgres://root:${pw}@127.0.0.1/db?sslmode=bogus`, /sslmode=bogus is not one of disable, allow, prefer/],
+    [`postgres://root:${pw}@127.0.0.1/db?sslcert=/nonexistent/client.pem`, /sslcert: cannot read "\/nonexistent\/client\.pem" \(ENOENT\)/],
   ];
   for (const [url, re] of cases) {
     for (const [raw, env, key] of [

@@ -54,6 +54,9 @@ test('a remembered secret is scrubbed raw, URL-encoded, decoded and JSON-escaped
   // Encoded in the source, decoded in the message.
   rememberSecret('k%2Fey%21Zz');
   assert.not.ok(redact('bad k/ey!Zz here').includes('k/ey!Zz'));
+  // A query parameter's '+' is a space to the driver: that spelling is scrubbed too.
+  rememberSecret('Sup3r+S3cret+XYZ');
+  assert.not.ok(redact('login used Sup3r S3cret XYZ').includes('S3cret'));
   // JSON output: scrubbed before escaping.
   const obj = redactDeep({ error: `x ${secret} y`, nested: [{ m: new Error(`e ${secret}`) }] });
   assert.not.ok(JSON.stringify(obj).includes('p@ss#w0rd'), JSON.stringify(obj));
