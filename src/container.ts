@@ -9,7 +9,7 @@ import type { StepKind, Plugin } from './config/dsl.js';
 import type { ResolvedConfig } from './config/resolve.js';
 import type { Database } from './db.js';
 import type { StateStore } from './state/store.js';
-import type { Lock } from './lock/lock.js';
+import type { Lock, LockKind } from './lock/lock.js';
 import type { EngineEvents, Hooks } from './engine/events.js';
 import { ConfigError, causeChain, type ConfigProblem } from './errors.js';
 
@@ -25,8 +25,13 @@ export const Tokens = {
   Database: token<Database>('zsetup.Database'),
   /** Where step state is recorded. Default: the journal store. */
   StateStore: token<StateStore>('zsetup.StateStore'),
-  /** The run-wide lock. Default: advisory lock (PostgreSQL) or data-dir lock (PGlite). */
+  /**
+   * The run-wide lock. Default (the `lock` plugin): the registered lock kind `lock.kind`
+   * names (advisory lock on PostgreSQL, data-dir lock on PGlite).
+   */
   Lock: token<Lock>('zsetup.Lock'),
+  /** Lock kinds `lock.kind` chooses from; many, read with `resolveAll`. */
+  LockKind: token<LockKind>('zsetup.LockKind'),
   /** Step kinds; many, read with `resolveAll`. */
   StepKind: token<StepKind<any>>('zsetup.StepKind'),
   /** Hooks and event subscribers; many, read with `resolveAll`. */
@@ -155,6 +160,8 @@ export function resolveContract<T>(c: DependencyContainer, token: InjectionToken
   try {
     value = c.resolve(token);
   } catch (err) {
+    // Already placed (a lock kind that refuses the config names lock.kind).
+    if (err instanceof ConfigError) throw err;
     throw new ConfigError([{ file, path: where, message: `could not provide ${name}: ${causeChain(err)}` }]);
   }
   const missing = (spec?.methods ?? []).filter((m) => typeof (value as Record<string, unknown> | null)?.[m] !== 'function');

@@ -6,7 +6,8 @@
  *   hooks) and what it is given (the resolved config, a step's context, engine events).
  * - Tokens: where each contract is registered in the container.
  * - Helpers plugins need: errors the CLI maps to exit codes, durations, identifier quoting,
- *   statement splitting, and the lock skeleton (poll, timeouts, fencing).
+ *   statement splitting, and the lock skeleton (`pollAcquire`, `holdLock`, fencing) with
+ *   `createLock` for the lock kind `lock.kind` names.
  *
  * @example
  * ```ts
@@ -38,7 +39,7 @@ export { COMMON_STEP_FIELDS, isSqlFile } from './config/dsl.js';
 export type { ResolvedConfig } from './config/resolve.js';
 export type { Database, Session, DedicatedSession } from './db.js';
 export type { StateStore, StepEvent, StepEventKind, RecordedEvent, StepState, Checkpoint } from './state/store.js';
-export type { Lock, LockHandle, LockHolder, AcquireOptions } from './lock/lock.js';
+export type { Lock, LockHandle, LockHolder, AcquireOptions, LockKind } from './lock/lock.js';
 export type { EngineEvent, EngineEventType, Hooks, RunControl, StopReason } from './engine/events.js';
 export { EngineEvents, describeStop } from './engine/events.js';
 
@@ -53,3 +54,6 @@ export { parseDuration, formatMs, MAX_DURATION_MS } from './config/duration.js';
 export { quoteIdent, quoteLiteral } from './db.js';
 export { splitStatements } from './engine/split.js';
 export { sleep, withTimeout, withLockTimeout, pollDelay, isConnectionFault, fenceStatement, WAIT_REPORT_MS, LOCK_LOST_CODE, describeHolder } from './lock/lock.js';
+// The lock skeleton (poll-acquire, hold and release) and lock kinds
+export { pollAcquire, holdLock, type PollSpec, type HoldSpec, type HeldLock } from './lock/skeleton.js';
+export { createLock } from './lock/kinds.js';

@@ -6,7 +6,7 @@
  *
  * Does not hold behind a transaction-mode pooler (PgBouncer): use the lease lock there.
  */
-import { LockTimeoutError, describeHolder, isConnectionFault, pollDelay, sleep, WAIT_REPORT_MS, withTimeout } from '../../src/plugin.js';
+import { holdLock, isConnectionFault, pollAcquire, withTimeout } from '../../src/plugin.js';
 import type { AcquireOptions, Database, DedicatedSession, Lock, LockHandle, LockHolder } from '../../src/plugin.js';
 
 /** classid of our two-key advisory locks: "zset". */
@@ -24,46 +24,36 @@ export class AdvisoryLock implements Lock {
 
   async acquire(o: AcquireOptions): Promise<LockHandle> {
     if (!this.db.dedicated) throw new Error(`the advisory lock needs a PostgreSQL server (${this.db.target} has no dedicated connections)`);
+    const dedicated = this.db.dedicated.bind(this.db);
     const started = Date.now();
-    let conn = await this.db.dedicated(appName(o.owner, new Date()));
-    let ok = false;
+    let conn = await dedicated(appName(o.owner, new Date()));
     try {
-      let lastReport = 0;
-      for (let attempt = 0; ; attempt++) {
-        try {
-          const [row] = await conn.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, $2) AS ok', [CLASS_ID, this.objId]);
-          if (row?.ok) {
+      await pollAcquire(o, {
+        what: `${this.description} "${this.name}"`,
+        attempt: async () => {
+          try {
+            const [row] = await conn.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, $2) AS ok', [CLASS_ID, this.objId]);
+            if (!row?.ok) return undefined;
             // Name the holder with the time we got it (application_name shows in pg_stat_activity).
             await conn.exec(`SET application_name = '${appName(o.owner, new Date()).replace(/'/g, "''")}'`);
-            break;
+            return true;
+          } catch (err) {
+            // The connection died while we waited (terminated, network cut); a lock taken on it
+            // died with it. Reconnect and keep waiting, within the timeout (past it, or once the
+            // run is stopping, end as a timeout or a stop does, not as an error).
+            if (!isConnectionFault(err)) throw err;
+            if (Date.now() - started < o.timeoutMs && !o.signal?.aborted) {
+              await withTimeout(conn.close().catch(() => undefined), 2000);
+              conn = await dedicated(appName(o.owner, new Date()));
+            }
+            return undefined;
           }
-        } catch (err) {
-          // The connection died while we waited (terminated, network cut); a lock taken on it
-          // died with it. Reconnect and keep waiting, within the timeout (past it, or once the
-          // run is stopping, end as a timeout or a stop does, not as an error).
-          if (!isConnectionFault(err)) throw err;
-          if (Date.now() - started < o.timeoutMs && !o.signal?.aborted) {
-            await withTimeout(conn.close().catch(() => undefined), 2000);
-            conn = await this.db.dedicated(appName(o.owner, new Date()));
-          }
-        }
-        const waited = Date.now() - started;
-        if (waited >= o.timeoutMs || o.signal?.aborted) {
-          const h = await this.holder(conn).catch(() => undefined);
-          throw new LockTimeoutError(
-            `could not acquire the ${this.description} "${this.name}" within ${Math.round(o.timeoutMs / 1000)} s: held by ${describeHolder(h)}`,
-            { hint: 'another zsetup run is working; wait for it, or raise --lock-timeout' },
-          );
-        }
-        if (o.onWait && Date.now() - lastReport >= WAIT_REPORT_MS) {
-          lastReport = Date.now();
-          o.onWait(await this.holder(conn).catch(() => undefined), waited);
-        }
-        await sleep(Math.min(pollDelay(attempt), Math.max(0, o.timeoutMs - waited)), o.signal);
-      }
-      ok = true;
-    } finally {
-      if (!ok) await withTimeout(conn.close(), 2000);
+        },
+        holder: () => this.holder(conn),
+      });
+    } catch (err) {
+      await withTimeout(conn.close().catch(() => undefined), 2000);
+      throw err;
     }
     // The fence: a second session lock, unique to this run, taken on the same connection.
     // It lives exactly as long as the run lock (both end with the connection), and testing
@@ -77,9 +67,22 @@ export class AdvisoryLock implements Lock {
       : conn.backendPid === undefined
         ? undefined
         : `EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = ${CLASS_ID}::bigint::oid AND objid = ${this.objId >>> 0}::bigint::oid AND objsubid = 2 AND pid = ${conn.backendPid})`;
-    return handle(conn, o.owner, fence, async () => {
-      await conn.query('SELECT pg_advisory_unlock($1, $2)', [CLASS_ID, this.objId]);
+    const held = holdLock({
+      owner: o.owner,
+      fence,
+      everyMs: HEARTBEAT_MS,
+      // A network cut gives no error event: a query that does not come back in time does.
+      check: async () => {
+        const ok = await withTimeout(conn.query('SELECT 1').then(() => true, () => false), HEARTBEAT_TIMEOUT_MS);
+        return ok ? undefined : `the advisory lock was lost: no answer on its connection within ${HEARTBEAT_TIMEOUT_MS / 1000} s`;
+      },
+      release: async (lost) => {
+        if (!lost) await withTimeout(conn.query('SELECT pg_advisory_unlock($1, $2)', [CLASS_ID, this.objId]).catch(() => undefined), 3000);
+        await withTimeout(conn.close().catch(() => undefined), 2000);
+      },
     });
+    conn.onEnd((err) => held.lose(`the advisory lock was lost: ${err ? `its connection failed: ${err.message}` : 'its connection closed'}`));
+    return held;
   }
 
   async holder(via?: DedicatedSession): Promise<LockHolder | undefined> {
@@ -99,41 +102,6 @@ export class AdvisoryLock implements Lock {
 /** How often the lock connection is checked, and how long a check may take. */
 const HEARTBEAT_MS = 1000;
 const HEARTBEAT_TIMEOUT_MS = 5000;
-
-function handle(conn: DedicatedSession, owner: string, fence: string | undefined, unlock: () => Promise<void>): LockHandle {
-  const ac = new AbortController();
-  let released = false;
-  const lose = (why: string) => {
-    if (!released && !ac.signal.aborted) ac.abort(new Error(`the advisory lock was lost: ${why}`));
-  };
-  conn.onEnd((err) => lose(err ? `its connection failed: ${err.message}` : 'its connection closed'));
-  // A network cut gives no error event: a query that does not come back in time does.
-  let beating = false;
-  const timer = setInterval(() => {
-    if (beating || released) return;
-    beating = true;
-    void withTimeout(conn.query('SELECT 1').then(() => true, () => false), HEARTBEAT_TIMEOUT_MS)
-      .then((ok) => {
-        if (!ok) lose(`no answer on its connection within ${HEARTBEAT_TIMEOUT_MS / 1000} s`);
-      })
-      .finally(() => (beating = false));
-  }, HEARTBEAT_MS);
-  timer.unref();
-  ac.signal.addEventListener('abort', () => clearInterval(timer), { once: true });
-  return {
-    owner,
-    lost: ac.signal,
-    fence,
-    async release() {
-      if (released) return;
-      released = true;
-      clearInterval(timer);
-      // Bounded: golang-migrate lists its unlock without a timeout as a known bug.
-      if (!ac.signal.aborted) await withTimeout(unlock().catch(() => undefined), 3000);
-      await withTimeout(conn.close().catch(() => undefined), 2000);
-    },
-  };
-}
 
 /** `zsetup@<unix seconds> <owner>`, cut to PostgreSQL's 63-byte limit. */
 export function appName(owner: string, since: Date): string {

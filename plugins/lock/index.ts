@@ -1,39 +1,39 @@
 /**
- * The run lock. PostgreSQL: the session advisory lock (default) or the lease row
- * (`lock.kind: "lease"`). PGlite: the data-dir lock the pool already holds while the
- * database is open, so the run lock is that one.
+ * The run lock. Registers the lock kinds `advisory` (a session advisory lock, the default
+ * on PostgreSQL) and `lease` (a lease row), and the run lock itself (`Tokens.Lock`): the
+ * registered kind `lock.kind` names, whichever plugin registered it (the `pool` plugin
+ * registers `datadir`, PGlite's default).
  */
-import { Tokens, instanceCachingFactory, type Lock, type Plugin } from '../../src/plugin.js';
+import { Tokens, createLock, instanceCachingFactory, type LockKind, type Plugin } from '../../src/plugin.js';
 import { AdvisoryLock, hash32 } from './advisory.js';
 import { LeaseLock } from './lease.js';
 
 export { AdvisoryLock, LeaseLock, hash32 };
 
-/** Registers the run lock chosen by `lock.kind`. Registered by default. */
+/** `lock.kind: "advisory"`: a session advisory lock on a dedicated connection (PostgreSQL). */
+export const advisoryKind: LockKind = {
+  name: 'advisory',
+  create(c, config) {
+    const db = c.resolve(Tokens.Database);
+    if (!db.dedicated) throw new Error(`it needs a PostgreSQL server (database.url); ${db.target} has no connections of its own (the embedded PGlite is locked by lock.kind "datadir", its default)`);
+    return new AdvisoryLock(db, config.lock.name);
+  },
+};
+
+/** `lock.kind: "lease"`: a lease row with heartbeat and fencing token, in `state.schema`. */
+export const leaseKind: LockKind = {
+  name: 'lease',
+  create: (c, config) => new LeaseLock(c.resolve(Tokens.Database), config.lock.name, config.lock.leaseTtlMs, config.state.schema),
+};
+
+/** Registers the advisory and lease kinds, and the run lock `lock.kind` chooses. Registered by default. */
 export function lock(): Plugin {
   return {
     name: 'lock',
     register(c, config) {
-      c.register(Tokens.Lock, {
-        useFactory: instanceCachingFactory((dc): Lock => {
-          const db = dc.resolve(Tokens.Database);
-          if (db.dialect === 'pglite') return heldByDataDir;
-          return config.lock.kind === 'lease'
-            ? new LeaseLock(db, config.lock.name, config.lock.leaseTtlMs, config.state.schema)
-            : new AdvisoryLock(db, config.lock.name);
-        }),
-      });
+      c.register(Tokens.LockKind, { useValue: advisoryKind });
+      c.register(Tokens.LockKind, { useValue: leaseKind });
+      c.register(Tokens.Lock, { useFactory: instanceCachingFactory((dc) => createLock(dc, config)) });
     },
   };
 }
-
-/** PGlite: the pool's data-dir lock already makes this process the only one. */
-const heldByDataDir: Lock = {
-  description: 'data-dir lock',
-  async acquire(o) {
-    return { owner: o.owner, lost: new AbortController().signal, async release() {} };
-  },
-  async holder() {
-    return undefined;
-  },
-};

@@ -5,7 +5,7 @@
  * A holder whose lease expired is gone: the next acquirer bumps the token, and the old
  * holder's heartbeat (which matches on the token) finds it lost.
  */
-import { LockTimeoutError, describeHolder, isConnectionFault, pollDelay, quoteIdent, quoteLiteral, sleep, WAIT_REPORT_MS, withLockTimeout, withTimeout } from '../../src/plugin.js';
+import { describeHolder, holdLock, isConnectionFault, pollAcquire, quoteIdent, quoteLiteral, sleep, withLockTimeout, withTimeout } from '../../src/plugin.js';
 import type { AcquireOptions, Database, Lock, LockHandle, LockHolder } from '../../src/plugin.js';
 
 const RACE_CODES = new Set(['23505', '42P07', '42P06', '40001']);
@@ -50,49 +50,41 @@ CREATE TABLE IF NOT EXISTS ${this.table} (
   async acquire(o: AcquireOptions): Promise<LockHandle> {
     await this.ensureTable();
     const started = Date.now();
-    let lastReport = 0;
     let blocked = false;
-    for (let attempt = 0; ; attempt++) {
-      const rows = await this.db
-        .withSession((s) =>
-          // Bounded: a holder between its fence (FOR SHARE on this row) and its commit, paused
-          // (SIGSTOP, a frozen VM), would otherwise block this statement past --lock-timeout.
-          withLockTimeout(s, Math.max(100, Math.min(1000, o.timeoutMs - (Date.now() - started))), () => s.query<{ token: string }>(
-            `INSERT INTO ${this.table} AS l (name, owner, token, acquired_at, heartbeat_at, expires_at)
-             VALUES ($1, $2, 1, clock_timestamp(), clock_timestamp(), clock_timestamp() + $3 * interval '1 millisecond')
-             ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, token = l.token + 1, acquired_at = clock_timestamp(),
-               heartbeat_at = clock_timestamp(), expires_at = clock_timestamp() + $3 * interval '1 millisecond'
-             WHERE l.owner IS NULL OR l.expires_at < clock_timestamp()
-             RETURNING token`,
-            [this.name, o.owner, this.ttlMs],
-          )),
-        )
-        // A connection fault while waiting: not acquired this time (had the row been written,
-        // the lease just expires unused); keep polling within the timeout, or end as a
-        // timeout or a stop does.
-        .catch((err) => {
-          if ((err as { code?: string }).code === LOCK_NOT_AVAILABLE) return (blocked = true), [];
-          if (isConnectionFault(err)) return [];
-          throw err;
-        });
-      // DO UPDATE takes the times when the row is written, not from the VALUES row, which is
-      // computed when the statement begins: before it waits for the row lock a holder's fence
-      // holds. A lease dated from then could be born expired, and a second waiter took it too.
-      if (rows[0]) return this.handle(o.owner, Number(rows[0].token));
-      const waited = Date.now() - started;
-      if (waited >= o.timeoutMs || o.signal?.aborted) {
-        const h = await this.holder().catch(() => undefined);
-        const who = blocked && !h ? 'a run paused or stuck between its fence and its commit (its lease expired; its open transaction still locks the lease row)' : describeHolder(h);
-        throw new LockTimeoutError(`could not acquire the ${this.description} "${this.name}" within ${Math.round(o.timeoutMs / 1000)} s: held by ${who}`, {
-          hint: 'another zsetup run is working; wait for it, or raise --lock-timeout',
-        });
-      }
-      if (o.onWait && Date.now() - lastReport >= WAIT_REPORT_MS) {
-        lastReport = Date.now();
-        o.onWait(await this.holder().catch(() => undefined), waited);
-      }
-      await sleep(Math.min(pollDelay(attempt), Math.max(0, o.timeoutMs - waited)), o.signal);
-    }
+    const token = await pollAcquire(o, {
+      what: `${this.description} "${this.name}"`,
+      attempt: async () => {
+        const rows = await this.db
+          .withSession((s) =>
+            // Bounded: a holder between its fence (FOR SHARE on this row) and its commit, paused
+            // (SIGSTOP, a frozen VM), would otherwise block this statement past --lock-timeout.
+            withLockTimeout(s, Math.max(100, Math.min(1000, o.timeoutMs - (Date.now() - started))), () => s.query<{ token: string }>(
+              `INSERT INTO ${this.table} AS l (name, owner, token, acquired_at, heartbeat_at, expires_at)
+               VALUES ($1, $2, 1, clock_timestamp(), clock_timestamp(), clock_timestamp() + $3 * interval '1 millisecond')
+               ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, token = l.token + 1, acquired_at = clock_timestamp(),
+                 heartbeat_at = clock_timestamp(), expires_at = clock_timestamp() + $3 * interval '1 millisecond'
+               WHERE l.owner IS NULL OR l.expires_at < clock_timestamp()
+               RETURNING token`,
+              [this.name, o.owner, this.ttlMs],
+            )),
+          )
+          // A connection fault while waiting: not acquired this time (had the row been written,
+          // the lease just expires unused); keep polling within the timeout, or end as a
+          // timeout or a stop does.
+          .catch((err) => {
+            if ((err as { code?: string }).code === LOCK_NOT_AVAILABLE) return (blocked = true), [];
+            if (isConnectionFault(err)) return [];
+            throw err;
+          });
+        // DO UPDATE takes the times when the row is written, not from the VALUES row, which is
+        // computed when the statement begins: before it waits for the row lock a holder's fence
+        // holds. A lease dated from then could be born expired, and a second waiter took it too.
+        return rows[0] ? Number(rows[0].token) : undefined;
+      },
+      holder: () => this.holder(),
+      describe: (h) => (blocked && !h ? 'a run paused or stuck between its fence and its commit (its lease expired; its open transaction still locks the lease row)' : describeHolder(h)),
+    });
+    return this.handle(o.owner, token);
   }
 
   async holder(): Promise<LockHolder | undefined> {
@@ -116,47 +108,40 @@ CREATE TABLE IF NOT EXISTS ${this.table} (
     return `EXISTS (SELECT 1 FROM ${this.table} WHERE name = ${quoteLiteral(this.name)} AND token = ${token} AND expires_at > clock_timestamp())`;
   }
 
-  private handle(owner: string, token: number): LockHandle {
-    const ac = new AbortController();
-    let released = false;
+  private handle(owner: string, token: number): LockHandle & { token: number } {
     let expiresAt = Date.now() + this.ttlMs;
-    const beat = async () => {
-      try {
-        const rows = await this.db.withSession((s) =>
-          s.query(
-            `UPDATE ${this.table} SET heartbeat_at = clock_timestamp(), expires_at = clock_timestamp() + $3 * interval '1 millisecond'
-             WHERE name = $1 AND token = $2 RETURNING 1`,
-            [this.name, token, this.ttlMs],
-          ),
-        );
-        if (rows.length === 0) ac.abort(new Error(`the lease "${this.name}" was taken over (token ${token} is no longer current)`));
-        else expiresAt = Date.now() + this.ttlMs;
-      } catch (err) {
-        if (Date.now() > expiresAt) ac.abort(new Error(`the lease "${this.name}" expired: heartbeat failed: ${(err as Error).message}`));
-      }
-    };
-    const timer = setInterval(() => void beat(), Math.max(50, Math.floor(this.ttlMs / 3)));
-    timer.unref();
-    ac.signal.addEventListener('abort', () => clearInterval(timer), { once: true });
-    return {
+    const held = holdLock({
       owner,
-      lost: ac.signal,
-      token,
       // FOR SHARE: a taker's update of the lease row waits until our commit, so the
       // check and the commit are one atomic step.
       fence: `EXISTS (SELECT 1 FROM ${this.table} WHERE name = ${quoteLiteral(this.name)} AND token = ${token} AND expires_at > clock_timestamp() FOR SHARE)`,
-      release: async () => {
-        if (released) return;
-        released = true;
-        clearInterval(timer);
-        await withTimeout(
-          this.db
-            .withSession((s) => s.query(`UPDATE ${this.table} SET owner = NULL, expires_at = clock_timestamp() WHERE name = $1 AND token = $2`, [this.name, token]))
-            .catch(() => undefined),
-          3000,
-        );
+      // The heartbeat renews the lease every third of its lifetime.
+      everyMs: Math.max(50, Math.floor(this.ttlMs / 3)),
+      check: async () => {
+        try {
+          const rows = await this.db.withSession((s) =>
+            s.query(
+              `UPDATE ${this.table} SET heartbeat_at = clock_timestamp(), expires_at = clock_timestamp() + $3 * interval '1 millisecond'
+               WHERE name = $1 AND token = $2 RETURNING 1`,
+              [this.name, token, this.ttlMs],
+            ),
+          );
+          if (rows.length === 0) return `the lease "${this.name}" was taken over (token ${token} is no longer current)`;
+          expiresAt = Date.now() + this.ttlMs;
+          return undefined;
+        } catch (err) {
+          // A failed renewal is a loss only once the lease has run out.
+          return Date.now() > expiresAt ? `the lease "${this.name}" expired: heartbeat failed: ${(err as Error).message}` : undefined;
+        }
       },
-    } as LockHandle & { token: number };
+      // Token-guarded: never frees a later holder's lease.
+      release: () =>
+        withTimeout(
+          this.db.withSession((s) => s.query(`UPDATE ${this.table} SET owner = NULL, expires_at = clock_timestamp() WHERE name = $1 AND token = $2`, [this.name, token])),
+          3000,
+        ).then(() => undefined),
+    });
+    return Object.assign(held, { token });
   }
 }
 

@@ -3,14 +3,18 @@
  * stops a second process from opening the same data dir (measured: no error, and the
  * files are then corrupted). A lock file beside the data dir, created with O_EXCL, holds
  * the owner; a holder that died (same host, pid gone or reused) is stale and taken over.
- * Every command that opens the data dir (plan and status too) holds this lock.
+ * Every command that opens the data dir (plan and status too) holds this lock, and the
+ * run lock of `apply` on PGlite is this lock too (`lock.kind: "datadir"`, the default
+ * there): the run, whose owner already holds the lock file since its pool opened the data
+ * dir, joins that hold, and its handle watches the file and fences the run's writes.
  */
 import { hostname } from 'node:os';
+import { randomInt } from 'node:crypto';
 import { mkdir, open, readFile, unlink, stat } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { LockTimeoutError, describeHolder, pollDelay, sleep, WAIT_REPORT_MS } from '../../src/plugin.js';
-import type { AcquireOptions, Lock, LockHandle, LockHolder } from '../../src/plugin.js';
+import { describeHolder, holdLock, pollAcquire, sleep } from '../../src/plugin.js';
+import type { AcquireOptions, Database, Lock, LockHandle, LockHolder } from '../../src/plugin.js';
 
 interface LockFile {
   owner: string;
@@ -21,39 +25,61 @@ interface LockFile {
   since: string;
 }
 
+export interface DataDirLockOptions {
+  /**
+   * The database the handle's fence is evaluated in: the PGlite open on this data dir
+   * (one session). The handle holds a session advisory lock in it, which it drops when it
+   * finds the lock file no longer its own; the fence checks that it still holds it. Session
+   * advisory locks outlive a rollback and `RESET ALL`, unlike a setting. Without it, the
+   * handle has no fence (the pool's own hold while it opens the data dir).
+   */
+  readonly db?: Pick<Database, 'withSession'> | undefined;
+}
+
+/** classid of the data-dir lock's fence in PGlite: "zsdd". */
+const FENCE_CLASS_ID = 0x7a736464;
+/** How often a held lock file is read to see that it is still ours. */
+const CHECK_MS = 1000;
+
 export class DataDirLock implements Lock {
   readonly description = 'data-dir lock';
   readonly path: string;
 
-  constructor(readonly dataDir: string) {
+  constructor(readonly dataDir: string, private readonly options: DataDirLockOptions = {}) {
     this.path = `${dataDir.replace(/\/+$/, '')}.lock`;
   }
 
   async acquire(o: AcquireOptions): Promise<LockHandle> {
     await mkdir(dirname(this.path), { recursive: true });
-    const started = Date.now();
-    let lastReport = 0;
     const me: LockFile = { owner: o.owner, host: hostname(), pid: process.pid, start: procStart(process.pid), since: new Date().toISOString() };
-    for (let attempt = 0; ; attempt++) {
-      if (await this.tryCreate(me)) return this.handle(me);
-      const current = await this.read();
-      if (current && isStale(current)) {
-        await this.breakStale(current);
-        continue;
-      }
-      const waited = Date.now() - started;
-      const holder = current ? toHolder(current) : undefined;
-      if (waited >= o.timeoutMs || o.signal?.aborted) {
-        throw new LockTimeoutError(
-          `could not acquire the ${this.description} on ${this.dataDir} within ${Math.round(o.timeoutMs / 1000)} s: held by ${describeHolder(holder)}${current ? ` (pid ${current.pid} on ${current.host})` : ''}`,
-          { hint: `another zsetup process uses this PGlite data dir; wait for it, or raise --lock-timeout. If no such process exists, delete ${this.path}` },
-        );
-      }
-      if (o.onWait && Date.now() - lastReport >= WAIT_REPORT_MS) {
-        lastReport = Date.now();
-        o.onWait(holder, waited);
-      }
-      await sleep(Math.min(pollDelay(attempt), Math.max(0, o.timeoutMs - waited)), o.signal);
+    let seen: LockFile | undefined;
+    const got = await pollAcquire(o, {
+      what: `${this.description} on ${this.dataDir}`,
+      attempt: async () => {
+        // A stale file is broken and the create tried again at once; a few times at most,
+        // then the wait (and its timeout) goes on.
+        for (let breaks = 0; ; breaks++) {
+          if (await this.tryCreate(me)) return { file: me, created: true };
+          const current = await this.read();
+          // This owner holds it already (its pool opened the data dir): join that hold.
+          if (current && current.owner === o.owner && current.pid === process.pid && current.host === me.host) return { file: current, created: false };
+          if (current && isStale(current) && breaks < 3) {
+            await this.breakStale(current);
+            continue;
+          }
+          seen = current;
+          return undefined;
+        }
+      },
+      holder: async () => (seen ? toHolder(seen) : this.holder()),
+      describe: (h) => `${describeHolder(h)}${seen ? ` (pid ${seen.pid} on ${seen.host})` : ''}`,
+      hint: `another zsetup process uses this PGlite data dir; wait for it, or raise --lock-timeout. If no such process exists, delete ${this.path}`,
+    });
+    try {
+      return await this.handle(got.file, got.created);
+    } catch (err) {
+      if (got.created) await this.removeIfOurs(got.file);
+      throw err;
     }
   }
 
@@ -112,29 +138,70 @@ export class DataDirLock implements Lock {
     }
     try {
       const again = await this.read();
-      if (again && again.owner === stale.owner && again.pid === stale.pid && again.since === stale.since) {
-        await unlink(this.path).catch(() => undefined);
-      }
+      if (again && sameHold(again, stale)) await unlink(this.path).catch(() => undefined);
     } finally {
       await fh.close();
       await unlink(breaker).catch(() => undefined);
     }
   }
 
-  private handle(me: LockFile): LockHandle {
-    const ac = new AbortController();
-    let released = false;
-    return {
-      owner: me.owner,
-      lost: ac.signal,
-      release: async () => {
-        if (released) return;
-        released = true;
-        const cur = await this.read().catch(() => undefined);
-        if (cur && cur.owner === me.owner && cur.pid === me.pid) await unlink(this.path).catch(() => undefined);
-      },
-    };
+  private async removeIfOurs(mine: LockFile): Promise<void> {
+    const cur = await this.read().catch(() => undefined);
+    if (cur && sameHold(cur, mine)) await unlink(this.path).catch(() => undefined);
   }
+
+  /**
+   * The handle of a hold on `file`: lost once the lock file is gone or names another
+   * holder (checked every second), fenced in `options.db` when there is one. `created`:
+   * this handle made the file and removes it on release (a joined hold leaves it to the
+   * hold it joined).
+   */
+  private async handle(file: LockFile, created: boolean): Promise<LockHandle> {
+    const db = this.options.db;
+    let disarm = async () => {};
+    let fence: string | undefined;
+    if (db) {
+      // The fence: a session advisory lock, unique to this handle, in PGlite's one session.
+      const key = randomInt(1, 2 ** 31 - 1);
+      await db.withSession((s) => s.query('SELECT pg_advisory_lock($1, $2)', [FENCE_CLASS_ID, key]));
+      fence = `EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = ${FENCE_CLASS_ID}::bigint::oid AND objid = ${key}::bigint::oid AND objsubid = 2 AND pid = pg_backend_pid())`;
+      let armed = true;
+      disarm = async () => {
+        if (!armed) return;
+        armed = false;
+        await db.withSession((s) => s.query('SELECT pg_advisory_unlock($1, $2)', [FENCE_CLASS_ID, key])).catch(() => undefined);
+      };
+    }
+    return holdLock({
+      owner: file.owner,
+      fence,
+      everyMs: CHECK_MS,
+      check: async () => {
+        let cur: LockFile | undefined;
+        try {
+          cur = await this.read();
+        } catch {
+          return undefined; // cannot tell now (a passing file-system error): look again next time
+        }
+        if (cur && sameHold(cur, file)) return undefined;
+        // Queued before anything the run writes after it hears of the loss (PGlite's
+        // sessions take turns), so the fence fails from then on.
+        void disarm();
+        return cur
+          ? `the data-dir lock on ${this.dataDir} was taken away: its lock file now names ${cur.owner} (pid ${cur.pid} on ${cur.host})`
+          : `the data-dir lock on ${this.dataDir} was taken away: its lock file ${this.path} was removed`;
+      },
+      release: async (lost) => {
+        if (!lost) await disarm();
+        if (created) await this.removeIfOurs(file);
+      },
+    });
+  }
+}
+
+/** The same hold: owner, process and time it was taken. */
+function sameHold(a: LockFile, b: LockFile): boolean {
+  return a.owner === b.owner && a.pid === b.pid && a.since === b.since;
 }
 
 function toHolder(f: LockFile): LockHolder {

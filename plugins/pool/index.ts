@@ -22,6 +22,7 @@ import {
   LockTimeoutError,
   describeThrown,
   describeHolder,
+  isConnectionFault,
   sleep,
   type Database,
   type DedicatedSession,
@@ -30,6 +31,7 @@ import {
   type Session,
   type EngineEvents,
   type LockHandle,
+  type LockKind,
 } from '../../src/plugin.js';
 
 /** Stop a dead client's running statement within 2 s (PostgreSQL 14+). */
@@ -46,9 +48,24 @@ export function pool(): Plugin {
       c.register(Tokens.Database, {
         useFactory: instanceCachingFactory((dc) => (config.database.url ? new PostgresDatabase(config) : new PgliteDatabase(config, dc.resolve(Tokens.Events)))),
       });
+      c.register(Tokens.LockKind, { useValue: dataDirKind });
     },
   };
 }
+
+/**
+ * `lock.kind: "datadir"`, the default on the embedded PGlite: the run lock is the data-dir
+ * lock, fenced in PGlite's session (the run's owner already holds the lock file since the
+ * pool opened the data dir; the run lock joins that hold).
+ */
+export const dataDirKind: LockKind = {
+  name: 'datadir',
+  create(c) {
+    const db = c.resolve(Tokens.Database);
+    if (!(db instanceof PgliteDatabase)) throw new Error(`it locks the embedded PGlite's data dir, and ${db.target} is not one: with a PostgreSQL server, use lock.kind "advisory" or "lease"`);
+    return new DataDirLock(db.dataDir, { db });
+  },
+};
 
 /** `postgres://user@host:port/db`, without the password: safe to print. */
 export function describeUrl(url: string): { target: string; host: string; port: string; database: string; user: string } {
@@ -156,7 +173,7 @@ class PostgresDatabase implements Database {
       return await fn(wrapPg(client));
     } catch (err) {
       // A connection-level failure: do not give the connection back for reuse.
-      if (!(err as { code?: string })?.code || /terminat|Connection/i.test(String((err as Error)?.message))) broken = err as Error;
+      if (!(err as { code?: string })?.code || isConnectionFault(err)) broken = err as Error;
       throw err;
     } finally {
       client.release(broken);

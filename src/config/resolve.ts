@@ -30,7 +30,9 @@ export const DEFAULTS = {
   maxLifetimeMs: 30 * 60_000,
   connectTimeoutMs: 10_000,
   schema: 'zsetup',
-  lockKind: 'advisory' as const,
+  lockKind: 'advisory',
+  /** The embedded PGlite's run lock: the data-dir lock (registered by the pool plugin). */
+  pgliteLockKind: 'datadir',
   lockTimeoutMs: 60_000,
   leaseTtlMs: 30_000,
   lockName: 'zsetup',
@@ -96,8 +98,9 @@ export function resolveConfig(
   const conc = pick(flags.concurrency, '--concurrency', 'ZSETUP_CONCURRENCY', apply.concurrency, 'apply.concurrency');
   const concurrency = int(conc.value, conc.key, p, 1) ?? DEFAULTS.concurrency;
   const kindFrom = pick(undefined, undefined, 'ZSETUP_LOCK_KIND', lock.kind, 'lock.kind');
-  const kind = kindFrom.value ?? DEFAULTS.lockKind;
-  if (kind !== 'advisory' && kind !== 'lease') p.add(kindFrom.key, `expected "advisory" or "lease", got ${typeof kind === 'string' ? shown(kind) : typeName(kind)}`);
+  // Checked against the registered lock kinds once the container is built (project.ts).
+  const kind = kindFrom.value ?? (url ? DEFAULTS.lockKind : DEFAULTS.pgliteLockKind);
+  if (typeof kind !== 'string' || kind === '') p.add(kindFrom.key, `expected the name of a lock kind such as "advisory" or "lease", got ${typeof kind === 'string' ? 'an empty string' : typeName(kind)}`);
 
   const schema = identifier(state.schema, 'state.schema', p) ?? DEFAULTS.schema;
   if (/^pg_/i.test(schema)) p.add('state.schema', `${shown(schema)} starts with "pg_": PostgreSQL reserves those schema names for the system; choose another`);
@@ -150,7 +153,8 @@ export function resolveConfig(
     },
     state: { schema },
     lock: {
-      kind: kind as 'advisory' | 'lease',
+      kind: typeof kind === 'string' && kind !== '' ? kind : DEFAULTS.lockKind,
+      kindFrom: kindFrom.value === undefined ? undefined : kindFrom.key,
       timeoutMs: dur(lockTimeout.value, lockTimeout.key, p) ?? DEFAULTS.lockTimeoutMs,
       leaseTtlMs: dur(lock.leaseTtl, 'lock.leaseTtl', p, { min: 1000, why: 'the lease is renewed every third of it' }) ?? DEFAULTS.leaseTtlMs,
       name: lockName !== undefined && lockName !== '' && !lockName.includes('\0') ? lockName : DEFAULTS.lockName,

@@ -7,10 +7,19 @@
  *    at most every few seconds while it waits, and stops early when `signal` aborts.
  * 2. The returned handle's `release()` is idempotent and bounded in time: a release that
  *    hangs must not keep the process alive.
- * 3. `handle.lost` aborts when the lock is known lost (connection died, lease taken over).
+ * 3. `handle.lost` aborts when the lock is known lost (connection died, lease taken over,
+ *    lock file replaced), and from then on `handle.fence` fails: a run that lost its lock
+ *    commits nothing more.
  * 4. `holder()` says who holds it now, without taking it.
+ *
+ * `pollAcquire` and `holdLock` (src/lock/skeleton.ts, in `zsetup/plugin`) do the polling,
+ * timeouts, waits, checks and bounded release; a kind writes one try and one check. Make it
+ * a kind `lock.kind` can choose by registering a `LockKind` under `Tokens.LockKind`.
  */
+import type { DependencyContainer } from 'tsyringe';
 import type { Session } from '../db.js';
+import { LOCK_LOST_CODE } from '../classify.js';
+import type { ResolvedConfig } from '../config/dsl.js';
 export interface LockHolder {
   readonly owner: string;
   readonly since?: Date | undefined;
@@ -33,7 +42,7 @@ export interface LockHandle {
   /**
    * An SQL boolean expression that is true only while this handle still holds the lock,
    * evaluated inside the transaction that commits a step's work or checkpoint (fencing).
-   * Undefined: nothing else can take the lock while this process lives (PGlite).
+   * Every lock zsetup ships has one; `lockContract` fails a lock without it.
    */
   readonly fence?: string | undefined;
   release(): Promise<void>;
@@ -48,13 +57,35 @@ export interface Lock {
   holder(): Promise<LockHolder | undefined>;
 }
 
-/** Wait `ms`, or less when `signal` aborts. */
+/**
+ * A kind of run lock, chosen by `lock.kind` (or `ZSETUP_LOCK_KIND`): registered like a
+ * step kind, under `Tokens.LockKind`. Built in: `advisory` and `lease` (the `lock` plugin),
+ * `datadir` (the `pool` plugin; the default for the embedded PGlite).
+ *
+ * @example
+ * ```ts
+ * c.register(Tokens.LockKind, { useValue: { name: 'table', create: (c, config) => new TableLock(c.resolve(Tokens.Database), config.lock.name) } });
+ * ```
+ */
+export interface LockKind {
+  /** What `lock.kind` says to choose it. */
+  readonly name: string;
+  /**
+   * The lock of this invocation. Resolve what it needs from the container (the pool:
+   * `Tokens.Database`) and touch no database here: `acquire()` does. Throw when the kind
+   * cannot serve this config (no PostgreSQL server, say): the message is reported at
+   * `lock.kind` (exit 2).
+   */
+  create(container: DependencyContainer, config: ResolvedConfig): Lock;
+}
+
 /** The holder of a lock, as said in waits and timeouts. */
 export function describeHolder(h: LockHolder | undefined): string {
   if (!h) return 'an unknown holder (it may just have released it)';
   return h.since ? `${h.owner} since ${h.since.toISOString()}` : h.owner;
 }
 
+/** Wait `ms`, or less when `signal` aborts. */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal?.aborted) return resolve();
@@ -87,8 +118,6 @@ export function pollDelay(attempt: number): number {
 /** How often waiters report "waiting for lock": every few seconds. */
 export const WAIT_REPORT_MS = 3000;
 
-/** Raised (SQLSTATE ZS001) by the fence when the run lock is no longer ours. */
-export const LOCK_LOST_CODE = 'ZS001';
 
 /**
  * One statement that fails the surrounding transaction unless `condition` holds: the
@@ -104,20 +133,8 @@ export function fenced(fence: string, sql: string): string {
   return fence ? `${fence};\n${sql}` : sql;
 }
 
-/** Messages of a connection that died under the driver (no SQLSTATE): terminated, reset, closed. */
-export const CONNECTION_FAULT_MESSAGE = /Connection terminated|connection (?:was )?closed|Client has encountered a connection error|ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|socket hang up/i;
-
-/**
- * A connection-level fault (the server terminated the session, the network dropped it):
- * nothing was decided on that connection, so a lock waiter reconnects and keeps waiting
- * instead of failing the run.
- */
-export function isConnectionFault(err: unknown): boolean {
-  const code = (err as { code?: string })?.code;
-  if (code && /^[0-9A-Z]{5}$/.test(code)) return code === '57P01' || code === '57P02' || code === '57P03' || code.startsWith('08');
-  const message = String((err as Error)?.message ?? '');
-  return CONNECTION_FAULT_MESSAGE.test(message) || /not queryable/i.test(message);
-}
+// Connection faults are told apart by the one classifier (src/classify.ts).
+export { CONNECTION_FAULT_MESSAGE, isConnectionFault, LOCK_LOST_CODE } from '../classify.js';
 
 /** Run `fn` on `s` with a session lock_timeout of `ms`, reset afterwards (the connection goes back to the pool). */
 export async function withLockTimeout<T>(s: Session, ms: number, fn: () => Promise<T>): Promise<T> {

@@ -42,7 +42,7 @@ test('a bad value is named by where it came from: flag, environment variable, or
   one(problems(base, { ZSETUP_LOCK_TIMEOUT: 'forever' }), /^ZSETUP_LOCK_TIMEOUT: expected a duration/);
   one(problems(base, { ZSETUP_DEADLINE: '-5s' }), /^ZSETUP_DEADLINE: /);
   one(problems(base, { ZSETUP_CONNECT_TIMEOUT: 'abc' }), /^ZSETUP_CONNECT_TIMEOUT: /);
-  one(problems(base, { ZSETUP_LOCK_KIND: 'mutex' }), /^ZSETUP_LOCK_KIND: expected "advisory" or "lease", got "mutex"$/);
+  one(problems({ ...base, lock: { kind: 5 as never } }), /^lock\.kind: expected the name of a lock kind such as "advisory" or "lease", got a number$/);
   one(problems(base, {}, { deadline: '0' }), /^--deadline: "0" is too short/);
   // An empty variable counts as unset (templated manifests leave them empty).
   assert.equal(problems(base, { ZSETUP_CONCURRENCY: '', ZSETUP_LOCK_TIMEOUT: '', ZSETUP_DATABASE_URL: '' }), []);
@@ -177,6 +177,46 @@ test('a contract of the wrong shape, a factory that throws, a broken step kind: 
   one(factory, /^plugins\[0\] \(plugin "lock"\): could not provide Tokens\.Lock: no lock today$/);
   const kind = lines(await loadProblems({ plugins: [{ name: 'k', register: (c) => c.register(Tokens.StepKind, { useValue: { kind: 'x' } as never }) }], steps: [step('a', { sql: 'SELECT 1' })] }));
   one(kind, /step kind #3 registered for Tokens\.StepKind \("x"\) lacks prepare\(\), run\(\)/);
+});
+
+/** The problems of loading `config` with `env`, as `key: message` lines. */
+async function loadLines(config: UserConfig, env: Record<string, string> = {}): Promise<string[]> {
+  try {
+    await loadProject({ config, configFile: FILE, cwd: CWD, command: 'plan', env });
+    return [];
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems.map((p) => `${p.path}: ${p.message}`);
+    throw err;
+  }
+}
+
+test('lock.kind is checked against the registered lock kinds, with every other problem, named by where it came from', async () => {
+  const url = { database: { url: 'postgres://u@127.0.0.1:5432/db' } };
+  one(await loadLines({ ...base, ...url }, { ZSETUP_LOCK_KIND: 'mutex' }), /^ZSETUP_LOCK_KIND: unknown lock kind "mutex": the registered lock kinds are "advisory", "datadir", "lease"; add the plugin that provides it to plugins: \[\.\.\.\]$/);
+  // Every problem at once: the lock kind beside a step's.
+  const ps = await loadLines({ ...url, lock: { kind: 'advisroy' }, steps: [step('a', { sql: 'SELECT 1', transacton: true } as never)] });
+  one(ps, /^lock\.kind: unknown lock kind "advisroy" \(did you mean "advisory"\?\)/);
+  one(ps, /^steps\[0\]\.transacton \(step "a"\): unknown field/);
+  assert.is(ps.length, 2, ps.join('\n'));
+  // A kind that cannot serve the database says so at lock.kind (exit 2, nothing touched).
+  one(await loadLines({ ...base, lock: { kind: 'advisory' } }), /^lock\.kind: the advisory lock cannot be used here: it needs a PostgreSQL server/);
+  one(await loadLines({ ...base, ...url }, { ZSETUP_LOCK_KIND: 'datadir' }), /^ZSETUP_LOCK_KIND: the datadir lock cannot be used here: it locks the embedded PGlite's data dir/);
+});
+
+test('lock kinds: the default follows the database; a plugin registers one more (one registration) and lock.kind chooses it', async () => {
+  const pglite = await loadProject({ config: base, configFile: FILE, cwd: CWD, command: 'plan', env: {} });
+  assert.is(pglite.config.lock.kind, 'datadir');
+  assert.is(pglite.container.resolve(Tokens.Lock).description, 'data-dir lock');
+  const pg = await loadProject({ config: base, configFile: FILE, cwd: CWD, command: 'plan', env: { ZSETUP_DATABASE_URL: 'postgres://u@127.0.0.1:5432/db' } });
+  assert.is(pg.config.lock.kind, 'advisory');
+  assert.is(pg.container.resolve(Tokens.Lock).description, 'advisory lock');
+  const mine = { description: 'my lock', acquire: async () => ({ owner: 'x', lost: new AbortController().signal, release: async () => {} }), holder: async () => undefined };
+  const plugin: Plugin = { name: 'my-lock', register: (c) => c.register(Tokens.LockKind, { useValue: { name: 'mine', create: () => mine } }) };
+  const p = await loadProject({ config: { ...base, plugins: [plugin], lock: { kind: 'mine' } }, configFile: FILE, cwd: CWD, command: 'plan', env: {} });
+  assert.is(p.container.resolve(Tokens.Lock), mine);
+  one(await loadLines({ ...base, plugins: [{ name: 'k', register: (c) => c.register(Tokens.LockKind, { useValue: { name: 'half' } as never }) }] }), /^plugins: lock kind #\d registered for Tokens\.LockKind \("half"\) lacks create\(\)$/);
+  // A config plugin that replaces the built-in lock plugin needs no kind for the default.
+  assert.equal(await loadLines({ ...base, plugins: [{ name: 'lock', register: (c) => c.register(Tokens.Lock, { useValue: mine }) }] }), []);
 });
 
 test('10,000 steps: chains in any declaration order and independent steps plan in well under 1 s beyond loading', async () => {
