@@ -25,7 +25,7 @@ import { suite, type Test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Database, Session } from '../db.js';
 import { LockTimeoutError } from '../errors.js';
-import { sleep, type AcquireOptions, type Lock, type LockHandle, type LockHolder } from '../lock/lock.js';
+import { LOCK_LOST_CODE, fenceStatement, fenced, sleep, type AcquireOptions, type Lock, type LockHandle, type LockHolder } from '../lock/lock.js';
 import type { RecordedEvent, StateStore, StepEvent } from '../state/store.js';
 
 /** What a `stateStoreContract` factory returns: a fresh, never-initialised store. */
@@ -51,6 +51,19 @@ export interface LockFixture {
    * `Database` (its own pool and connections), same name. Called up to five times per test.
    */
   second(): Promise<Lock>;
+  /**
+   * The database the lock's fence is evaluated in (where a run writes its records and
+   * steps). The suite runs fenced writes in it to prove that a lost lock fences them off.
+   */
+  readonly db?: Database | undefined;
+  /**
+   * Take the lock away from the holder of `handle` behind its back, the way the lock can
+   * really be lost: terminate its connection (advisory lock), expire its lease and let
+   * another instance take it over (lease), replace its lock file (data-dir lock). Once it
+   * resolves, `handle.lost` must abort within a few seconds and `handle.fence` must fail.
+   * Whatever it takes (a thief's handle) is released by `cleanup()`.
+   */
+  takeAway?(handle: LockHandle): Promise<void>;
   /** Close everything `lock` and `second()` opened. Runs after every test. */
   cleanup(): Promise<void>;
 }
@@ -519,6 +532,11 @@ export function stateStoreContract(name: string, factory: () => Promise<StateSto
  * waits past the "every few seconds" `onWait` interval).
  *
  * @param name suite title, e.g. `advisory lock`
+ * Beyond acquiring and waiting, it proves the main safety property: a lock taken away
+ * from its holder (the fixture's `takeAway()`) is seen (`handle.lost`) and fences off the
+ * holder's writes (`handle.fence` fails them with `LOCK_LOST_CODE`) in the fixture's `db`.
+ *
+ * @param name suite title, e.g. `advisory lock`
  * @param factory called before every test; `lock` must have a name no other test uses
  * @example
  * ```ts
@@ -526,7 +544,15 @@ export function stateStoreContract(name: string, factory: () => Promise<StateSto
  *   const name = `contract-${randomBytes(4).toString('hex')}`;
  *   const dbs: Database[] = [];
  *   const open = async () => { const db = await openDatabase(url); dbs.push(db); return new AdvisoryLock(db, name); };
- *   return { lock: await open(), second: open, cleanup: async () => { for (const db of dbs) await db.close(); } };
+ *   const lock = await open();
+ *   return {
+ *     lock,
+ *     second: open,
+ *     db: dbs[0],
+ *     // Terminate the holder's lock connection (named after its owner).
+ *     takeAway: (h) => dbs[0]!.withSession((s) => s.exec(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE '%${h.owner}'`)),
+ *     cleanup: async () => { for (const db of dbs) await db.close(); },
+ *   };
  * });
  * s.run();
  * ```
@@ -699,6 +725,27 @@ export function lockContract(name: string, factory: () => Promise<LockFixture>):
     assert.is((await fx.lock.holder())?.owner, a);
   });
 
+  t('3. a lock taken away: handle.lost aborts, and its fence fails a fenced write with LOCK_LOST_CODE', async ({ fx, tracker }) => {
+    const db = fx.db;
+    if (!db || typeof fx.takeAway !== 'function') {
+      throw new Error('the factory returned no db or no takeAway(): the suite needs both to prove that a lost lock is seen (handle.lost) and fences off writes (handle.fence)');
+    }
+    const a = owner('A');
+    const h = await tracker.take(fx.lock, { owner: a, timeoutMs: 5000 });
+    assert.type(h.fence, 'string', 'the handle has a fence (an SQL condition): without one a run that lost its lock keeps committing');
+    const fence = fenceStatement(h.fence!);
+    await timed(fencedWrite(db, fence), 10_000, 'a fenced write while the lock is held');
+    assert.not.ok(h.lost.aborted, 'a fenced write does not lose the lock');
+    await timed(fx.takeAway(h), TAKE_AWAY_MS, 'takeAway()');
+    const ms = await untilAborted(h.lost, TAKE_AWAY_MS);
+    assert.ok(ms >= 0, 'handle.lost aborted');
+    const reason = h.lost.reason as Error | undefined;
+    assert.ok(reason instanceof Error && reason.message.length > 0, `handle.lost aborts with an Error saying why, got ${String(reason)}`);
+    const err = await rejects(timed(fencedWrite(db, fence), 10_000, 'a fenced write after the lock was taken away'));
+    assert.ok(codes(err).includes(LOCK_LOST_CODE), `the fenced write fails with SQLSTATE ${LOCK_LOST_CODE}, got ${codes(err).join(', ') || 'no code'}: ${err.message}`);
+    await timed(h.release(), 10_000, 'release() of a lost handle');
+  });
+
   t('1. five instances racing: exactly one wins, at every moment', async ({ fx, tracker }) => {
     const locks = [fx.lock];
     for (let i = 1; i < 5; i++) locks.push(await fx.second());
@@ -801,6 +848,43 @@ export async function rejects(p: Promise<unknown>, match?: RegExp): Promise<Erro
 
 /** A hung store or lock fails its test instead of stalling the whole file. */
 const TEST_DEADLINE_MS = 30_000;
+
+/** How long `takeAway()`, and then noticing the loss, may take each. */
+const TAKE_AWAY_MS = 10_000;
+
+/**
+ * One write in a transaction, behind `fence` (as the engine writes a step's work and its
+ * record): a temporary table of the transaction's own, so nothing is left behind.
+ */
+async function fencedWrite(db: Database, fence: string): Promise<void> {
+  await db.withSession(async (s) => {
+    try {
+      await s.exec(`BEGIN;\nCREATE TEMP TABLE zsetup_contract_fenced (x int) ON COMMIT DROP;\n${fenced(fence, 'INSERT INTO zsetup_contract_fenced VALUES (1)')};\nCOMMIT;`);
+    } catch (err) {
+      await s.exec('ROLLBACK').catch(() => undefined);
+      throw err;
+    }
+  });
+}
+
+/** Every SQLSTATE-like `code` along an error's cause chain. */
+function codes(err: unknown): string[] {
+  const out: string[] = [];
+  for (let e = err as { code?: unknown; cause?: unknown } | undefined, i = 0; e && i < 10; e = e.cause as typeof e, i++) {
+    if (typeof e.code === 'string') out.push(e.code);
+  }
+  return out;
+}
+
+/** Milliseconds until `signal` aborts; fails after `ms`. */
+async function untilAborted(signal: AbortSignal, ms: number): Promise<number> {
+  const t0 = Date.now();
+  while (!signal.aborted) {
+    if (Date.now() - t0 > ms) throw new Error(`handle.lost did not abort within ${ms} ms of takeAway()`);
+    await sleep(20);
+  }
+  return Date.now() - t0;
+}
 
 /** The suite's `test(name, fn)`, with every test bounded by TEST_DEADLINE_MS. */
 function withDeadline<T>(s: Test<T>): (name: string, fn: (ctx: T) => Promise<void>) => void {

@@ -1,8 +1,11 @@
 /**
- * The Lock contract against every lock zsetup ships: the advisory lock and the lease on
- * PostgreSQL (each instance on its own pool, like separate processes), and the data-dir
- * lock PGlite uses. Then what is particular to each: a terminated lock connection, an
- * expired lease taken over, lock files of dead and live processes.
+ * The Lock contract against every lock kind zsetup ships: the advisory lock and the lease
+ * on PostgreSQL (each instance on its own pool, like separate processes), and the data-dir
+ * lock PGlite uses (fenced in a PGlite session). Each fixture says how its lock is taken
+ * away (`takeAway`: its connection terminated, its lease expired and taken over, its lock
+ * file replaced), so the kit proves `lost` and the fence on each. Then what is particular
+ * to each: a terminated lock connection, an expired lease taken over, lock files of dead
+ * and live processes, the run lock joining its own pool's hold on PGlite.
  */
 import { randomBytes } from 'node:crypto';
 import { spawn, spawnSync } from 'node:child_process';
@@ -13,7 +16,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { AdvisoryLock, DataDirLock, LeaseLock, LockTimeoutError, quoteIdent, type Database, type Lock, type LockHandle } from 'zsetup';
 import { lockContract, rejects, type LockFixture } from 'zsetup/testing';
-import { createDb, scratch, type TestDb } from '../helpers.js';
+import { createDb, pgliteDataDir, scratch, type TestDb } from '../helpers.js';
 import { openDatabase } from './open.js';
 
 const rand = () => randomBytes(4).toString('hex');
@@ -23,20 +26,29 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * Every instance on its own Database (its own pool), as another process would have it;
  * a lock name (and schema) no other test uses.
  */
-function pgFixture(url: () => string, make: (db: Database, name: string, schema: string) => Lock) {
+function pgFixture(
+  url: () => string,
+  make: (db: Database, name: string, schema: string) => Lock,
+  takeAway: (h: LockHandle, o: { name: string; schema: string; second: () => Promise<Lock>; thieves: LockHandle[] }) => Promise<void>,
+) {
   return async (): Promise<LockFixture> => {
     const name = `contract-${rand()}`;
     const schema = `contract "lease" ${rand()}`;
     const dbs: Database[] = [];
+    const thieves: LockHandle[] = [];
     const open = async () => {
       const db = await openDatabase({ url: url() });
       dbs.push(db);
       return make(db, name, schema);
     };
+    const lock = await open();
     return {
-      lock: await open(),
+      lock,
       second: open,
+      db: dbs[0],
+      takeAway: (h) => takeAway(h, { name, schema, second: open, thieves }),
       cleanup: async () => {
+        for (const t of thieves) await t.release();
         await dbs[0]?.withSession((s) => s.exec(`DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE`));
         await Promise.all(dbs.map((d) => d.close()));
       },
@@ -56,7 +68,21 @@ async function aborted(signal: AbortSignal, ms: number, what: string): Promise<n
 
 // ---------------------------------------------------------------- advisory lock
 let advDb: TestDb | undefined;
-const advisory = lockContract('AdvisoryLock on PostgreSQL', pgFixture(() => advDb!.url, (db, name) => new AdvisoryLock(db, name)));
+const advisory = lockContract(
+  'AdvisoryLock on PostgreSQL',
+  pgFixture(
+    () => advDb!.url,
+    (db, name) => new AdvisoryLock(db, name),
+    // Its lock connection terminated (named zsetup@<since> <owner>).
+    async (h) => {
+      const rows = await advDb!.query(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'zsetup@%' AND application_name LIKE '%' || $1`,
+        [h.owner],
+      );
+      assert.is(rows.length, 1, `one lock connection of ${h.owner} to terminate`);
+    },
+  ),
+);
 advisory.before(async () => {
   advDb = await createDb();
 });
@@ -103,7 +129,23 @@ let leaseDb: TestDb | undefined;
 const LEASE_SCHEMA = 'contract "lease"';
 const lease = lockContract(
   'LeaseLock on PostgreSQL (ttl 1 s, a fresh schema per test)',
-  pgFixture(() => leaseDb!.url, (db, name, schema) => new LeaseLock(db, name, 1000, schema)),
+  pgFixture(
+    () => leaseDb!.url,
+    (db, name, schema) => new LeaseLock(db, name, 1000, schema),
+    // Its lease expired (as if its holder had been paused) and taken over by another instance.
+    async (_h, { name, schema, second, thieves }) => {
+      const thief = await second();
+      for (let i = 0; ; i++) {
+        await leaseDb!.query(`UPDATE ${quoteIdent(schema)}.lease SET expires_at = clock_timestamp() - interval '1 second' WHERE name = $1`, [name]);
+        // The holder's heartbeat may renew it between the two statements: expire it again.
+        const got = await thief.acquire({ owner: `contract:thief:${rand()}`, timeoutMs: 0 }).catch((err) => {
+          if (i >= 20) throw err;
+          return undefined;
+        });
+        if (got) return void thieves.push(got);
+      }
+    },
+  ),
 );
 lease.before(async () => {
   leaseDb = await createDb();
@@ -234,11 +276,30 @@ lease.after(async () => {
 
 // ---------------------------------------------------------------- data-dir lock
 let dirs: Array<ReturnType<typeof scratch>> = [];
-const datadir = lockContract('DataDirLock', async () => {
+/** The PGlite the handles' fences live in, as the run's own PGlite holds them (opened once). */
+let fenceDb: Database | undefined;
+const datadir = lockContract('DataDirLock (lock.kind "datadir"), fenced in PGlite', async () => {
   const d = scratch();
   dirs.push(d);
   const dataDir = join(d.dir, 'pgdata');
-  return { lock: new DataDirLock(dataDir), second: async () => new DataDirLock(dataDir), cleanup: async () => d.remove() };
+  const make = async () => new DataDirLock(dataDir, { db: fenceDb! });
+  const lock = await make();
+  return {
+    lock,
+    second: make,
+    db: fenceDb,
+    // Its lock file replaced: another owner (this live process, so not stale) holds it now.
+    takeAway: async () => {
+      writeFileSync(lock.path, JSON.stringify({ owner: `contract:thief:${rand()}`, host: hostname(), pid: process.pid, start: procStart(process.pid), since: new Date().toISOString() }));
+    },
+    cleanup: async () => d.remove(),
+  };
+});
+datadir.before(async () => {
+  const d = scratch();
+  dirs.push(d);
+  await pgliteDataDir(join(d.dir, 'fence'));
+  fenceDb = await openDatabase({ pglite: { dataDir: join(d.dir, 'fence') } });
 });
 
 /** Field 22 of /proc/<pid>/stat, as the lock file records it. */
@@ -365,7 +426,30 @@ datadir('a lock file from another host is never taken over', async () => {
   assert.match(err.message, /contract:far:1/);
   assert.is(f.read().owner, 'contract:far:1');
 });
-datadir.after(() => {
+datadir('the run lock joins the hold its own owner has (its pool opened the data dir); another owner waits', async () => {
+  const f = lockFileFor();
+  const pool = await f.lock.acquire({ owner: 'contract:run:1', timeoutMs: 1000 });
+  const run = new DataDirLock(f.lock.dataDir, { db: fenceDb! });
+  const t0 = Date.now();
+  const h = await run.acquire({ owner: 'contract:run:1', timeoutMs: 0 });
+  try {
+    assert.ok(Date.now() - t0 < 2000, `joining took ${Date.now() - t0} ms`);
+    assert.type(h.fence, 'string');
+    await rejects(new DataDirLock(f.lock.dataDir).acquire({ owner: 'contract:other:1', timeoutMs: 0 }), /held by contract:run:1/);
+    const [ok] = await fenceDb!.withSession((s) => s.query<{ ok: boolean }>(`SELECT ${h.fence} AS ok`));
+    assert.is(ok?.ok, true, 'the fence holds while the run lock is held');
+    await h.release();
+    assert.is((await run.holder())?.owner, 'contract:run:1', "releasing the joined hold leaves the pool's");
+    const [after] = await fenceDb!.withSession((s) => s.query<{ ok: boolean }>(`SELECT ${h.fence} AS ok`));
+    assert.is(after?.ok, false, 'a released handle no longer passes its fence');
+  } finally {
+    await h.release();
+    await pool.release();
+  }
+  assert.is(await run.holder(), undefined);
+});
+datadir.after(async () => {
+  await fenceDb?.close();
   for (const d of dirs) d.remove();
   dirs = [];
 });
