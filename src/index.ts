@@ -41,7 +41,7 @@ export { quoteIdent, quoteLiteral } from './db.js';
 
 export type { StateStore, StepEvent, StepEventKind, RecordedEvent, StepState, Checkpoint } from './state/store.js';
 
-export type { Lock, LockHandle, LockHolder, AcquireOptions } from './lock/lock.js';
+export type { Lock, LockHandle, LockHolder, AcquireOptions, LockKind } from './lock/lock.js';
 export { sleep, withTimeout, fenceStatement, LOCK_LOST_CODE, describeHolder } from './lock/lock.js';
 
 export { EngineEvents, describeStop, type EngineEvent, type EngineEventType, type Hooks, type RunControl, type StopReason } from './engine/events.js';
