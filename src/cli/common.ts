@@ -1,20 +1,23 @@
-import { Option, type Command } from './commander.js';
+import { Command, Option } from './commander.js';
 import type { BaseOptions } from '../api.js';
-import type { Out } from './output.js';
 import type { Plugin } from '../config/dsl.js';
+import { formatOption } from './formats.js';
+import type { CommandName } from './renderer.js';
 
 export interface CommonFlags {
   config?: string;
   json?: boolean;
+  format?: string;
   lockTimeout?: string;
   connectTimeout?: string;
 }
 
-/** The options every command takes. */
-export function withCommonOptions(cmd: Command): Command {
-  return cmd
+/** A command with the options every command takes. */
+export function withCommonOptions(name: CommandName): Command {
+  return new Command(name)
     .option('-c, --config <path>', 'config file (default: zitadel.setup.ts, zsetup.config.{ts,mts,js,mjs}, .zsetuprc{,.json,.yaml} or package.json#zsetup in the working directory)')
-    .option('--json', 'line-delimited JSON on stdout, one object per line')
+    .addOption(formatOption(name))
+    .option('--json', 'the same as --format json: line-delimited JSON on stdout, one object per line')
     .addOption(new Option('--lock-timeout <duration>', 'how long to wait for the lock (e.g. 30s, 5m) [env: ZSETUP_LOCK_TIMEOUT]'))
     .addOption(new Option('--connect-timeout <duration>', 'keep retrying the first connection this long [env: ZSETUP_CONNECT_TIMEOUT]'));
 }
@@ -34,12 +37,4 @@ export function baseOptions(cli: Cli, flags: CommonFlags & { concurrency?: strin
     configFile: flags.config,
     flags: { lockTimeout: flags.lockTimeout, connectTimeout: flags.connectTimeout, concurrency: flags.concurrency, deadline: flags.deadline },
   };
-}
-
-/**
- * Where a command writes. Secrets need no listing here: every password zsetup learns (from
- * ZSETUP_DATABASE_URL, PGPASSWORD or the config) is remembered and scrubbed by `redact`.
- */
-export function outOf(flags: CommonFlags): Out {
-  return { json: Boolean(flags.json), secrets: [] };
 }

@@ -1,0 +1,218 @@
+/**
+ * The text format, for people: tables for plan and status, one line per step as apply
+ * runs (a live progress bar per running step on a TTY), a summary at the end, and errors
+ * with their hint on stderr. The words here are what the CLI has always printed.
+ */
+import { requireCjs } from '../../cjs.js';
+import type { EngineEvent } from '../../engine/events.js';
+import { describeStop } from '../../engine/events.js';
+import { ConfigError, redact, type ZsetupError } from '../../errors.js';
+import { formatMs } from '../../config/duration.js';
+import { stamp } from '../../plan/planner.js';
+import { errLine, line, type Out } from '../output.js';
+import type { Finish, Format, PlanView, Renderer, StatusView } from '../renderer.js';
+
+export const text: Format = {
+  description: 'is for people (the default)',
+  commands: ['plan', 'apply', 'status', 'cleanup'],
+  create: (out) => textRenderer(out),
+};
+
+export function textRenderer(out: Out): Renderer {
+  let events: ((e: EngineEvent) => void) | undefined;
+  return {
+    event(e) {
+      events ??= textEvents(out, { tty: Boolean(process.stderr.isTTY) && !process.env.CI });
+      events(e);
+    },
+    plan: (view) => planText(out, view),
+    status: (view) => statusText(out, view),
+    finish: (finish) => finishText(out, finish),
+    error: (status, err) => errorText(out, status, err),
+  };
+}
+
+function planText(out: Out, { plan, target }: PlanView): void {
+  const upToDate = plan.entries.filter((e) => e.action === 'skip').length;
+  line(out, `Plan for ${target}: ${plan.pending} to run, ${upToDate} up to date${plan.drift ? `, ${plan.drift} drifted` : ''}${plan.blocked ? `, ${plan.blocked} blocked` : ''}`);
+  if (plan.entries.length > 0) {
+    line(out, '');
+    const withDescriptions = plan.entries.some((e) => e.description);
+    const head = withDescriptions ? ['STEP', 'ACTION', 'REASON', 'DESCRIPTION'] : ['STEP', 'ACTION', 'REASON'];
+    line(out, table([head, ...plan.entries.map((e) => (withDescriptions ? [e.step, e.action, e.reason, e.description ?? ''] : [e.step, e.action, e.reason]))]));
+  }
+  if (plan.drift) line(out, `\napply will refuse: a once-only step changed after it ran (see "drift" above); pass --allow-drift to leave it as applied.`);
+}
+
+function statusText(out: Out, view: StatusView): void {
+  if ('history' in view) {
+    if (view.history.length === 0) line(out, `No events recorded yet on ${view.target}.`);
+    else line(out, table([['AT', 'STEP', 'EVENT', 'OWNER', 'ERROR'], ...view.history.map((e) => [e.at.toISOString(), e.step, e.event, e.owner, oneLine(e.error)])]));
+    return;
+  }
+  line(out, `Status on ${view.target}:`);
+  line(out, '');
+  line(out, table([['STEP', 'STATE', 'AT', 'OWNER', 'NOTE'], ...view.steps.map((s) => [s.step, s.state, s.at ? stamp(s.at) : '-', s.owner ?? '-', s.declared ? oneLine(s.error) : 'not in the config'])]));
+}
+
+function finishText(out: Out, finish: Finish): void {
+  if (finish.command === 'cleanup') {
+    const { recovered, target } = finish;
+    if (recovered.length === 0) return line(out, `Nothing to clean up on ${target}: no step is left started.`);
+    for (const s of recovered) line(out, `  ! ${s.step}: left started by ${s.previousOwner} at ${s.startedAt.toISOString()}; recorded interrupted`);
+    line(out, `Cleaned up ${recovered.length} stuck step${recovered.length === 1 ? '' : 's'} on ${target}; the next apply runs or resumes ${recovered.length === 1 ? 'it' : 'them'}.`);
+    return;
+  }
+  // The error that follows says it all.
+  if (finish.error) return;
+  const { status, counts, stop, target } = finish;
+  if (status === 'ok' && counts.applied === 0) line(out, `Everything is up to date (${counts.skipped} step${counts.skipped === 1 ? '' : 's'}, nothing to do) on ${target}.`);
+  else
+    line(
+      out,
+      `${status === 'ok' ? 'Done' : status === 'interrupted' ? 'Stopped' : 'Failed'}: ${counts.applied} applied, ${counts.skipped} up to date, ${counts.failed} failed, ${counts.blocked} not run${counts.interrupted ? `, ${counts.interrupted} interrupted` : ''} in ${formatMs(finish.durationMs)}${target ? ` on ${target}` : ''}.`,
+    );
+  if (status === 'failed')
+    errLine(out, stop?.kind === 'fault' ? `zsetup: ${describeStop(stop)}; fix it and run apply again` : 'zsetup: a step failed or could not run; fix it and run apply again (it retries the failed step)');
+  if (status === 'interrupted') errLine(out, `zsetup: stopped${stop ? ` (${describeStop(stop)})` : ''}; the lock is released and the next apply continues where this one stopped`);
+}
+
+/** An error the way a user needs it: message, hint, no stack (unless ZSETUP_DEBUG). */
+function errorText(out: Out, status: string, err: Error): void {
+  const hint = (err as ZsetupError).hint;
+  const w = (s: string) => errLine(out, s);
+  if (err instanceof ConfigError) {
+    for (const p of err.message.split('\n')) w(p);
+    if (status === 'config') w(`zsetup: ${err.problems.length} problem${err.problems.length === 1 ? '' : 's'} in the config; nothing was changed`);
+  } else {
+    w(`zsetup: ${err.message}`);
+  }
+  if (hint) w(`hint: ${hint}`);
+  if (process.env.ZSETUP_DEBUG && err.stack) w(err.stack);
+}
+
+function oneLine(s: string | undefined): string {
+  if (!s) return '';
+  const l = s.split('\n')[0]!;
+  return l.length > 100 ? `${l.slice(0, 97)}...` : l;
+}
+
+/** Left-aligned columns; the last column is not padded. */
+function table(rows: readonly (readonly string[])[], indent = '  '): string {
+  const widths: number[] = [];
+  for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
+  return rows.map((r) => indent + r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n');
+}
+
+/** Progress text: `420,000/1,000,000 (42%) 350,000/s, ETA 1m40s`. */
+function progressText(e: { done: number; total?: number | undefined; ratePerSec?: number | undefined; etaMs?: number | undefined }): string {
+  // Not toLocaleString: its first call loads ICU data, ~20 ms of a resumed run (measured).
+  const n = (v: number) => String(Math.round(v)).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  const pct = e.total ? ` (${Math.floor((100 * e.done) / e.total)}%)` : '';
+  const rate = e.ratePerSec !== undefined ? ` ${n(e.ratePerSec)}/s` : '';
+  const eta = e.etaMs !== undefined ? `, ETA ${formatMs(e.etaMs)}` : '';
+  return `${n(e.done)}${e.total !== undefined ? `/${n(e.total)}` : ''}${pct}${rate}${eta}`;
+}
+
+/**
+ * The text renderer of engine events. Without a TTY (kubectl logs): one line per step
+ * and a progress line per running step at most every `progressEveryMs`. On a TTY: a live
+ * progress bar per running step (cli-progress), lines printed above the bars.
+ */
+function textEvents(out: Out, options: { tty?: boolean; progressEveryMs?: number } = {}): (e: EngineEvent) => void {
+  const tty = options.tty ?? false;
+  const every = options.progressEveryMs ?? 5000;
+  const lastProgress = new Map<string, number>();
+  let bars: MultiBarLike | undefined;
+  const barOf = new Map<string, SingleBarLike>();
+  const say = (s: string) => (bars ? bars.log(redact(s, out.secrets) + '\n') : line(out, s));
+  const err = (s: string) => (bars ? bars.log(redact(s, out.secrets) + '\n') : errLine(out, s));
+  const endBar = (step: string) => {
+    const b = barOf.get(step);
+    if (!b || !bars) return;
+    bars.remove(b);
+    barOf.delete(step);
+    if (barOf.size === 0) {
+      bars.stop();
+      bars = undefined;
+    }
+  };
+  return (e) => {
+    switch (e.type) {
+      case 'lock.waiting':
+        err(`waiting for lock held by ${e.holder} (${e.lock}; ${Math.round(e.waitedMs / 1000)} s so far)`);
+        break;
+      case 'run.stopping':
+        err(`zsetup: ${e.reason}: stopping (running statements are cancelled, resumable steps stop at their next checkpoint)${e.signal ? `; send ${e.signal} again to exit at once` : ''}`);
+        break;
+      case 'step.recovered':
+        say(`  ! ${e.step}: left started by ${e.previousOwner} at ${e.startedAt}; that run is gone, recorded interrupted`);
+        break;
+      case 'step.progress': {
+        if (tty) {
+          let b = barOf.get(e.step);
+          if (!b) {
+            bars ??= createBars();
+            b = bars.create(e.total ?? 0, e.done, { step: e.step, text: progressText(e) });
+            barOf.set(e.step, b);
+          }
+          if (e.total !== undefined) b.setTotal(e.total);
+          b.update(e.done, { step: e.step, text: progressText(e) });
+          break;
+        }
+        const now = Date.now();
+        const final = e.total !== undefined && e.done >= e.total;
+        if (!final && now - (lastProgress.get(e.step) ?? 0) < every) break;
+        lastProgress.set(e.step, now);
+        say(`  … ${e.step}: ${progressText(e)}`);
+        break;
+      }
+      case 'step.done':
+        endBar(e.step);
+        say(`  ✓ ${e.step} (${formatMs(e.durationMs)})`);
+        break;
+      case 'step.failed':
+        endBar(e.step);
+        say(`  ✗ ${e.step}: ${e.error}`);
+        break;
+      case 'step.retry':
+        say(`  ↻ ${e.step}: retry ${e.attempt} in ${formatMs(e.delayMs)}: ${e.error}`);
+        break;
+      case 'step.blocked':
+        say(`  - ${e.step}: ${e.reason}`);
+        break;
+      case 'step.interrupted':
+        endBar(e.step);
+        say(
+          e.checkpoint !== undefined
+            ? `  ■ ${e.step}: stopped (${e.reason}) at checkpoint ${JSON.stringify(e.checkpoint)}${e.percent !== undefined ? ` (${e.percent}%)` : ''}; the next apply resumes it from there`
+            : `  ■ ${e.step}: stopped (${e.reason}); its uncommitted work rolled back; the next apply runs it again`,
+        );
+        break;
+      case 'log':
+        say(`    ${e.step ? `${e.step}: ` : ''}${e.message}`);
+        break;
+      default:
+        break;
+    }
+  };
+}
+
+interface SingleBarLike {
+  update(v: number, payload?: object): void;
+  setTotal(t: number): void;
+}
+interface MultiBarLike {
+  create(total: number, start: number, payload?: object): SingleBarLike;
+  remove(b: SingleBarLike): boolean;
+  log(s: string): void;
+  stop(): void;
+}
+
+function createBars(): MultiBarLike {
+  const cliProgress = requireCjs('cli-progress') as typeof import('cli-progress');
+  return new cliProgress.MultiBar(
+    { format: '  {bar} {step}: {text}', hideCursor: true, clearOnComplete: true, stopOnComplete: false, barsize: 24, stream: process.stderr },
+    cliProgress.Presets.shades_classic,
+  ) as unknown as MultiBarLike;
+}
