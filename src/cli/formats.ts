@@ -8,8 +8,9 @@ import type { Out } from './output.js';
 import type { CommandName, Format, Renderer } from './renderer.js';
 import { text } from './render/text.js';
 import { json } from './render/json.js';
+import { mermaid } from './render/mermaid.js';
 
-export const FORMATS: Readonly<Record<string, Format>> = { text, json };
+export const FORMATS: Readonly<Record<string, Format>> = { text, json, mermaid };
 
 /** `--format <name>` for `command`: the formats that can render it, with their descriptions. */
 export function formatOption(command: CommandName): Option {

@@ -1,11 +1,12 @@
 /**
- * The CLI commands on PostgreSQL: plan (table, --json, --exit-code), apply, status
- * (--json, --history --json), --help, --version, usage errors (exit 2), and repeatable
- * steps driven by check(lastRun). Exit codes 3 and 4: exit-codes.test.ts.
+ * The CLI commands on PostgreSQL: plan (table, --json, --format json|mermaid, --exit-code),
+ * apply, status (--json, --history --json), --help, --version, usage errors (exit 2), and
+ * repeatable steps driven by check(lastRun). Exit codes 3 and 4: exit-codes.test.ts.
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { cli, createDb, scratch, HEADER, type TestDb } from '../helpers.js';
+import { parseFlowchart } from '../mermaid.js';
 
 type Scratch = ReturnType<typeof scratch>;
 interface Ctx {
@@ -49,9 +50,9 @@ t('--version, --help on every command, and a usage error exits 2', async (ctx) =
   for (const c of ['plan', 'apply', 'status']) assert.match(top.stdout, new RegExp(`\\b${c}\\b`));
   assert.match(top.stdout, /Exit codes/);
   const flags: Record<string, RegExp[]> = {
-    plan: [/--exit-code/, /--json/, /--config/],
-    apply: [/--concurrency/, /--allow-drift/, /--lock-timeout/, /--json/],
-    status: [/--history/, /--json/],
+    plan: [/--exit-code/, /--json/, /--config/, /--format <format>[^]*"text", "json", "mermaid"/],
+    apply: [/--concurrency/, /--allow-drift/, /--lock-timeout/, /--json/, /--format <format>[^]*"text", "json"\)/],
+    status: [/--history/, /--json/, /--format/],
   };
   for (const [c, res] of Object.entries(flags)) {
     const h = await z(ctx, [c, '--help']);
@@ -65,6 +66,16 @@ t('--version, --help on every command, and a usage error exits 2', async (ctx) =
   const unknown = await z(ctx, ['aply']);
   assert.is(unknown.code, 2, unknown.stdout + unknown.stderr);
   assert.match(unknown.stderr, /apply/, 'suggests the right command');
+  // --format: only what the command can write, and --json is --format json.
+  for (const args of [['apply', '--format', 'mermaid'], ['status', '--format', 'mermaid'], ['cleanup', '--format', 'mermaid'], ['plan', '--format', 'xml']]) {
+    const r = await z(ctx, args);
+    assert.is(r.code, 2, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
+    assert.match(r.stderr, new RegExp(`'--format <format>' argument '${args[2]}' is invalid`));
+    assert.is(r.stdout, '');
+  }
+  const both = await z(ctx, ['plan', '--json', '--format', 'text']);
+  assert.is(both.code, 2, both.stderr);
+  assert.match(both.stderr, /--json is --format json/);
   const badDuration = await z(ctx, ['apply', '--lock-timeout', 'soon']);
   assert.is(badDuration.code, 2, badDuration.stderr);
   assert.match(badDuration.stderr, /--lock-timeout/);
@@ -94,6 +105,22 @@ t('plan and status before anything ran: table, --json, --exit-code 10; write not
   );
   assert.equal(entries[1].after, ['01_t']);
   assert.is(entries[2].repeatable, true);
+  const f = await z(ctx, ['plan', '--format', 'json']);
+  assert.is(f.stdout, j.stdout, '--json is --format json');
+
+  // The dependency graph, as Mermaid's own parser reads it.
+  const m = await z(ctx, ['plan', '--format', 'mermaid', '--exit-code']);
+  assert.is(m.code, 10, m.stderr);
+  const chart = await parseFlowchart(m.stdout);
+  assert.equal([...chart.nodes].map(([id, n]) => [id, n.label, n.classes]), [
+    ['s0', '01_t<br>run', ['run']],
+    ['s1', '02_i<br>run', ['run']],
+    ['s2', '03_r<br>run', ['run']],
+  ]);
+  assert.equal(chart.edges, [
+    ['s0', 's1'],
+    ['s1', 's2'],
+  ]);
 
   const s = await z(ctx, ['status', '--json']);
   assert.is(s.code, 0, s.stderr);
