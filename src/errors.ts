@@ -2,6 +2,7 @@
  * Typed errors that carry the fix. The CLI maps each to an exit code and prints
  * `error.message` (never a stack trace) for the user-facing ones.
  */
+import { errorChain } from './classify.js';
 
 /** Base class: every error zsetup raises on purpose. `hint` says how to fix it. */
 export class ZsetupError extends Error {
@@ -181,10 +182,7 @@ export function describeThrown(v: unknown): string {
 /** Flatten an error and its causes into one line: `a: b: c`. Never empty. */
 export function causeChain(err: unknown): string {
   const parts: string[] = [];
-  let e: unknown = err;
-  const seen = new Set<unknown>();
-  for (let depth = 0; depth < 20 && !seen.has(e); depth++) {
-    seen.add(e);
+  for (const { value: e } of errorChain(err)) {
     let msg: string;
     try {
       msg = describeThrown(e);
@@ -198,14 +196,6 @@ export function causeChain(err: unknown): string {
       msg = 'a value that cannot be described was thrown';
     }
     if (!parts.includes(msg)) parts.push(msg);
-    let next: unknown;
-    try {
-      next = e !== null && typeof e === 'object' ? (e as { cause?: unknown }).cause : undefined;
-    } catch {
-      next = undefined;
-    }
-    if (next === undefined || next === null) break;
-    e = next;
   }
   return parts.join(': ');
 }

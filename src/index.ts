@@ -19,6 +19,9 @@ export type {
   CommonStepOptions,
   StepContext,
   StepKind,
+  ScriptKind,
+  RunKind,
+  StepTraits,
   PrepareContext,
   Prepared,
   Plugin,
@@ -45,7 +48,8 @@ export type { Lock, LockHandle, LockHolder, AcquireOptions, LockKind } from './l
 export { sleep, withTimeout, fenceStatement, LOCK_LOST_CODE, describeHolder } from './lock/lock.js';
 
 export { EngineEvents, describeStop, type EngineEvent, type EngineEventType, type Hooks, type RunControl, type StopReason } from './engine/events.js';
-export { isTransient, type StepResult, type StepStatus } from './engine/executor.js';
+export type { StepResult, StepStatus } from './engine/scheduler.js';
+export { classifyFault, isRetryable, type FaultClass } from './classify.js';
 export { splitStatements } from './engine/split.js';
 
 export { planSteps, type Plan, type PlanEntry, type PlanStep, type Action, type CheckResult } from './plan/planner.js';

@@ -27,6 +27,9 @@ import './cjs.js';
 export type {
   Plugin,
   StepKind,
+  ScriptKind,
+  RunKind,
+  StepTraits,
   StepDefinition,
   StepContext,
   PrepareContext,

@@ -1,13 +1,13 @@
 /**
  * An example plugin: a new step kind, `seed`, that inserts rows into a table (idempotent:
- * existing keys are left alone). It uses only zsetup's public API, like the built-in
- * plugins do.
+ * existing keys are left alone). A run kind (its run() does the work) that always runs in
+ * a transaction. It imports only zsetup/plugin, like the built-in plugins do.
  *
  * @example
  * plugins: [seedPlugin()],
  * steps: [seed('seed_roles', { table: 'app.roles', key: 'id', rows: [{ id: 1, name: 'admin' }] })]
  */
-import { Tokens, type Plugin, type StepDefinition, type StepKind } from 'zsetup';
+import { Tokens, type Plugin, type StepDefinition, type StepKind } from 'zsetup/plugin';
 
 export interface SeedStep extends StepDefinition {
   readonly table: string;
@@ -23,6 +23,8 @@ export function seed(name: string, o: { table: string; key: string; rows: Record
 const seedKind: StepKind<SeedStep> = {
   kind: 'seed',
   fields: { table: 'schema-qualified table name', key: 'the conflict column', rows: 'an array of row objects' },
+  // Its rows go in with the step's done record, or not at all; a seed is never resumable.
+  traits: { transaction: 'always', resumable: 'never', repeatable: true },
   prepare(def, ctx) {
     if (typeof def.table !== 'string' || def.table === '') ctx.problem('table', 'expected a table name such as "app.roles"');
     if (typeof def.key !== 'string' || def.key === '') ctx.problem('key', 'expected the name of the key column');

@@ -197,23 +197,70 @@ function toDefinition(name: string, options: StepOptions): StepDefinition {
 }
 
 /**
- * A step kind, contributed by a plugin: how steps of `kind` are checked, fingerprinted and run.
+ * A step kind, contributed by a plugin: how steps of `kind` are checked, fingerprinted and
+ * run. A kind is one of two shapes:
+ * - a **script kind** (no `run`): `prepare` returns the step's SQL as `script`, and the
+ *   engine runs it: in one round trip with the step's records when the step is
+ *   transactional, statement by statement otherwise (a killed `CREATE INDEX CONCURRENTLY`'s
+ *   invalid index is rebuilt);
+ * - a **run kind**: `run` does the work through `ctx.db` / `ctx.exec`, honours `ctx.signal`
+ *   and throws on failure; `prepare` returns no script.
  *
  * How to implement one:
  * 1. Pick a unique `kind` string and list the extra fields your steps carry in `fields`
  *    (anything else is reported as an unknown field).
- * 2. `prepare` validates one definition (report problems with `ctx.problem`) and returns
- *    the text its checksum is computed from, plus an SQL `script` if the step is plain SQL.
- * 3. `run` does the work through `ctx.db` / `ctx.exec`, honours `ctx.signal`, and throws on
- *    failure. The engine records state around it; never record state yourself.
- * 4. Export a builder that returns `{ kind, name, ...fields }` for your users.
+ * 2. Declare its `traits`: whether its steps run in a transaction, can be resumable, can
+ *    be repeatable; where a trait is `'optional'` the user chooses in the step.
+ * 3. `prepare` validates one definition (report problems with `ctx.problem`) and returns
+ *    the text its checksum is computed from (and, for a script kind, the `script`).
+ * 4. Export a builder that returns `{ kind, name, ...fields }` for your users. The engine
+ *    records state around every step; never record state yourself.
+ *
+ * @example
+ * ```ts
+ * const vacuumKind: StepKind<StepDefinition & { table: string }> = {
+ *   kind: 'vacuum',
+ *   fields: { table: 'a table name' },
+ *   traits: { transaction: 'never', resumable: 'never' },
+ *   prepare: (def) => ({ source: def.table }),
+ *   run: (def, ctx) => ctx.exec(`VACUUM ${quoteIdent(def.table)}`),
+ * };
+ * ```
  */
-export interface StepKind<D extends StepDefinition = StepDefinition> {
+export type StepKind<D extends StepDefinition = StepDefinition> = ScriptKind<D> | RunKind<D>;
+
+/** What every kind declares. */
+interface StepKindBase<D extends StepDefinition> {
   readonly kind: string;
   /** Extra fields of this kind, with a short type description for error messages. */
   readonly fields: Readonly<Record<string, string>>;
+  /** What its steps are; unset traits are `'optional'` (the step's own fields decide). */
+  readonly traits?: StepTraits;
   prepare(def: D, ctx: PrepareContext): Awaitable<Prepared>;
+}
+
+/** A kind whose steps are SQL that the engine runs (`prepare` returns the `script`). */
+export interface ScriptKind<D extends StepDefinition = StepDefinition> extends StepKindBase<D> {
+  readonly run?: undefined;
+}
+
+/** A kind whose steps are code: `run` does the work. */
+export interface RunKind<D extends StepDefinition = StepDefinition> extends StepKindBase<D> {
   run(def: D, ctx: StepContext, prepared: Prepared): Promise<void>;
+}
+
+/**
+ * What a kind's steps are. `'always'` / `'never'` fix a trait (a step that asks otherwise
+ * is a config error); `'optional'` lets the step choose (`transaction` defaults to true,
+ * `resumable` to false).
+ */
+export interface StepTraits {
+  /** Run in one transaction with the step's `done` record. @default 'optional' */
+  readonly transaction?: 'always' | 'never' | 'optional';
+  /** Save checkpoints and resume after a stop (a resumable step is never transactional). @default 'optional' */
+  readonly resumable?: 'always' | 'never' | 'optional';
+  /** May be declared with `repeatable(...)`. @default true */
+  readonly repeatable?: boolean;
 }
 
 export interface PrepareContext {
@@ -227,8 +274,8 @@ export interface Prepared {
   /** The text that defines the step; normalised and hashed into its checksum. */
   readonly source: string;
   /**
-   * Plain SQL to run. When set and the step is transactional, the engine sends it in one
-   * round trip together with the state record.
+   * A script kind's SQL (a run kind returns none). Transactional: sent in one round trip
+   * together with the step's records; otherwise run statement by statement.
    */
   readonly script?: string;
 }

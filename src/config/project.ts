@@ -153,8 +153,9 @@ function prepareSteps(config: ResolvedConfig, c: DependencyContainer, p: Problem
     const bad = [
       typeof k?.kind === 'string' && k.kind !== '' ? '' : 'a "kind" name',
       typeof k?.prepare === 'function' ? '' : 'prepare()',
-      typeof k?.run === 'function' ? '' : 'run()',
+      k?.run === undefined || typeof k.run === 'function' ? '' : 'run() as a function (or no run at all: a script kind)',
       k?.fields === undefined || (typeof k.fields === 'object' && k.fields !== null) ? '' : '"fields" (an object)',
+      traitsProblem(k?.traits),
     ].filter(Boolean);
     if (bad.length > 0) p.add('plugins', `step kind #${i + 1} registered for Tokens.StepKind${typeof k?.kind === 'string' ? ` ("${k.kind}")` : ''} lacks ${bad.join(', ')}`);
     else kinds.set(k!.kind!, { ...(k as StepKind<any>), fields: k!.fields ?? {} });
@@ -187,6 +188,8 @@ function prepareSteps(config: ResolvedConfig, c: DependencyContainer, p: Problem
     } catch (err) {
       p.add(`steps[${index}]${label}`, `step kind "${def.kind}" rejected it: ${causeChain(err)}`);
     }
+    // Its shape and traits, once prepare() found the step itself sound.
+    if (result && p.list.length === before) checkShapeAndTraits(kind, def, result, index, label, p);
     if (result && p.list.length === before) prepared[index] = { def, kind, prepared: result, index };
   }));
 
@@ -212,7 +215,7 @@ function prepareSteps(config: ResolvedConfig, c: DependencyContainer, p: Problem
   const byName = new Map(prepared.filter((x) => x !== undefined).map((x) => [x!.def.name, x!] as const));
   return graph.order.map((name) => {
     const x = byName.get(name)!;
-    const transaction = x.def.resumable ? false : (x.def.transaction ?? true);
+    const { transaction, resumable } = stepTraits(x.kind, x.def);
     return {
       ...x,
       plan: {
@@ -222,11 +225,53 @@ function prepareSteps(config: ResolvedConfig, c: DependencyContainer, p: Problem
         checksum: checksum(x.prepared.source),
         repeatable: x.def.repeatable !== undefined,
         transaction,
-        resumable: x.def.resumable === true,
+        resumable,
         description: x.def.description,
       },
     };
   });
+}
+
+/** A kind's traits, read defensively: '' when they are well formed, else what is wrong. */
+function traitsProblem(traits: unknown): string {
+  if (traits === undefined) return '';
+  if (typeof traits !== 'object' || traits === null) return '"traits" as an object';
+  const t = traits as Record<string, unknown>;
+  const modes = ['always', 'never', 'optional', undefined];
+  if (!modes.includes(t.transaction as string) || !modes.includes(t.resumable as string)) return 'traits.transaction and traits.resumable as "always", "never" or "optional"';
+  if (t.repeatable !== undefined && typeof t.repeatable !== 'boolean') return 'traits.repeatable as true or false';
+  return '';
+}
+
+/**
+ * A kind is a script kind (no run(): prepare returns the SQL the engine runs) or a run
+ * kind (run() does the work, prepare returns no script): never a script that nothing
+ * runs. A step asks only for what its kind's traits allow.
+ */
+function checkShapeAndTraits(kind: StepKind<any>, def: StepDefinition, prepared: Prepared, index: number, label: string, p: Problems): void {
+  const at = (field: string) => `steps[${index}]${field ? `.${field}` : ''}${label}`;
+  const script = guarded(at(''), p, () => prepared.script);
+  if (kind.run === undefined && typeof script !== 'string') p.add(at(''), `step kind "${kind.kind}" has no run() (a script kind) but its prepare() returned no script: nothing would run it`);
+  if (kind.run !== undefined && script !== undefined) p.add(at(''), `step kind "${kind.kind}" has run() and its prepare() returned a script too: a kind either returns a script (the engine runs it) or does the work in run(), not both`);
+  const t = kind.traits ?? {};
+  const named = `the "${kind.kind}" step kind`;
+  if (t.transaction === 'always' && def.transaction === false) p.add(at('transaction'), `${named} always runs in a transaction: remove transaction: false`);
+  if (t.transaction === 'never' && def.transaction === true) p.add(at('transaction'), `${named} never runs in a transaction: remove transaction: true`);
+  if (t.resumable === 'always' && def.resumable === false) p.add(at('resumable'), `${named} is always resumable: remove resumable: false`);
+  if ((t.resumable === 'never' || kind.run === undefined) && def.resumable === true) {
+    p.add(at('resumable'), `${named} cannot be resumable${kind.run === undefined ? ' (its SQL runs as a whole)' : ''}: write a function step (run: async (ctx) => ...) that commits batches with ctx.saveCheckpoint`);
+  }
+  if (t.repeatable === false && def.repeatable !== undefined) p.add(at(''), `${named} cannot be repeatable: declare it with step(...)`);
+  const resumable = stepTraits(kind, def).resumable;
+  if (resumable && def.transaction === true) p.add(at('transaction'), 'a resumable step commits its own batches (ctx.saveCheckpoint): it cannot also be transaction: true');
+}
+
+/** What a step is, from its kind's traits and, where they let it choose, its own fields. */
+function stepTraits(kind: StepKind<any>, def: StepDefinition): { transaction: boolean; resumable: boolean } {
+  const t = kind.traits ?? {};
+  const resumable = t.resumable === 'always' ? true : t.resumable === 'never' || kind.run === undefined ? false : def.resumable === true;
+  const transaction = resumable ? false : t.transaction === 'always' ? true : t.transaction === 'never' ? false : (def.transaction ?? true);
+  return { transaction, resumable };
 }
 
 export type { UserConfig };

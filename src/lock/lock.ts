@@ -18,6 +18,7 @@
  */
 import type { DependencyContainer } from 'tsyringe';
 import type { Session } from '../db.js';
+import { LOCK_LOST_CODE } from '../classify.js';
 import type { ResolvedConfig } from '../config/dsl.js';
 export interface LockHolder {
   readonly owner: string;
@@ -117,8 +118,6 @@ export function pollDelay(attempt: number): number {
 /** How often waiters report "waiting for lock": every few seconds. */
 export const WAIT_REPORT_MS = 3000;
 
-/** Raised (SQLSTATE ZS001) by the fence when the run lock is no longer ours. */
-export const LOCK_LOST_CODE = 'ZS001';
 
 /**
  * One statement that fails the surrounding transaction unless `condition` holds: the
@@ -134,20 +133,8 @@ export function fenced(fence: string, sql: string): string {
   return fence ? `${fence};\n${sql}` : sql;
 }
 
-/** Messages of a connection that died under the driver (no SQLSTATE): terminated, reset, closed. */
-export const CONNECTION_FAULT_MESSAGE = /Connection terminated|connection (?:was )?closed|Client has encountered a connection error|ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|socket hang up/i;
-
-/**
- * A connection-level fault (the server terminated the session, the network dropped it):
- * nothing was decided on that connection, so a lock waiter reconnects and keeps waiting
- * instead of failing the run.
- */
-export function isConnectionFault(err: unknown): boolean {
-  const code = (err as { code?: string })?.code;
-  if (code && /^[0-9A-Z]{5}$/.test(code)) return code === '57P01' || code === '57P02' || code === '57P03' || code.startsWith('08');
-  const message = String((err as Error)?.message ?? '');
-  return CONNECTION_FAULT_MESSAGE.test(message) || /not queryable/i.test(message);
-}
+// Connection faults are told apart by the one classifier (src/classify.ts).
+export { CONNECTION_FAULT_MESSAGE, isConnectionFault, LOCK_LOST_CODE } from '../classify.js';
 
 /** Run `fn` on `s` with a session lock_timeout of `ms`, reset afterwards (the connection goes back to the pool). */
 export async function withLockTimeout<T>(s: Session, ms: number, fn: () => Promise<T>): Promise<T> {

@@ -31,7 +31,9 @@ t('a step busy in synchronous code: SIGTERM ends the process at the cleanup dead
   const run = startCli(['apply'], { cwd: d.dir, url: ctx.db.url, env: { STUCK: 'busy' } });
   await waitFor(run.child, /entering a busy loop/);
   const { r, ms } = await killTimed(run, 'SIGTERM');
-  assert.is(r.signal, 'SIGTERM', `${r.code} ${r.stdout}${r.stderr}`);
+  // SIGTERM raised once the watchdog removed main's listeners; SIGKILL 0.3 s later if the
+  // inspector could not get into the busy thread in time (seen at a load average of 12).
+  assert.ok(r.signal === 'SIGTERM' || r.signal === 'SIGKILL', `ended by a signal: ${r.code} ${r.signal} ${r.stdout}${r.stderr}`);
   assert.ok(ms >= 1800, `ended by the watchdog at the cleanup deadline, not before: ${Math.round(ms)} ms`);
   assert.ok(ms < 8000, `ended within the cleanup deadline (2 s, plus room for a loaded machine): ${Math.round(ms)} ms`);
   assert.match(r.stderr, /cleanup after SIGTERM took longer than 2 s.*ending the process now \(SIGTERM\)/);

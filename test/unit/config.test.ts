@@ -176,7 +176,42 @@ test('a contract of the wrong shape, a factory that throws, a broken step kind: 
   );
   one(factory, /^plugins\[0\] \(plugin "lock"\): could not provide Tokens\.Lock: no lock today$/);
   const kind = lines(await loadProblems({ plugins: [{ name: 'k', register: (c) => c.register(Tokens.StepKind, { useValue: { kind: 'x' } as never }) }], steps: [step('a', { sql: 'SELECT 1' })] }));
-  one(kind, /step kind #3 registered for Tokens\.StepKind \("x"\) lacks prepare\(\), run\(\)/);
+  one(kind, /step kind #3 registered for Tokens\.StepKind \("x"\) lacks prepare\(\)$/);
+});
+
+test('step kinds: a script kind or a run kind, never a script nothing runs; traits a step must respect', async () => {
+  const run = async () => undefined;
+  const kinds = [
+    { kind: 'noscript', fields: {}, prepare: () => ({ source: 'x' }) },
+    { kind: 'both', fields: {}, prepare: () => ({ source: 'x', script: 'SELECT 1' }), run },
+    { kind: 'fixed', fields: {}, traits: { transaction: 'always', resumable: 'never', repeatable: false }, prepare: () => ({ source: 'x' }), run },
+    { kind: 'batch', fields: {}, traits: { resumable: 'always' }, prepare: () => ({ source: 'x' }), run },
+    { kind: 'odd', fields: {}, traits: { transaction: 'sometimes' }, prepare: () => ({ source: 'x' }), run },
+  ];
+  const ps = lines(
+    await loadProblems({
+      plugins: [{ name: 'kinds', register: (c) => kinds.forEach((k) => c.register(Tokens.StepKind, { useValue: k as never })) }],
+      steps: [
+        { kind: 'noscript', name: 'a', after: [] },
+        { kind: 'both', name: 'b', after: [] },
+        { kind: 'fixed', name: 'c', after: [], transaction: false },
+        { kind: 'fixed', name: 'd', after: [], resumable: true },
+        { kind: 'fixed', name: 'e', after: [], repeatable: { lastRun: () => 1 } },
+        { kind: 'batch', name: 'f', after: [], resumable: false },
+        step('g', { after: [], sql: 'SELECT 1', resumable: true } as never),
+        step('h', { after: [], run, resumable: true, transaction: true }),
+      ] as never,
+    }),
+  );
+  one(ps, /^plugins: step kind #\d+ registered for Tokens\.StepKind \("odd"\) lacks traits\.transaction and traits\.resumable as "always", "never" or "optional"$/);
+  one(ps, /^steps\[0\] \(step "a"\): step kind "noscript" has no run\(\) \(a script kind\) but its prepare\(\) returned no script: nothing would run it$/);
+  one(ps, /^steps\[1\] \(step "b"\): step kind "both" has run\(\) and its prepare\(\) returned a script too/);
+  one(ps, /^steps\[2\]\.transaction \(step "c"\): the "fixed" step kind always runs in a transaction: remove transaction: false$/);
+  one(ps, /^steps\[3\]\.resumable \(step "d"\): the "fixed" step kind cannot be resumable/);
+  one(ps, /^steps\[4\] \(step "e"\): the "fixed" step kind cannot be repeatable/);
+  one(ps, /^steps\[5\]\.resumable \(step "f"\): the "batch" step kind is always resumable/);
+  one(ps, /^steps\[6\]\.resumable \(step "g"\): the "sql" step kind cannot be resumable \(its SQL runs as a whole\)/);
+  one(ps, /^steps\[7\]\.transaction \(step "h"\): a resumable step commits its own batches/);
 });
 
 /** The problems of loading `config` with `env`, as `key: message` lines. */

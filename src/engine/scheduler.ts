@@ -1,0 +1,180 @@
+/**
+ * The scheduler: runs the work of a Plan while the caller holds the run lock. A ready
+ * queue (ties go to the step declared first) starts independent branches at once, up to
+ * the pool's size; each step is a StepRun (its attempts, retries and records); a step that
+ * did not end applied blocks its dependants.
+ *
+ * Every step gets the run's AbortSignal. When it aborts (signal, deadline, lock lost),
+ * no new step starts, resumable steps stop at their next checkpoint, and a step that
+ * stopped is recorded `interrupted` with its last committed checkpoint. Steps still
+ * running at `settleBy` are abandoned, so the run can end.
+ */
+import type { Database } from '../db.js';
+import type { StateStore, StepState } from '../state/store.js';
+import type { ResolvedConfig } from '../config/resolve.js';
+import type { ResolvedStep } from '../config/project.js';
+import type { EngineEvents } from './events.js';
+import { WORK_ACTIONS, type Action, type Plan, type PlanEntry } from '../plan/planner.js';
+import { causeChain, redact } from '../errors.js';
+import type { FaultTrap } from './faults.js';
+import { MinHeap } from '../plan/graph.js';
+import type { Recorder } from './recorder.js';
+import { StepRun } from './step-run.js';
+
+export type StepStatus = 'applied' | 'skipped' | 'failed' | 'blocked' | 'interrupted' | 'drift';
+
+export interface StepResult {
+  readonly step: string;
+  readonly action: Action;
+  readonly reason: string;
+  readonly status: StepStatus;
+  readonly durationMs?: number;
+  readonly error?: string;
+}
+
+export interface ExecuteOptions {
+  readonly plan: Plan;
+  readonly steps: readonly ResolvedStep[];
+  readonly state: ReadonlyMap<string, StepState>;
+  readonly db: Database;
+  /** Where the state is read (a retry, an interruption: what really committed). */
+  readonly store: StateStore;
+  /** Where every record and checkpoint is written, fenced. */
+  readonly recorder: Recorder;
+  readonly config: ResolvedConfig;
+  readonly events: EngineEvents;
+  /** The run's signal: aborted when the run must stop. */
+  readonly signal: AbortSignal;
+  /** Steps at once; the caller caps it at what the pool allows. */
+  readonly concurrency: number;
+  /** Called when a write finds the lock lost (the fence failed): the run must stop. */
+  readonly onLockLost?: (message: string) => void;
+  /**
+   * Routes errors a step's code leaves behind (timers, unhandled rejections,
+   * `process.exit`) to that step. Without it, such errors are Node's business.
+   */
+  readonly faults?: FaultTrap;
+  /**
+   * After the run was asked to stop: the time (epoch ms) by which a running step must have
+   * settled. A step still running then (it ignores the signal, or never settles) is
+   * abandoned: recorded interrupted, its transaction rolled back, so the run can end.
+   */
+  readonly settleBy?: () => number | undefined;
+  /** A step failed after it was recorded done (its code left an error behind): the run must stop. */
+  readonly onLateFault?: (step: string, message: string) => void;
+  /**
+   * Records written after a step settled (a late fault): the caller waits for them before
+   * it releases the lock, then closes them (a fault after that fails the run, but the
+   * journal, no longer ours to write, keeps `done`).
+   */
+  readonly late?: { readonly writes: Set<Promise<unknown>>; closed: boolean };
+}
+
+type Status = 'pending' | 'running' | StepStatus;
+
+export async function executePlan(o: ExecuteOptions): Promise<StepResult[]> {
+  const byName = new Map(o.steps.map((s) => [s.def.name, s] as const));
+  const status = new Map<string, Status>();
+  const results = new Map<string, StepResult>();
+  const finish = (r: StepResult) => {
+    status.set(r.step, r.status);
+    results.set(r.step, r);
+  };
+  for (const e of o.plan.entries) {
+    if (WORK_ACTIONS.has(e.action)) status.set(e.step, 'pending');
+    else {
+      finish({ step: e.step, action: e.action, reason: e.reason, status: e.action === 'skip' ? 'skipped' : e.action === 'drift' ? 'drift' : 'blocked' });
+      if (e.action === 'blocked') o.events.emit({ type: 'step.blocked', step: e.step, reason: e.reason });
+    }
+  }
+  // A ready queue: each pending step waits for its dependencies; when one finishes, only
+  // its dependants are looked at (O(steps + edges), not a rescan of every step).
+  const pending = o.plan.entries.filter((e) => WORK_ACTIONS.has(e.action));
+  const index = new Map(o.plan.entries.map((e, i) => [e.step, i] as const));
+  const dependants = new Map<string, PlanEntry[]>();
+  const waiting = new Map<string, number>();
+  // Ties go to the step declared first (a heap of plan positions): deterministic order.
+  const ready = new MinHeap();
+  const bad = (st: Status | undefined) => st === 'failed' || st === 'blocked' || st === 'interrupted' || st === 'drift';
+  // Iterative: a failure at the head of a 10,000-step chain must not overflow the stack.
+  const block = (first: PlanEntry, firstReason: string) => {
+    const todo: Array<[PlanEntry, string]> = [[first, firstReason]];
+    while (todo.length > 0) {
+      const [e, reason] = todo.pop()!;
+      if (status.get(e.step) !== 'pending') continue;
+      finish({ step: e.step, action: e.action, reason, status: 'blocked' });
+      o.events.emit({ type: 'step.blocked', step: e.step, reason });
+      for (const d of dependants.get(e.step) ?? []) todo.push([d, `not run: depends on blocked step "${e.step}"`]);
+    }
+  };
+  for (const e of pending) {
+    let n = 0;
+    for (const d of e.after) {
+      const st = status.get(d);
+      if (st === 'applied' || st === 'skipped') continue;
+      n++;
+      if (!dependants.has(d)) dependants.set(d, []);
+      dependants.get(d)!.push(e);
+    }
+    waiting.set(e.step, n);
+  }
+  for (const e of pending) {
+    const b = e.after.find((d) => bad(status.get(d)));
+    if (b !== undefined) block(e, `not run: depends on ${status.get(b)} step "${b}"`);
+    else if (waiting.get(e.step) === 0) ready.push(index.get(e.step)!);
+  }
+  const settle = (r: StepResult) => {
+    finish(r);
+    for (const d of dependants.get(r.step) ?? []) {
+      if (r.status !== 'applied') block(d, `not run: depends on ${r.status} step "${r.step}"`);
+      else {
+        const n = waiting.get(d.step)! - 1;
+        waiting.set(d.step, n);
+        if (n === 0 && status.get(d.step) === 'pending') ready.push(index.get(d.step)!);
+      }
+    }
+  };
+  const running = new Map<Promise<void>, StepRun>();
+  let stopHandled = false;
+  let abandonTimer: NodeJS.Timeout | undefined;
+  let wake: (() => void) | undefined;
+  const abandonAll = () => {
+    for (const r of running.values()) r.abandon();
+  };
+  const onAbort = () => wake?.();
+  o.signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    for (;;) {
+      if (o.signal.aborted && !stopHandled) {
+        stopHandled = true;
+        for (const e of pending) block(e, 'not run: the run was stopped');
+        // Steps still running get until settleBy to stop; then they are abandoned.
+        const by = o.settleBy?.();
+        if (by !== undefined) abandonTimer = setTimeout(abandonAll, Math.max(0, by - Date.now()));
+      }
+      while (running.size < o.concurrency && ready.size > 0 && !o.signal.aborted) {
+        const e = o.plan.entries[ready.pop()]!;
+        if (status.get(e.step) !== 'pending') continue;
+        status.set(e.step, 'running');
+        const sr = new StepRun(e, byName.get(e.step)!, o);
+        const p: Promise<void> = sr.run().then(settle, (err) =>
+          settle({ step: e.step, action: e.action, reason: e.reason, status: 'failed', error: redact(causeChain(err), o.config.secrets) }),
+        );
+        const tracked = p.finally(() => running.delete(tracked));
+        running.set(tracked, sr);
+      }
+      if (running.size === 0) break;
+      // Wake up on the first step to settle, or on a stop (to arm the abandon timer).
+      const stopped = new Promise<void>((r) => {
+        wake = r;
+        if (o.signal.aborted && !stopHandled) r();
+      });
+      await Promise.race([...running.keys(), stopped]);
+      wake = undefined;
+    }
+  } finally {
+    clearTimeout(abandonTimer);
+    o.signal.removeEventListener('abort', onAbort);
+  }
+  return o.plan.entries.map((e) => results.get(e.step)!);
+}

@@ -1,0 +1,47 @@
+/**
+ * The SQL around a step's own transaction: asynchronous commit, the mark that tells
+ * whether the step ended the transaction itself, and the reset of what it set on its
+ * session. Strings only; the step run sends them.
+ */
+import type { Database } from '../db.js';
+
+/**
+ * A transactional step's work and its `done` record commit together, so they are made
+ * durable together too: if the server crashed before the WAL flush, both would be lost
+ * and the next run would simply run the step again. Its commit therefore need not wait
+ * for the flush (one fsync per step was most of the bookkeeping cost: bench/README.md);
+ * `flushCommits` makes everything durable before `apply` reports success.
+ */
+export const ASYNC_COMMIT = 'SET LOCAL synchronous_commit = off';
+
+/** SQLSTATE of a step that ended the transaction the engine runs it in. */
+export const STEP_ENDED_TX_CODE = 'ZS002';
+
+/**
+ * The step's transaction is marked (a transaction-local setting) when it begins, and the
+ * mark is checked before its `done` record: a `COMMIT` or `ROLLBACK` in the step's own SQL
+ * (`db.raw('ROLLBACK')`, or in an SQL file) ends that transaction, the mark with it, and
+ * the step fails instead of being recorded done over work that is not there.
+ */
+export function transactionMark(id: string): { set: string; check: string } {
+  return {
+    set: `SET LOCAL zsetup.step_tx = '${id}'`,
+    check: `DO $zsetup_tx$ BEGIN IF current_setting('zsetup.step_tx', true) IS DISTINCT FROM '${id}' THEN RAISE EXCEPTION 'the step ended the transaction zsetup runs it in (a COMMIT or ROLLBACK in its SQL): its work is not what would be recorded; remove it, or declare the step transaction: false' USING ERRCODE = '${STEP_ENDED_TX_CODE}'; END IF; END $zsetup_tx$`,
+  };
+}
+
+/**
+ * Undo what a step's code set on its session (`SET search_path`, `SET ROLE`,
+ * `SET default_transaction_read_only`): the connection goes back to the pool, and the next
+ * step and the engine's own records must not run under it. `RESET ALL` leaves the role
+ * alone, hence `RESET ROLE`; the pool's own settings are then made again.
+ */
+export function sessionReset(db: Database): string {
+  return `RESET ALL;\nRESET ROLE${db.sessionSetup ? `;\n${db.sessionSetup}` : ''}`;
+}
+
+
+/** One synchronous commit flushes the WAL up to it, and so every asynchronous commit before it. */
+export async function flushCommits(db: Database): Promise<void> {
+  await db.withSession((s) => s.exec('SELECT txid_current()'));
+}

@@ -1,0 +1,42 @@
+/**
+ * Recovery: a step whose latest record is `started` by another owner, seen while we hold
+ * the run lock, is stuck by definition (the lock proves its owner is gone). It is recorded
+ * `interrupted` (fenced, through the recorder, like every other record), with its last
+ * checkpoint, so the next attempt resumes from there. No cleanup command by hand.
+ */
+import type { EngineEvents } from '../engine/events.js';
+import type { Recorder } from '../engine/recorder.js';
+import type { StateStore, StepState } from '../state/store.js';
+
+/**
+ * A step whose latest record is `started` by another owner, seen while we hold the lock,
+ * is stuck by definition (the lock proves its owner is gone): record it interrupted.
+ */
+export async function recoverStuck(
+  store: StateStore,
+  state: Map<string, StepState>,
+  owner: string,
+  events: EngineEvents,
+  recorder: Pick<Recorder, 'record'>,
+): Promise<Map<string, StepState>> {
+  const stuck = stuckSteps(state, owner);
+  if (stuck.length === 0) return state;
+  for (const s of stuck) {
+    await recorder.record({
+      step: s.step,
+      event: 'interrupted',
+      owner,
+      checksum: s.latest.checksum,
+      checkpoint: s.checkpoint?.value,
+      error: `recovered: started by ${s.latest.owner} at ${s.latest.at.toISOString()}; that run is gone (we hold the lock)`,
+    });
+    events.emit({ type: 'step.recovered', step: s.step, previousOwner: s.latest.owner, startedAt: s.latest.at.toISOString() });
+  }
+  return store.load();
+}
+
+/** Steps whose latest record is `started` by another owner. */
+export function stuckSteps(state: Map<string, StepState>, owner: string): StepState[] {
+  return [...state.values()].filter((s) => s.latest.event === 'started' && s.latest.owner !== owner);
+}
+
