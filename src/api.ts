@@ -4,7 +4,7 @@
  * database, lock timeout, failed step, interruption): the CLI maps results to exit codes.
  */
 import { Tokens, resolveContract } from './container.js';
-import { ConfigError, LockTimeoutError } from './errors.js';
+import { ConfigError, LockTimeoutError, StepError } from './errors.js';
 import type { StopReason } from './engine/events.js';
 import { executePlan, type StepResult } from './engine/scheduler.js';
 import { flushCommits } from './engine/transaction.js';
@@ -68,17 +68,38 @@ export interface StatusResult {
   error?: Error;
 }
 
-/** Dry run: what `apply` would do, and why. Never writes. */
+/**
+ * Dry run: what `apply` would do, and why. Never writes.
+ * @example
+ * ```ts
+ * import { plan } from 'zsetup';
+ *
+ * const r = await plan({ configFile: 'zitadel.setup.ts' });
+ * for (const e of r.plan?.entries ?? []) console.log(e.step, e.action, e.reason);
+ * ```
+ */
 export async function plan(options: BaseOptions = {}): Promise<PlanResult> {
   return session(options, 'plan', async (project, db, _run, faults) => {
     const store = resolveContract(project.container, Tokens.StateStore, project.registrations, project.config.displayFile);
     const state = await store.load();
-    const p = await planFor(project, state, false, faults);
-    return { status: 'ok', plan: p, target: db.target };
+    const planned = await planFor(project, state, false, faults);
+    return { status: 'ok', plan: planned, target: db.target };
   });
 }
 
-/** Run the plan under the run lock. */
+/**
+ * Run the plan under the run lock: every pending step, in dependency order. Never throws
+ * for a bad config, an unreachable database, a lock timeout or a failed step: see `status`.
+ * @example
+ * ```ts
+ * import { apply } from 'zsetup';
+ *
+ * const ac = new AbortController();
+ * process.once('SIGTERM', () => ac.abort());
+ * const r = await apply({ configFile: 'zitadel.setup.ts', signal: ac.signal });
+ * if (r.status !== 'ok') console.error(r.error?.message ?? r.steps.find((s) => s.error)?.error?.message);
+ * ```
+ */
 export async function apply(options: ApplyOptions = {}): Promise<ApplyResult> {
   const t0 = performance.now();
   let stop: StopReason | undefined;
@@ -107,10 +128,10 @@ export async function apply(options: ApplyOptions = {}): Promise<ApplyResult> {
         await store.init();
         return recoverStuck(store, await store.load(), config.owner, events, recorder);
       });
-      const p = await planFor(project, state, options.allowDrift ?? false, faults);
-      const base = { plan: p, target: db.target, owner: config.owner };
-      if (p.drift > 0) {
-        const names = p.entries.filter((e) => e.action === 'drift').map((e) => `"${e.step}" (${e.reason})`);
+      const planned = await planFor(project, state, options.allowDrift ?? false, faults);
+      const base = { plan: planned, target: db.target, owner: config.owner };
+      if (planned.drift > 0) {
+        const names = planned.entries.filter((entry) => entry.action === 'drift').map((entry) => `"${entry.step}" (${entry.reason})`);
         return {
           ...base,
           status: 'drift',
@@ -120,7 +141,7 @@ export async function apply(options: ApplyOptions = {}): Promise<ApplyResult> {
             {
               file: config.displayFile,
               path: '',
-              message: `refusing to apply: ${p.drift} once-only step${p.drift > 1 ? 's' : ''} changed after ${p.drift > 1 ? 'they' : 'it'} ran: ${names.join(', ')}. Revert the change, give the new content a new step name, or pass --allow-drift to leave ${p.drift > 1 ? 'them' : 'it'} as applied`,
+              message: `refusing to apply: ${planned.drift} once-only step${planned.drift > 1 ? 's' : ''} changed after ${planned.drift > 1 ? 'they' : 'it'} ran: ${names.join(', ')}. Revert the change, give the new content a new step name, or pass --allow-drift to leave ${planned.drift > 1 ? 'them' : 'it'} as applied`,
             },
           ]),
         };
@@ -140,7 +161,7 @@ export async function apply(options: ApplyOptions = {}): Promise<ApplyResult> {
         run.stop({ kind: 'fault', message: `step "${step}" failed: ${message}` });
       };
       const late = { writes: new Set<Promise<unknown>>(), closed: false };
-      const steps = await executePlan({ plan: p, steps: project.steps, state, db, store, recorder, config, events, signal: run.signal, concurrency, onLockLost, faults, settleBy, onLateFault, late });
+      const steps = await executePlan({ plan: planned, steps: project.steps, state, db, store, recorder, config, events, signal: run.signal, concurrency, onLockLost, faults, settleBy, onLateFault, late });
       // Let leftovers of the last step surface, and their records land, while we hold the lock.
       await new Promise((r) => setImmediate(r));
       await Promise.allSettled([...late.writes]);
@@ -158,7 +179,7 @@ export async function apply(options: ApplyOptions = {}): Promise<ApplyResult> {
   const out: ApplyResult = { steps: [], ...r, durationMs: performance.now() - t0 };
   // A fault left behind by a step's code, even one that surfaced while the run was closing
   // (releasing its lock, closing the pool), fails the run and that step.
-  if (lateFailures.size > 0) out.steps = out.steps.map((s) => (lateFailures.has(s.step) && s.status === 'applied' ? { ...s, status: 'failed', error: lateFailures.get(s.step) } : s));
+  if (lateFailures.size > 0) out.steps = out.steps.map((s) => (lateFailures.has(s.step) && s.status === 'applied' ? { ...s, status: 'failed', error: new StepError(s.step, lateFailures.get(s.step)!) } : s));
   if (stop?.kind === 'fault' && (out.status === 'ok' || out.status === 'interrupted')) {
     out.status = 'failed';
     out.stop = stop;
@@ -179,6 +200,13 @@ export async function apply(options: ApplyOptions = {}): Promise<ApplyResult> {
  * Record every stuck step (latest record `started` by an owner that is gone) as
  * interrupted, in one call. Refuses while a live run holds the lock (lock-timeout).
  * `apply` does the same on its own; this is for operators who want it by hand.
+ * @example
+ * ```ts
+ * import { cleanup } from 'zsetup';
+ *
+ * const r = await cleanup({ configFile: 'zitadel.setup.ts' });
+ * console.log(r.recovered.map((s) => `${s.step} (left by ${s.previousOwner})`));
+ * ```
  */
 export async function cleanup(options: BaseOptions = {}): Promise<CleanupResult> {
   const r = await session<CleanupResult>(options, 'cleanup', async (project, db, run) => {
@@ -210,7 +238,16 @@ export async function cleanup(options: BaseOptions = {}): Promise<CleanupResult>
   return { recovered: [], ...r };
 }
 
-/** Each step's recorded state, or (history) every recorded event. Never writes. */
+/**
+ * Each step's recorded state, or (history) every recorded event. Never writes.
+ * @example
+ * ```ts
+ * import { status } from 'zsetup';
+ *
+ * const r = await status({ configFile: 'zitadel.setup.ts' });
+ * const stuck = r.steps?.filter((s) => s.state === 'started') ?? [];
+ * ```
+ */
 export async function status(options: BaseOptions & { history?: boolean } = {}): Promise<StatusResult> {
   return session(options, 'status', async (project, db) => {
     const store = resolveContract(project.container, Tokens.StateStore, project.registrations, project.config.displayFile);

@@ -38,7 +38,14 @@ function isConnectionCode(code: string): boolean {
   return code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03';
 }
 
-/** What kind of fault `err` is (see the module comment). */
+/**
+ * What kind of fault `err` is (see the module comment).
+ * @example
+ * ```ts
+ * try { await db.withSession((s) => s.exec(sql)); }
+ * catch (err) { if (classifyFault(err) === 'connection') reconnect(); else throw err; }
+ * ```
+ */
 export function classifyFault(err: unknown): FaultClass {
   const errors = errorChain(err);
   if (errors.some((e) => e.code === LOCK_LOST_CODE)) return 'lock-lost';

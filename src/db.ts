@@ -61,7 +61,10 @@ export interface Database {
   close(): Promise<void>;
 }
 
-/** Quote an identifier (schema, table) that comes from config: `a"b` -> `"a""b"`. */
+/**
+ * Quote an identifier (schema, table) that comes from config: `a"b` -> `"a""b"`.
+ * @example `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(config.state.schema)}` // "zsetup"
+ */
 export function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
@@ -69,6 +72,7 @@ export function quoteIdent(name: string): string {
 /**
  * Quote a literal for scripts sent without parameters. The `E'...'` form escapes
  * backslashes too, so it is safe whatever `standard_conforming_strings` says.
+ * @example `SELECT ${quoteLiteral("it's")}` // E'it''s'
  */
 export function quoteLiteral(value: string | number | boolean | null | undefined): string {
   if (value === null || value === undefined) return 'NULL';

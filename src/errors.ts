@@ -21,6 +21,24 @@ export interface ConfigProblem {
   message: string;
 }
 
+/**
+ * Why a step did not end applied (`StepResult.error`): a readable message with the
+ * password scrubbed, the step, the SQLSTATE when the database gave one, and the original
+ * error as `cause` for programmatic callers.
+ */
+export class StepError extends ZsetupError {
+  readonly code: string | undefined;
+  constructor(
+    readonly step: string,
+    message: string,
+    cause?: unknown,
+  ) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.name = 'StepError';
+    this.code = errorChain(cause).find((e) => e.code !== undefined && /^[0-9A-Z]{5}$/.test(e.code))?.code;
+  }
+}
+
 /** Bad config or usage: exit code 2, database untouched. */
 export class ConfigError extends ZsetupError {
   readonly problems: readonly ConfigProblem[];
@@ -88,15 +106,11 @@ export function passwordsIn(url: string | undefined): string[] {
   return out.filter((s) => s !== '');
 }
 
-/** The secrets known so far (for tests and diagnostics: never print them). */
-export function knownSecretCount(): number {
-  return knownSecrets.size;
-}
-
 /**
  * Remove anything that looks like a password from a text before it is shown: the
  * userinfo password of any URL, `password=...` / `password: ...` values, and every secret
  * remembered with `rememberSecret` (plus `secrets`).
+ * @example redact('connect postgres://root:s3cret@db/zitadel failed') // 'connect postgres://root:***@db/zitadel failed'
  */
 export function redact(text: string, secrets: readonly string[] = [], o: { patterns?: boolean } = {}): string {
   let out = String(text);
@@ -148,6 +162,7 @@ export function redactDeep<T>(value: T, secrets: readonly string[] = []): T {
  * Any thrown value, as one readable line: an Error's message; a plain object's `message`
  * and `code`; `undefined`, `null`, numbers, symbols and empty strings said as what they
  * are. Never empty, never `[object Object]`, never throws.
+ * @example describeThrown({ message: 'vault said no', code: 'E_VAULT' }) // 'vault said no (code E_VAULT)'
  */
 export function describeThrown(v: unknown): string {
   try {
@@ -179,7 +194,10 @@ export function describeThrown(v: unknown): string {
   }
 }
 
-/** Flatten an error and its causes into one line: `a: b: c`. Never empty. */
+/**
+ * Flatten an error and its causes into one line: `a: b: c`. Never empty.
+ * @example causeChain(new Error('step failed', { cause: pgError })) // 'step failed: relation "t" does not exist (SQLSTATE 42P01)'
+ */
 export function causeChain(err: unknown): string {
   const parts: string[] = [];
   for (const { value: e } of errorChain(err)) {

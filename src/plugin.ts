@@ -50,7 +50,7 @@ export { EngineEvents, describeStop } from './engine/events.js';
 export { Tokens, instanceCachingFactory, resolveAllOrNone } from './container.js';
 
 // Errors
-export { ZsetupError, ConfigError, LockTimeoutError, DatabaseUnreachableError, LockLostError, describeThrown, causeChain, redact, type ConfigProblem } from './errors.js';
+export { ZsetupError, ConfigError, StepError, LockTimeoutError, DatabaseUnreachableError, LockLostError, describeThrown, causeChain, redact, type ConfigProblem } from './errors.js';
 
 // Helpers
 export { parseDuration, formatMs, MAX_DURATION_MS } from './config/duration.js';

@@ -34,7 +34,10 @@ import {
   type LockKind,
 } from '../../src/plugin.js';
 
-/** Stop a dead client's running statement within 2 s (PostgreSQL 14+). */
+/**
+ * Stop a dead client's running statement within 2 s (PostgreSQL 14+):
+ * https://www.postgresql.org/docs/current/runtime-config-connection.html#GUC-CLIENT-CONNECTION-CHECK-INTERVAL
+ */
 const CHECK_INTERVAL = 'SET client_connection_check_interval = 2000';
 
 /**

@@ -15,6 +15,7 @@ export const MAX_DURATION_MS = 2 ** 31 - 1;
  * milliseconds (a positive fraction below 1 ms counts as 1 ms). Returns undefined for
  * anything else (negative, NaN, Infinity, unknown units), so callers can report the key.
  * The range is the caller's to check (see MAX_DURATION_MS).
+ * @example parseDuration('1h30m') // 5_400_000; parseDuration(250) // 250; parseDuration('soon') // undefined
  */
 export function parseDuration(v: Duration | undefined): number | undefined {
   let ms: number | undefined;
@@ -39,7 +40,10 @@ export function parseDuration(v: Duration | undefined): number | undefined {
   return whole === 0 && ms > 0 ? 1 : whole;
 }
 
-/** `1234` -> `1.23 s`, `61000` -> `1m01s`: for people. */
+/**
+ * `1234` -> `1.23 s`, `61000` -> `1m01s`: for people.
+ * @example formatMs(1500) // '1.50 s'
+ */
 export function formatMs(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)} ms`;
   if (ms < 60_000) return `${(ms / 1000).toFixed(2)} s`;

@@ -219,9 +219,9 @@ function prepareSteps(config: ResolvedConfig, c: DependencyContainer, p: Problem
     return {
       ...x,
       plan: {
-        name,
+        step: name,
         kind: x.def.kind,
-        deps: graph.deps.get(name) ?? [],
+        after: graph.deps.get(name) ?? [],
         checksum: checksum(x.prepared.source),
         repeatable: x.def.repeatable !== undefined,
         transaction,

@@ -15,7 +15,7 @@ import type { ResolvedConfig } from '../config/resolve.js';
 import type { ResolvedStep } from '../config/project.js';
 import type { EngineEvents } from './events.js';
 import { WORK_ACTIONS, type Action, type Plan, type PlanEntry } from '../plan/planner.js';
-import { causeChain, redact } from '../errors.js';
+import { StepError, causeChain, redact } from '../errors.js';
 import type { FaultTrap } from './faults.js';
 import { MinHeap } from '../plan/graph.js';
 import type { Recorder } from './recorder.js';
@@ -29,7 +29,8 @@ export interface StepResult {
   readonly reason: string;
   readonly status: StepStatus;
   readonly durationMs?: number;
-  readonly error?: string;
+  /** Why it failed or was interrupted: the message as printed, the original as `cause`. */
+  readonly error?: StepError;
 }
 
 export interface ExecuteOptions {
@@ -72,25 +73,25 @@ export interface ExecuteOptions {
 
 type Status = 'pending' | 'running' | StepStatus;
 
-export async function executePlan(o: ExecuteOptions): Promise<StepResult[]> {
-  const byName = new Map(o.steps.map((s) => [s.def.name, s] as const));
+export async function executePlan(options: ExecuteOptions): Promise<StepResult[]> {
+  const byName = new Map(options.steps.map((s) => [s.def.name, s] as const));
   const status = new Map<string, Status>();
   const results = new Map<string, StepResult>();
   const finish = (r: StepResult) => {
     status.set(r.step, r.status);
     results.set(r.step, r);
   };
-  for (const e of o.plan.entries) {
+  for (const e of options.plan.entries) {
     if (WORK_ACTIONS.has(e.action)) status.set(e.step, 'pending');
     else {
       finish({ step: e.step, action: e.action, reason: e.reason, status: e.action === 'skip' ? 'skipped' : e.action === 'drift' ? 'drift' : 'blocked' });
-      if (e.action === 'blocked') o.events.emit({ type: 'step.blocked', step: e.step, reason: e.reason });
+      if (e.action === 'blocked') options.events.emit({ type: 'step.blocked', step: e.step, reason: e.reason });
     }
   }
   // A ready queue: each pending step waits for its dependencies; when one finishes, only
   // its dependants are looked at (O(steps + edges), not a rescan of every step).
-  const pending = o.plan.entries.filter((e) => WORK_ACTIONS.has(e.action));
-  const index = new Map(o.plan.entries.map((e, i) => [e.step, i] as const));
+  const pending = options.plan.entries.filter((e) => WORK_ACTIONS.has(e.action));
+  const index = new Map(options.plan.entries.map((e, i) => [e.step, i] as const));
   const dependants = new Map<string, PlanEntry[]>();
   const waiting = new Map<string, number>();
   // Ties go to the step declared first (a heap of plan positions): deterministic order.
@@ -103,7 +104,7 @@ export async function executePlan(o: ExecuteOptions): Promise<StepResult[]> {
       const [e, reason] = todo.pop()!;
       if (status.get(e.step) !== 'pending') continue;
       finish({ step: e.step, action: e.action, reason, status: 'blocked' });
-      o.events.emit({ type: 'step.blocked', step: e.step, reason });
+      options.events.emit({ type: 'step.blocked', step: e.step, reason });
       for (const d of dependants.get(e.step) ?? []) todo.push([d, `not run: depends on blocked step "${e.step}"`]);
     }
   };
@@ -142,23 +143,23 @@ export async function executePlan(o: ExecuteOptions): Promise<StepResult[]> {
     for (const r of running.values()) r.abandon();
   };
   const onAbort = () => wake?.();
-  o.signal.addEventListener('abort', onAbort, { once: true });
+  options.signal.addEventListener('abort', onAbort, { once: true });
   try {
     for (;;) {
-      if (o.signal.aborted && !stopHandled) {
+      if (options.signal.aborted && !stopHandled) {
         stopHandled = true;
         for (const e of pending) block(e, 'not run: the run was stopped');
         // Steps still running get until settleBy to stop; then they are abandoned.
-        const by = o.settleBy?.();
+        const by = options.settleBy?.();
         if (by !== undefined) abandonTimer = setTimeout(abandonAll, Math.max(0, by - Date.now()));
       }
-      while (running.size < o.concurrency && ready.size > 0 && !o.signal.aborted) {
-        const e = o.plan.entries[ready.pop()]!;
+      while (running.size < options.concurrency && ready.size > 0 && !options.signal.aborted) {
+        const e = options.plan.entries[ready.pop()]!;
         if (status.get(e.step) !== 'pending') continue;
         status.set(e.step, 'running');
-        const sr = new StepRun(e, byName.get(e.step)!, o);
+        const sr = new StepRun(e, byName.get(e.step)!, options);
         const p: Promise<void> = sr.run().then(settle, (err) =>
-          settle({ step: e.step, action: e.action, reason: e.reason, status: 'failed', error: redact(causeChain(err), o.config.secrets) }),
+          settle({ step: e.step, action: e.action, reason: e.reason, status: 'failed', error: new StepError(e.step, redact(causeChain(err), options.config.secrets), err) }),
         );
         const tracked = p.finally(() => running.delete(tracked));
         running.set(tracked, sr);
@@ -167,14 +168,14 @@ export async function executePlan(o: ExecuteOptions): Promise<StepResult[]> {
       // Wake up on the first step to settle, or on a stop (to arm the abandon timer).
       const stopped = new Promise<void>((r) => {
         wake = r;
-        if (o.signal.aborted && !stopHandled) r();
+        if (options.signal.aborted && !stopHandled) r();
       });
       await Promise.race([...running.keys(), stopped]);
       wake = undefined;
     }
   } finally {
     clearTimeout(abandonTimer);
-    o.signal.removeEventListener('abort', onAbort);
+    options.signal.removeEventListener('abort', onAbort);
   }
-  return o.plan.entries.map((e) => results.get(e.step)!);
+  return options.plan.entries.map((e) => results.get(e.step)!);
 }

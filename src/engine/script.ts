@@ -2,7 +2,8 @@
  * A script kind's SQL outside a transaction: statement by statement, each in autocommit
  * (as ZITADEL runs its steps), stopping between statements when the run stops. A killed
  * `CREATE INDEX CONCURRENTLY` leaves an INVALID index behind, which
- * `CREATE INDEX CONCURRENTLY IF NOT EXISTS` would keep: it is dropped and built again.
+ * `CREATE INDEX CONCURRENTLY IF NOT EXISTS` would keep: it is dropped and built again
+ * (https://www.postgresql.org/docs/current/sql-createindex.html#SQL-CREATEINDEX-CONCURRENTLY).
  */
 import type { StepContext } from '../config/dsl.js';
 import { splitStatements } from './split.js';

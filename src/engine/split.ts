@@ -3,6 +3,7 @@
  * ('...', E'...', "..."), dollar quotes ($$...$$, $tag$...$tag$), and comments
  * (-- and nested block comments). Needed for statements that cannot share a
  * transaction (CREATE INDEX CONCURRENTLY): a multi-statement query is one transaction.
+ * @example splitStatements("CREATE TABLE t (x text DEFAULT ';'); SELECT 1") // two statements
  */
 export function splitStatements(sql: string, onUnterminated?: (what: string, line: number) => void): string[] {
   const out: string[] = [];

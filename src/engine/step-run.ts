@@ -10,7 +10,7 @@ import type { Checkpoint, StepEvent } from '../state/store.js';
 import type { StepContext } from '../config/dsl.js';
 import type { ResolvedStep } from '../config/project.js';
 import type { PlanEntry } from '../plan/planner.js';
-import { causeChain, describeThrown, redact } from '../errors.js';
+import { StepError, causeChain, describeThrown, redact } from '../errors.js';
 import { classifyFault, isRetryable, sqlState, LOCK_LOST_CODE } from '../classify.js';
 import type { FaultScope } from './faults.js';
 import { CommitRefused, KNEX_BARE_ROLLBACK, guardKnex, type TransactionUse } from './guard.js';
@@ -90,16 +90,16 @@ export class StepRun {
   private readonly scope: FaultScope;
 
   constructor(
-    private readonly e: PlanEntry,
+    private readonly entry: PlanEntry,
     private readonly step: ResolvedStep,
-    private readonly o: ExecuteOptions,
+    private readonly options: ExecuteOptions,
   ) {
-    this.owner = o.config.owner;
-    this.checkpoint = o.state.get(e.step)?.checkpoint;
-    this.progress = new Progress((p) => o.events.emit({ type: 'step.progress', step: e.step, ...p }));
+    this.owner = options.config.owner;
+    this.checkpoint = options.state.get(entry.step)?.checkpoint;
+    this.progress = new Progress((p) => options.events.emit({ type: 'step.progress', step: entry.step, ...p }));
     this.cut = new Promise<never>((_r, reject) => (this.cutWith = reject));
     this.cut.catch(() => undefined);
-    this.scope = { step: e.step, fault: (err, how) => this.onFault(err, how), idle: () => this.cutShort(new CutShort('the step can never finish: its promise waits for something that never happens (no timer, socket or query is left pending)', 'idle')) };
+    this.scope = { step: entry.step, fault: (err, how) => this.onFault(err, how), idle: () => this.cutShort(new CutShort('the step can never finish: its promise waits for something that never happens (no timer, socket or query is left pending)', 'idle')) };
   }
 
   /** The step did not stop within the cleanup deadline after a stop: give up on it. */
@@ -118,20 +118,20 @@ export class StepRun {
     if (!this.over) return this.cutShort(new CutShort(message, 'fault'));
     // After it settled. Applied: its record says done, but its code failed after all.
     if (this.outcome !== 'applied') {
-      this.o.events.emit({ type: 'log', level: 'warn', step: this.e.step, message: redact(`after it stopped, the step's code left ${how} behind: ${describeThrown(err)}`, this.o.config.secrets) });
+      this.options.events.emit({ type: 'log', level: 'warn', step: this.entry.step, message: redact(`after it stopped, the step's code left ${how} behind: ${describeThrown(err)}`, this.options.config.secrets) });
       return;
     }
     this.outcome = 'failed';
-    const closed = this.o.late?.closed ?? false;
+    const closed = this.options.late?.closed ?? false;
     const text = redact(
       `after it was recorded done, the step's code left ${how} behind: ${describeThrown(err)}${closed ? ' (the run had already closed its journal: the record still says done; check what the step did)' : ''}`,
-      this.o.config.secrets,
+      this.options.config.secrets,
     );
-    this.o.events.emit({ type: 'step.failed', step: this.e.step, error: `step "${this.e.step}" failed: ${text}`, durationMs: 0 });
-    this.o.onLateFault?.(this.e.step, text);
+    this.options.events.emit({ type: 'step.failed', step: this.entry.step, error: `step "${this.entry.step}" failed: ${text}`, durationMs: 0 });
+    this.options.onLateFault?.(this.entry.step, text);
     if (closed) return;
     const write = withTimeout(this.record(this.event('failed', { lastRun: this.lastRun, error: text })), RECORD_BOUND_MS).catch(() => undefined);
-    this.o.late?.writes.add(write);
+    this.options.late?.writes.add(write);
   }
 
   /**
@@ -152,12 +152,12 @@ export class StepRun {
   }
 
   private event(event: StepEvent['event'], extra: Partial<StepEvent> = {}): StepEvent {
-    return { step: this.e.step, event, owner: this.owner, checksum: this.e.checksum, ...extra };
+    return { step: this.entry.step, event, owner: this.owner, checksum: this.entry.checksum, ...extra };
   }
 
   /** Append a record (fenced) in its own transaction: one round trip. */
   private record(ev: StepEvent): Promise<void> {
-    return this.o.recorder.record(ev);
+    return this.options.recorder.record(ev);
   }
 
   /** A transactional script: started record, step and done record go in one round trip. */
@@ -166,7 +166,7 @@ export class StepRun {
   }
 
   async run(): Promise<StepResult> {
-    const faults = this.o.faults;
+    const faults = this.options.faults;
     if (!faults) return this.settled(await this.attempts());
     faults.enter(this.scope);
     try {
@@ -183,8 +183,8 @@ export class StepRun {
   }
 
   private async attempts(): Promise<StepResult> {
-    const { events, config, signal } = this.o;
-    const e = this.e;
+    const { events, config, signal } = this.options;
+    const e = this.entry;
     const t0 = performance.now();
     const base = { step: e.step, action: e.action, reason: e.reason };
     events.emit({ type: 'step.started', step: e.step, action: e.action, reason: e.reason });
@@ -207,9 +207,9 @@ export class StepRun {
           }
         } else if (this.step.plan.resumable) {
           // Resume from what the failed attempt committed.
-          this.checkpoint = (await this.guarded(this.o.store.load())).get(e.step)?.checkpoint;
+          this.checkpoint = (await this.guarded(this.options.store.load())).get(e.step)?.checkpoint;
         }
-        await this.attempt(started ? '' : this.o.recorder.script(this.event('started')));
+        await this.attempt(started ? '' : this.options.recorder.script(this.event('started')));
         started = true;
         const durationMs = performance.now() - t0;
         events.emit({ type: 'step.done', step: e.step, durationMs });
@@ -221,7 +221,7 @@ export class StepRun {
         // One pass: an SQL error came from the step, after its `started` transaction committed.
         if (this.onePass && !started && committedBefore(err)) started = true;
         // The fence failed: another run holds the lock now. Nothing of ours committed.
-        if (classifyFault(err) === 'lock-lost') this.o.onLockLost?.(message);
+        if (classifyFault(err) === 'lock-lost') this.options.onLockLost?.(message);
         const cut = err instanceof CutShort ? err.why : undefined;
         if (cut === 'abandoned' || (signal.aborted && cut === undefined)) return this.interrupted(base, durationMs, message, started);
         if (cut === undefined && isRetryable(err) && attempt < config.apply.retries) {
@@ -230,7 +230,7 @@ export class StepRun {
           await sleep(delayMs, signal);
           // A connection that died around COMMIT leaves the outcome unknown: if our `done`
           // record committed, the step is applied; running it again would fail or repeat it.
-          const now = await this.o.store.load().then((m) => m.get(e.step)?.latest).catch(() => undefined);
+          const now = await this.options.store.load().then((m) => m.get(e.step)?.latest).catch(() => undefined);
           if (now?.event === 'done' && now.owner === this.owner) {
             const durationMs = performance.now() - t0;
             events.emit({ type: 'step.done', step: e.step, durationMs });
@@ -242,37 +242,37 @@ export class StepRun {
         const error = `step "${e.step}" failed${attempt > 0 ? ` after ${attempt + 1} attempts` : ''}: ${message}`;
         // The journal tells the whole story: a failure is always preceded by its start.
         try {
-          const failed = this.o.recorder.script(this.event('failed', { lastRun: this.lastRun, error: message }));
-          await withTimeout(this.o.db.withSession((s) => s.exec(started ? failed : `${this.o.recorder.script(this.event('started'))}\n${failed}`)), RECORD_BOUND_MS);
+          const failed = this.options.recorder.script(this.event('failed', { lastRun: this.lastRun, error: message }));
+          await withTimeout(this.options.db.withSession((s) => s.exec(started ? failed : `${this.options.recorder.script(this.event('started'))}\n${failed}`)), RECORD_BOUND_MS);
         } catch {
           // Recorded or not, the step failed: the next apply runs it again either way.
         }
         events.emit({ type: 'step.failed', step: e.step, error, durationMs });
-        return { ...base, status: 'failed', durationMs, error };
+        return { ...base, status: 'failed', durationMs, error: new StepError(e.step, error, err) };
       }
     }
   }
 
   private async interrupted(base: Pick<StepResult, 'step' | 'action' | 'reason'>, durationMs: number, message: string, started: boolean): Promise<StepResult> {
-    const { store, events, signal } = this.o;
+    const { store, events, signal } = this.options;
     // The checkpoint that really committed (a batch in flight may have rolled back).
     const cp = this.step.plan.resumable
-      ? await withTimeout(store.load().then((m) => m.get(this.e.step)?.checkpoint), RECORD_BOUND_MS).catch(() => this.checkpoint)
+      ? await withTimeout(store.load().then((m) => m.get(this.entry.step)?.checkpoint), RECORD_BOUND_MS).catch(() => this.checkpoint)
       : undefined;
     const reason = String((signal.reason as Error)?.message ?? signal.reason ?? 'stopped');
     // Nothing to close when our `started` record never committed (nothing ran).
     if (started) await withTimeout(this.record(this.event('interrupted', { checkpoint: cp?.value, error: `${reason}: ${message}` })), RECORD_BOUND_MS).catch(() => undefined);
     const percent = cp?.total ? Math.floor((100 * (cp.done ?? 0)) / cp.total) : undefined;
-    events.emit({ type: 'step.interrupted', step: this.e.step, reason, checkpoint: cp?.value, percent });
-    return { ...base, status: 'interrupted', durationMs, error: message };
+    events.emit({ type: 'step.interrupted', step: this.entry.step, reason, checkpoint: cp?.value, percent });
+    return { ...base, status: 'interrupted', durationMs, error: new StepError(this.entry.step, message) };
   }
 
   /** `startedScript`: the `started` record's own transaction, sent ahead in the same round trip. */
   private async attempt(startedScript: string): Promise<void> {
-    const { db } = this.o;
+    const { db } = this.options;
     const step = this.step;
-    const done = this.o.recorder.statement(this.event('done', { lastRun: this.lastRun }));
-    const lockTimeout = `SET LOCAL lock_timeout = '${Math.round(this.o.config.apply.ddlLockTimeoutMs)}ms'`;
+    const done = this.options.recorder.statement(this.event('done', { lastRun: this.lastRun }));
+    const lockTimeout = `SET LOCAL lock_timeout = '${Math.round(this.options.config.apply.ddlLockTimeoutMs)}ms'`;
     const mark = transactionMark(randomBytes(6).toString('hex'));
     // Run before the fence and the record, in the step's transaction (so on its connection).
     const closing = `${mark.check};\n${sessionReset(db)};\n${ASYNC_COMMIT}`;
@@ -331,7 +331,7 @@ export class StepRun {
     // statement, each with a session-level lock_timeout reset before the connection goes back.
     const onSession = <T>(fn: (s: Session) => Promise<T>) =>
       db.withSession(async (s) => {
-        await s.exec(`SET lock_timeout = '${Math.round(this.o.config.apply.ddlLockTimeoutMs)}ms'`);
+        await s.exec(`SET lock_timeout = '${Math.round(this.options.config.apply.ddlLockTimeoutMs)}ms'`);
         try {
           return await fn(s);
         } finally {
@@ -346,7 +346,7 @@ export class StepRun {
       throw err instanceof CutShort ? err : asError(err);
     }
     // A resumable step that returned because the run is stopping is not done.
-    if (step.plan.resumable) this.o.signal.throwIfAborted();
+    if (step.plan.resumable) this.options.signal.throwIfAborted();
     await this.guarded(db.withSession((s) => s.exec(done)));
   }
 
@@ -361,6 +361,6 @@ export class StepRun {
       ended: () => self.over || self.cutReason !== undefined,
       settled: () => self.over,
     };
-    return createStepContext(host, this.o, this.progress, trx, onSession);
+    return createStepContext(host, this.options, this.progress, trx, onSession);
   }
 }

@@ -34,7 +34,8 @@ export function transactionMark(id: string): { set: string; check: string } {
  * Undo what a step's code set on its session (`SET search_path`, `SET ROLE`,
  * `SET default_transaction_read_only`): the connection goes back to the pool, and the next
  * step and the engine's own records must not run under it. `RESET ALL` leaves the role
- * alone, hence `RESET ROLE`; the pool's own settings are then made again.
+ * alone, hence `RESET ROLE`; the pool's own settings are then made again
+ * (https://www.postgresql.org/docs/current/sql-reset.html). Found by the review of issue 7.
  */
 export function sessionReset(db: Database): string {
   return `RESET ALL;\nRESET ROLE${db.sessionSetup ? `;\n${db.sessionSetup}` : ''}`;

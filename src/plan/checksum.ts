@@ -15,7 +15,10 @@ export function normalizeSource(text: string): string {
     .replace(/^\n+|\n+$/g, '');
 }
 
-/** sha256 (hex) of the normalised source. */
+/**
+ * sha256 (hex) of the normalised source.
+ * @example checksum(readFileSync('sql/01_tables.sql', 'utf8')) // the same for the same SQL, whatever its line endings
+ */
 export function checksum(text: string): string {
   return createHash('sha256').update(normalizeSource(text)).digest('hex');
 }

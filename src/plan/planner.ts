@@ -7,31 +7,26 @@ import type { StepState } from '../state/store.js';
 
 export type Action = 'run' | 'rerun' | 'resume' | 'skip' | 'drift' | 'blocked';
 
+/** A step as the planner sees it (what `plan --format json` prints, without the decision). */
 export interface PlanStep {
-  readonly name: string;
-  readonly kind: string;
-  /** Direct dependencies. */
-  readonly deps: readonly string[];
-  readonly checksum: string;
-  readonly repeatable: boolean;
-  readonly transaction: boolean;
-  readonly resumable?: boolean | undefined;
-  readonly description?: string | undefined;
-}
-
-export interface PlanEntry {
   readonly step: string;
   readonly kind: string;
-  readonly action: Action;
-  /** Why, for people: `repeatable: check(lastRun) returned true`. */
-  readonly reason: string;
+  /** Direct dependencies. */
   readonly after: readonly string[];
   readonly checksum: string;
   readonly repeatable: boolean;
   readonly transaction: boolean;
+  readonly resumable?: boolean | undefined;
   /** The step's `description`, if it has one. */
   readonly description?: string | undefined;
 }
+
+/** A planned step: the step, what apply would do with it, and why. */
+export type PlanEntry = PlanStep & {
+  readonly action: Action;
+  /** Why, for people: `repeatable: check(lastRun) returned true`. */
+  readonly reason: string;
+};
 
 export interface Plan {
   /** In execution order. */
@@ -61,10 +56,10 @@ export const WORK_ACTIONS: ReadonlySet<Action> = new Set(['run', 'rerun', 'resum
 export function stepsNeedingCheck(steps: readonly PlanStep[], state: ReadonlyMap<string, StepState>): string[] {
   return steps
     .filter((s) => {
-      const st = state.get(s.name);
+      const st = state.get(s.step);
       return s.repeatable && st?.latest.event === 'done' && st.latest.checksum === s.checksum;
     })
-    .map((s) => s.name);
+    .map((s) => s.step);
 }
 
 export function planSteps(input: PlanInput): Plan {
@@ -77,14 +72,14 @@ export function planSteps(input: PlanInput): Plan {
       reason = `${reason} (allowed by --allow-drift)`;
     }
     if (WORK_ACTIONS.has(action)) {
-      const bad = s.deps.find((d) => actionOf.get(d) === 'drift' || actionOf.get(d) === 'blocked');
+      const bad = s.after.find((d) => actionOf.get(d) === 'drift' || actionOf.get(d) === 'blocked');
       if (bad !== undefined) {
         reason = `depends on ${actionOf.get(bad) === 'drift' ? 'drifted' : 'blocked'} step "${bad}" (would ${action}: ${reason})`;
         action = 'blocked';
       }
     }
-    actionOf.set(s.name, action);
-    entries.push({ step: s.name, kind: s.kind, action, reason, after: s.deps, checksum: s.checksum, repeatable: s.repeatable, transaction: s.transaction, description: s.description });
+    actionOf.set(s.step, action);
+    entries.push({ ...s, action, reason });
   }
   return {
     entries,
@@ -95,7 +90,7 @@ export function planSteps(input: PlanInput): Plan {
 }
 
 function decide(s: PlanStep, input: PlanInput): { action: Action; reason: string } {
-  const st = input.state.get(s.name);
+  const st = input.state.get(s.step);
   if (!st) return { action: 'run', reason: 'never applied' };
   const { latest, lastDone } = st;
   if (s.resumable && latest.event !== 'done' && st.checkpoint) {
@@ -120,7 +115,7 @@ function decide(s: PlanStep, input: PlanInput): { action: Action; reason: string
     return s.repeatable ? { action: 'rerun', reason: why } : { action: 'drift', reason: why };
   }
   if (!s.repeatable) return { action: 'skip', reason: `applied ${stamp(done.at)}` };
-  const check = input.checks.get(s.name);
+  const check = input.checks.get(s.step);
   if (check === undefined) return { action: 'skip', reason: `applied ${stamp(done.at)}` };
   if (typeof check === 'object') return { action: 'blocked', reason: `repeatable: check(lastRun) threw: ${firstLine(check.error)}` };
   return check

@@ -2,7 +2,8 @@
  * Recovery: a step whose latest record is `started` by another owner, seen while we hold
  * the run lock, is stuck by definition (the lock proves its owner is gone). It is recorded
  * `interrupted` (fenced, through the recorder, like every other record), with its last
- * checkpoint, so the next attempt resumes from there. No cleanup command by hand.
+ * checkpoint, so the next attempt resumes from there. No cleanup command by hand (ZITADEL's
+ * setup left such steps `started` until an operator ran one: zitadel/zitadel PR #9736).
  */
 import type { EngineEvents } from '../engine/events.js';
 import type { Recorder } from '../engine/recorder.js';

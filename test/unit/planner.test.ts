@@ -13,7 +13,7 @@ const EARLIER = new Date('2026-11-19T08:15:00Z');
 let ids = 0;
 
 function s(name: string, o: Partial<PlanStep> = {}): PlanStep {
-  return { name, kind: 'sql', deps: [], checksum: `sum-${name}`, repeatable: false, transaction: true, ...o };
+  return { step: name, kind: 'sql', after: [], checksum: `sum-${name}`, repeatable: false, transaction: true, ...o };
 }
 
 function ev(step: string, event: StepEventKind, o: Partial<RecordedEvent> = {}): RecordedEvent {
@@ -36,7 +36,7 @@ test('stamp: minutes, UTC', () => {
 });
 
 test('never applied: run; entries keep the steps\' order and fields', () => {
-  const p = plan([s('01', { description: 'the table' }), s('02', { deps: ['01'], kind: 'function', transaction: false, repeatable: true })]);
+  const p = plan([s('01', { description: 'the table' }), s('02', { after: ['01'], kind: 'function', transaction: false, repeatable: true })]);
   assert.equal(actions(p), [
     ['01', 'run'],
     ['02', 'run'],
@@ -51,7 +51,6 @@ test('never applied: run; entries keep the steps\' order and fields', () => {
     checksum: 'sum-02',
     repeatable: true,
     transaction: false,
-    description: undefined,
   });
   assert.is(p.entries[0]!.description, 'the table');
   assert.equal([p.pending, p.drift, p.blocked], [2, 0, 0]);
@@ -75,7 +74,7 @@ test('failed last time: run again, with the first line of the error', () => {
 });
 
 test('left started, or interrupted: run again, naming the owner', () => {
-  const p = plan([s('01'), s('02', { deps: ['01'] })], [st(ev('01', 'started', { owner: 'pod-a:7:r1' })), st(ev('02', 'interrupted', { owner: 'pod-b:8:r2' }))]);
+  const p = plan([s('01'), s('02', { after: ['01'] })], [st(ev('01', 'started', { owner: 'pod-a:7:r1' })), st(ev('02', 'interrupted', { owner: 'pod-b:8:r2' }))]);
   assert.equal(actions(p), [
     ['01', 'run'],
     ['02', 'run'],
@@ -86,7 +85,7 @@ test('left started, or interrupted: run again, naming the owner', () => {
 
 test('a resumable step with a checkpoint: resume, saying where, how far, by whom and when', () => {
   const cp = (value: unknown, done?: number, total?: number): Checkpoint => ({ value, done, total, owner: 'host:41:run1', at: AT });
-  const steps = [s('a', { resumable: true }), s('b', { resumable: true, deps: [] }), s('c', { resumable: true, deps: [] }), s('d', { resumable: true, deps: [] })];
+  const steps = [s('a', { resumable: true }), s('b', { resumable: true, after: [] }), s('c', { resumable: true, after: [] }), s('d', { resumable: true, after: [] })];
   const p = plan(steps, [
     st(ev('a', 'started', { owner: 'pod:1:x' }), { checkpoint: cp(760000, 760000, 1_000_000) }),
     st(ev('b', 'interrupted', { owner: 'pod:2:y' }), { checkpoint: cp({ lastId: 42 }) }),
@@ -107,7 +106,7 @@ test('a resumable step with a checkpoint: resume, saying where, how far, by whom
 });
 
 test('a resumable step without a checkpoint, or not resumable: no resume', () => {
-  const p = plan([s('a', { resumable: true }), s('b', { deps: [] })], [
+  const p = plan([s('a', { resumable: true }), s('b', { after: [] })], [
     st(ev('a', 'interrupted')),
     st(ev('b', 'interrupted'), { checkpoint: { value: 5, owner: 'o', at: AT } }),
   ]);
@@ -124,7 +123,7 @@ test('a done resumable step is skipped even if a checkpoint is still around', ()
 
 test('content changed after it was applied: drift for a once-only step, rerun for a repeatable one', () => {
   const p = plan(
-    [s('once', { checksum: 'new' }), s('rep', { checksum: 'new', repeatable: true, deps: [] })],
+    [s('once', { checksum: 'new' }), s('rep', { checksum: 'new', repeatable: true, after: [] })],
     [st(ev('once', 'done', { checksum: 'old', at: EARLIER })), st(ev('rep', 'done', { checksum: 'old', at: EARLIER }))],
   );
   assert.equal(actions(p), [
@@ -137,7 +136,7 @@ test('content changed after it was applied: drift for a once-only step, rerun fo
 });
 
 test('--allow-drift: the drifted step is skipped, and says so', () => {
-  const p = plan([s('once', { checksum: 'new' }), s('next', { deps: ['once'] })], [st(ev('once', 'done', { checksum: 'old', at: EARLIER }))], {}, true);
+  const p = plan([s('once', { checksum: 'new' }), s('next', { after: ['once'] })], [st(ev('once', 'done', { checksum: 'old', at: EARLIER }))], {}, true);
   assert.equal(actions(p), [
     ['once', 'skip'],
     ['next', 'run'],
@@ -148,7 +147,7 @@ test('--allow-drift: the drifted step is skipped, and says so', () => {
 
 test('work after a drifted step is blocked, transitively; independent work and skips are not', () => {
   const p = plan(
-    [s('d1', { checksum: 'new' }), s('d2', { deps: ['d1'] }), s('d3', { deps: ['d2'] }), s('free', { deps: [] }), s('done_after', { deps: ['d1'] })],
+    [s('d1', { checksum: 'new' }), s('d2', { after: ['d1'] }), s('d3', { after: ['d2'] }), s('free', { after: [] }), s('done_after', { after: ['d1'] })],
     [st(ev('d1', 'done', { checksum: 'old' })), st(ev('done_after', 'done'))],
   );
   assert.equal(actions(p), [
@@ -164,8 +163,8 @@ test('work after a drifted step is blocked, transitively; independent work and s
 });
 
 test('repeatable: check(lastRun) decides between rerun and skip; a throwing check blocks the step and its dependants', () => {
-  const steps = [s('yes', { repeatable: true }), s('no', { repeatable: true, deps: [] }), s('boom', { repeatable: true, deps: [] }), s('after_boom', { deps: ['boom'] }), s('unchecked', { repeatable: true, deps: [] })];
-  const states = steps.filter((x) => x.name !== 'after_boom').map((x) => st(ev(x.name, 'done', { at: EARLIER })));
+  const steps = [s('yes', { repeatable: true }), s('no', { repeatable: true, after: [] }), s('boom', { repeatable: true, after: [] }), s('after_boom', { after: ['boom'] }), s('unchecked', { repeatable: true, after: [] })];
+  const states = steps.filter((x) => x.step !== 'after_boom').map((x) => st(ev(x.step, 'done', { at: EARLIER })));
   const p = plan(steps, states, { yes: true, no: false, boom: { error: 'check failed: no table\nstack' } });
   assert.equal(actions(p), [
     ['yes', 'rerun'],
