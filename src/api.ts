@@ -10,7 +10,7 @@ import { executePlan, type StepResult } from './engine/scheduler.js';
 import { flushCommits } from './engine/transaction.js';
 import { Recorder } from './engine/recorder.js';
 import type { Plan } from './plan/planner.js';
-import { planFor } from './plan/check.js';
+import { planFor } from './run/checks.js';
 import type { RecordedEvent, StepState } from './state/store.js';
 import { describeHolder, fenceStatement } from './lock/lock.js';
 import { recoverStuck, stuckSteps } from './run/recovery.js';

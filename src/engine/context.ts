@@ -11,7 +11,7 @@ import type { Session } from '../db.js';
 import type { StepContext } from '../config/dsl.js';
 import { describeThrown, redact } from '../errors.js';
 import { guardKnex } from './guard.js';
-import type { ExecuteOptions } from './scheduler.js';
+import type { ExecuteOptions } from './options.js';
 
 /** What the context needs of the step it belongs to. */
 export interface ContextHost {

@@ -11,7 +11,6 @@
  * promises can never settle: the trap says so instead of letting Node exit.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { describeThrown } from '../errors.js';
 
 /** A step's handle in the trap. */
 export interface FaultScope {

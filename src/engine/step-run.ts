@@ -18,7 +18,7 @@ import { sleep, withTimeout } from '../lock/lock.js';
 import { ASYNC_COMMIT, sessionReset, transactionMark } from './transaction.js';
 import { Progress, checkJsonValue, createStepContext } from './context.js';
 import { runScript } from './script.js';
-import type { ExecuteOptions, StepResult, StepStatus } from './scheduler.js';
+import type { ExecuteOptions, StepResult, StepStatus } from './options.js';
 
 /**
  * After an error from a one-pass script: did its first transaction (`started`) commit?

@@ -10,7 +10,7 @@ import { formatMs, parseDuration } from '../config/duration.js';
 import { causeChain, describeThrown, redact } from '../errors.js';
 import type { FaultTrap } from '../engine/faults.js';
 import type { StepState } from '../state/store.js';
-import { planSteps, stepsNeedingCheck, type CheckResult, type Plan } from './planner.js';
+import { planSteps, stepsNeedingCheck, type CheckResult, type Plan } from '../plan/planner.js';
 
 export async function planFor(project: Project, state: Map<string, StepState>, allowDrift: boolean, faults?: FaultTrap): Promise<Plan> {
   const declared = project.steps.map((s) => s.plan);
