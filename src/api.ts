@@ -5,7 +5,9 @@
  */
 import { Tokens, resolveContract } from './container.js';
 import { ConfigError, LockTimeoutError, StepError } from './errors.js';
-import type { StopReason } from './engine/events.js';
+import type { RunControl, StopReason } from './engine/events.js';
+import type { Lock, LockHandle } from './lock/lock.js';
+import type { Project } from './config/project.js';
 import { executePlan, type StepResult } from './engine/scheduler.js';
 import { flushCommits } from './engine/transaction.js';
 import { Recorder } from './engine/recorder.js';
@@ -106,77 +108,118 @@ export async function apply(options: ApplyOptions = {}): Promise<ApplyResult> {
   // Steps whose code failed after they were recorded done (a timer, a rejection left behind).
   const lateFailures = new Map<string, string>();
   const r = await session<ApplyResult>(options, 'apply', async (project, db, run, faults) => {
-    const { config, container, events } = project;
+    const { config, container } = project;
     const lock = resolveContract(container, Tokens.Lock, project.registrations, config.displayFile);
     const store = resolveContract(container, Tokens.StateStore, project.registrations, config.displayFile);
-    const lockStart = Date.now();
-    const handle = await lock.acquire({
-      owner: config.owner,
-      timeoutMs: config.lock.timeoutMs,
-      signal: run.signal,
-      onWait: (holder, waitedMs) => events.emit({ type: 'lock.waiting', lock: lock.description, holder: describeHolder(holder), waitedMs }),
-    });
-    const onLost = () => run.stop({ kind: 'lock-lost', message: String((handle.lost.reason as Error)?.message ?? handle.lost.reason) });
-    handle.lost.addEventListener('abort', onLost, { once: true });
+    const handle = await acquireRunLock(lock, project, run);
     try {
-      events.emit({ type: 'lock.acquired', lock: lock.description, owner: config.owner, waitedMs: Date.now() - lockStart });
-      run.signal.throwIfAborted();
       // Every record from here on is fenced, recovery's too: a run paused right after it got
       // the lock (SIGSTOP, a frozen VM) and taken over must not mark the new holder's step.
       const recorder = new Recorder(db, store, handle.fence ? fenceStatement(handle.fence) : '');
       const state = await retryConnectionFaults(run, async () => {
         await store.init();
-        return recoverStuck(store, await store.load(), config.owner, events, recorder);
+        return recoverStuck(store, await store.load(), config.owner, project.events, recorder);
       });
       const planned = await planFor(project, state, options.allowDrift ?? false, faults);
       const base = { plan: planned, target: db.target, owner: config.owner };
-      if (planned.drift > 0) {
-        const names = planned.entries.filter((entry) => entry.action === 'drift').map((entry) => `"${entry.step}" (${entry.reason})`);
-        return {
-          ...base,
-          status: 'drift',
-          steps: [],
-          durationMs: 0,
-          error: new ConfigError([
-            {
-              file: config.displayFile,
-              path: '',
-              message: `refusing to apply: ${planned.drift} once-only step${planned.drift > 1 ? 's' : ''} changed after ${planned.drift > 1 ? 'they' : 'it'} ran: ${names.join(', ')}. Revert the change, give the new content a new step name, or pass --allow-drift to leave ${planned.drift > 1 ? 'them' : 'it'} as applied`,
-            },
-          ]),
-        };
-      }
-      const reserve = lock.usesPool ? 1 : 0;
-      const concurrency = Math.max(1, Math.min(config.apply.concurrency, db.poolMax - reserve));
-      const onLockLost = (message: string) => run.stop({ kind: 'lock-lost', message });
-      // A running step gets until shortly before the run must be over to stop by itself;
-      // then it is abandoned, so records, lock release and pool close still fit.
-      const settleBy = () => {
-        const by = run.cleanupBy;
-        if (by === undefined) return undefined;
-        return by - Math.min(1500, Math.max(0, (by - Date.now()) / 3));
-      };
-      const onLateFault = (step: string, message: string) => {
-        lateFailures.set(step, message);
-        run.stop({ kind: 'fault', message: `step "${step}" failed: ${message}` });
-      };
+      if (planned.drift > 0) return { ...base, status: 'drift', steps: [], durationMs: 0, error: refusingDrift(planned, config.displayFile) };
+
       const late = { writes: new Set<Promise<unknown>>(), closed: false };
-      const steps = await executePlan({ plan: planned, steps: project.steps, state, db, store, recorder, config, events, signal: run.signal, concurrency, onLockLost, faults, settleBy, onLateFault, late });
+      const steps = await executePlan({
+        plan: planned,
+        steps: project.steps,
+        state,
+        db,
+        store,
+        recorder,
+        config,
+        events: project.events,
+        signal: run.signal,
+        faults,
+        late,
+        // The pool's size, less the lock's own connection when it takes one from the pool.
+        concurrency: Math.max(1, Math.min(config.apply.concurrency, db.poolMax - (lock.usesPool ? 1 : 0))),
+        onLockLost: (message) => run.stop({ kind: 'lock-lost', message }),
+        onLateFault: (step, message) => {
+          lateFailures.set(step, message);
+          run.stop({ kind: 'fault', message: `step "${step}" failed: ${message}` });
+        },
+        settleBy: () => settleBy(run),
+      });
       // Let leftovers of the last step surface, and their records land, while we hold the lock.
-      await new Promise((r) => setImmediate(r));
+      await new Promise((resolve) => setImmediate(resolve));
       await Promise.allSettled([...late.writes]);
       late.closed = true;
       // Steps committed asynchronously: make them durable before anyone is told they are done.
       if (steps.some((s) => s.status === 'applied')) await retryConnectionFaults(run, () => flushCommits(db));
-      const stopped = steps.some((s) => s.status === 'interrupted' || (s.status === 'blocked' && s.reason === 'not run: the run was stopped'));
-      const failed = steps.some((s) => s.status === 'failed' || s.status === 'blocked') || stop?.kind === 'fault';
-      return { ...base, status: stop?.kind === 'fault' ? 'failed' : stopped ? 'interrupted' : failed ? 'failed' : 'ok', steps, durationMs: 0 };
+      return { ...base, status: outcomeOf(steps, stop), steps, durationMs: 0 };
     } finally {
-      handle.lost.removeEventListener('abort', onLost);
       await handle.release();
     }
   }, (reason) => (stop = reason));
-  const out: ApplyResult = { steps: [], ...r, durationMs: performance.now() - t0 };
+  return settle({ steps: [], ...r, durationMs: performance.now() - t0 }, stop, lateFailures);
+}
+
+/** Wait for the run lock (saying who holds it while waiting); losing it later stops the run. */
+async function acquireRunLock(lock: Lock, project: Project, run: RunControl): Promise<Pick<LockHandle, 'fence' | 'release'>> {
+  const { config, events } = project;
+  const since = Date.now();
+  const handle = await lock.acquire({
+    owner: config.owner,
+    timeoutMs: config.lock.timeoutMs,
+    signal: run.signal,
+    onWait: (holder, waitedMs) => events.emit({ type: 'lock.waiting', lock: lock.description, holder: describeHolder(holder), waitedMs }),
+  });
+  const onLost = () => run.stop({ kind: 'lock-lost', message: String((handle.lost.reason as Error)?.message ?? handle.lost.reason) });
+  handle.lost.addEventListener('abort', onLost, { once: true });
+  const held = {
+    fence: handle.fence,
+    // Once released, the lock is no longer ours to lose: a late 'lost' must not stop a finished run.
+    release: async () => {
+      handle.lost.removeEventListener('abort', onLost);
+      await handle.release();
+    },
+  };
+  events.emit({ type: 'lock.acquired', lock: lock.description, owner: config.owner, waitedMs: Date.now() - since });
+  if (run.signal.aborted) {
+    await held.release();
+    run.signal.throwIfAborted();
+  }
+  return held;
+}
+
+/**
+ * After a stop, a running step gets until shortly before the run must be over to stop by
+ * itself; then it is abandoned, so records, lock release and pool close still fit.
+ */
+function settleBy(run: RunControl): number | undefined {
+  const by = run.cleanupBy;
+  if (by === undefined) return undefined;
+  return by - Math.min(1500, Math.max(0, (by - Date.now()) / 3));
+}
+
+/** The error of an apply that refuses to run because once-only steps changed after they ran. */
+function refusingDrift(planned: Plan, file: string): ConfigError {
+  const n = planned.drift;
+  const names = planned.entries.filter((entry) => entry.action === 'drift').map((entry) => `"${entry.step}" (${entry.reason})`);
+  return new ConfigError([
+    {
+      file,
+      path: '',
+      message: `refusing to apply: ${n} once-only step${n > 1 ? 's' : ''} changed after ${n > 1 ? 'they' : 'it'} ran: ${names.join(', ')}. Revert the change, give the new content a new step name, or pass --allow-drift to leave ${n > 1 ? 'them' : 'it'} as applied`,
+    },
+  ]);
+}
+
+/** What the steps' results make of the run (before anything that happens while it closes). */
+function outcomeOf(steps: readonly StepResult[], stop: StopReason | undefined): ApplyResult['status'] {
+  if (stop?.kind === 'fault') return 'failed';
+  if (steps.some((s) => s.status === 'interrupted' || (s.status === 'blocked' && s.reason === 'not run: the run was stopped'))) return 'interrupted';
+  return steps.some((s) => s.status === 'failed' || s.status === 'blocked') ? 'failed' : 'ok';
+}
+
+/** The result, once the run has closed: what a stop or a late fault makes of it. */
+function settle(out: ApplyResult, stop: StopReason | undefined, lateFailures: ReadonlyMap<string, string>): ApplyResult {
   // A fault left behind by a step's code, even one that surfaced while the run was closing
   // (releasing its lock, closing the pool), fails the run and that step.
   if (lateFailures.size > 0) out.steps = out.steps.map((s) => (lateFailures.has(s.step) && s.status === 'applied' ? { ...s, status: 'failed', error: new StepError(s.step, lateFailures.get(s.step)!) } : s));
