@@ -20,6 +20,8 @@ interface Row {
 
 const UNDEFINED_TABLE = '42P01';
 const UNDEFINED_SCHEMA = '3F000';
+/** syntax_error: what a driver that takes one statement per query() says to a script. */
+const SYNTAX_ERROR = '42601';
 /** unique_violation, duplicate_object, duplicate_schema, duplicate_table: a concurrent init(). */
 const CREATE_RACE = new Set(['23505', '42710', '42P06', '42P07']);
 
@@ -34,7 +36,15 @@ export class JournalStore implements StateStore {
     this.checkpoints = `${this.schema}.checkpoints`;
   }
 
+  /**
+   * What init() read in the same round trip as its CREATE script, for the load() that
+   * follows it at once (apply: init, then load). Given out once, and only until the event
+   * loop turns or the store builds a record: any later load() reads again.
+   */
+  private primed: Map<string, StepState> | undefined;
+
   async init(): Promise<void> {
+    this.primed = undefined;
     // CREATE ... IF NOT EXISTS is not safe against a concurrent creator: the loser gets a
     // unique violation on the catalog (pg_namespace, pg_type). The script runs as one
     // implicit transaction, so retry it whole: the next attempt finds everything there.
@@ -50,8 +60,7 @@ export class JournalStore implements StateStore {
   }
 
   private async createObjects(): Promise<void> {
-    await this.db.withSession((s) =>
-      s.exec(`CREATE SCHEMA IF NOT EXISTS ${this.schema};
+    const script = `CREATE SCHEMA IF NOT EXISTS ${this.schema};
 CREATE TABLE IF NOT EXISTS ${this.table} (
   id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   step text NOT NULL,
@@ -71,43 +80,56 @@ CREATE TABLE IF NOT EXISTS ${this.checkpoints} (
   total bigint,
   owner text NOT NULL,
   at timestamptz NOT NULL DEFAULT clock_timestamp()
-);`),
-    );
+)`;
+    // On PostgreSQL the state is read in the same round trip: the pool plugin runs a script
+    // without parameters through the simple protocol and gives the last statement's rows.
+    // A Database that takes one statement per query() refuses the script before running
+    // any of it (42601): then the script alone, and load() reads on its own.
+    if (this.db.dialect === 'postgres') {
+      const rows = await this.db
+        .withSession((s) => s.query<Row>(`${script};\n${this.loadQuery()}`))
+        .catch((err: unknown) => ((err as { code?: string })?.code === SYNTAX_ERROR ? undefined : Promise.reject(err)));
+      if (rows !== undefined) {
+        if (Array.isArray(rows)) this.prime(toState(rows));
+        return;
+      }
+    }
+    await this.db.withSession((s) => s.exec(script));
   }
 
-  async load(): Promise<Map<string, StepState>> {
+  /** Keep `state` for the next load(), until the event loop turns. */
+  private prime(state: Map<string, StepState>): void {
+    this.primed = state;
+    setImmediate(() => {
+      if (this.primed === state) this.primed = undefined;
+    });
+  }
+
+  private loadQuery(): string {
     const cols = 'id, step, event, owner, checksum, last_run, checkpoint, error, at';
-    let rows: Row[];
-    try {
-      rows = await this.db.withSession((s) =>
-        s.query<Row>(
-          `SELECT * FROM (SELECT DISTINCT ON (step) 'latest' AS role, ${cols} FROM ${this.table} ORDER BY step, id DESC) l
+    return `SELECT * FROM (SELECT DISTINCT ON (step) 'latest' AS role, ${cols} FROM ${this.table} ORDER BY step, id DESC) l
            UNION ALL
            SELECT * FROM (SELECT DISTINCT ON (step) 'done' AS role, ${cols} FROM ${this.table} WHERE event = 'done' ORDER BY step, id DESC) d
            UNION ALL
-           SELECT 'checkpoint', 0, step, 'interrupted', owner, NULL, jsonb_build_object('done', done, 'total', total), value, NULL, at FROM ${this.checkpoints}`,
-        ),
-      );
+           SELECT 'checkpoint', 0, step, 'interrupted', owner, NULL, jsonb_build_object('done', done, 'total', total), value, NULL, at FROM ${this.checkpoints}`;
+  }
+
+  async load(): Promise<Map<string, StepState>> {
+    const primed = this.primed;
+    this.primed = undefined;
+    if (primed) return primed;
+    let rows: Row[];
+    try {
+      rows = await this.db.withSession((s) => s.query<Row>(this.loadQuery()));
     } catch (err) {
       if (isMissing(err)) return new Map();
       throw err;
     }
-    const latest = new Map<string, RecordedEvent>();
-    const done = new Map<string, RecordedEvent>();
-    const checkpoints = new Map<string, Checkpoint>();
-    for (const r of rows) {
-      if (r.role === 'checkpoint') {
-        const p = (r.last_run ?? {}) as { done?: number | string | null; total?: number | string | null };
-        const num = (v: number | string | null | undefined) => (v === null || v === undefined ? undefined : Number(v));
-        checkpoints.set(r.step, { value: r.checkpoint ?? undefined, done: num(p.done), total: num(p.total), owner: r.owner, at: toDate(r.at) });
-      } else (r.role === 'latest' ? latest : done).set(r.step, toEvent(r));
-    }
-    const out = new Map<string, StepState>();
-    for (const [step, ev] of latest) out.set(step, { step, latest: ev, lastDone: done.get(step), checkpoint: ev.event === 'done' ? undefined : checkpoints.get(step) });
-    return out;
+    return toState(rows);
   }
 
   async history(options: { step?: string } = {}): Promise<RecordedEvent[]> {
+    this.primed = undefined;
     try {
       const rows = await this.db.withSession((s) =>
         options.step === undefined
@@ -122,18 +144,21 @@ CREATE TABLE IF NOT EXISTS ${this.checkpoints} (
   }
 
   async record(event: StepEvent, session?: Session): Promise<void> {
+    this.primed = undefined;
     const sql = this.recordStatement(event);
     if (session) await session.exec(sql);
     else await this.db.withSession((s) => s.exec(sql));
   }
 
   checkpointStatement(step: string, owner: string, value: unknown, progress?: { done?: number | undefined; total?: number | undefined }): string {
+    this.primed = undefined;
     const n = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? 'NULL' : String(Math.round(v)));
     return `INSERT INTO ${this.checkpoints} AS c (step, value, done, total, owner) VALUES (${quoteLiteral(step)}, ${json(value)}, ${n(progress?.done)}, ${n(progress?.total)}, ${quoteLiteral(owner)})
 ON CONFLICT (step) DO UPDATE SET value = excluded.value, done = excluded.done, total = excluded.total, owner = excluded.owner, at = clock_timestamp()`;
   }
 
   recordStatement(e: StepEvent): string {
+    this.primed = undefined;
     // One statement (a CTE), so it also runs where a driver takes one statement per call:
     // a done step's checkpoint is cleared in the same transaction.
     const clear = e.event === 'done' ? `WITH cleared AS (DELETE FROM ${this.checkpoints} WHERE step = ${quoteLiteral(e.step)}) ` : '';
@@ -147,6 +172,23 @@ ON CONFLICT (step) DO UPDATE SET value = excluded.value, done = excluded.done, t
       quoteLiteral(e.error),
     ].join(', ')})`;
   }
+}
+
+/** Per step: the latest event, the latest done, and the checkpoint of a step not done. */
+function toState(rows: Row[]): Map<string, StepState> {
+  const latest = new Map<string, RecordedEvent>();
+  const done = new Map<string, RecordedEvent>();
+  const checkpoints = new Map<string, Checkpoint>();
+  for (const r of rows) {
+    if (r.role === 'checkpoint') {
+      const p = (r.last_run ?? {}) as { done?: number | string | null; total?: number | string | null };
+      const num = (v: number | string | null | undefined) => (v === null || v === undefined ? undefined : Number(v));
+      checkpoints.set(r.step, { value: r.checkpoint ?? undefined, done: num(p.done), total: num(p.total), owner: r.owner, at: toDate(r.at) });
+    } else (r.role === 'latest' ? latest : done).set(r.step, toEvent(r));
+  }
+  const out = new Map<string, StepState>();
+  for (const [step, ev] of latest) out.set(step, { step, latest: ev, lastDone: done.get(step), checkpoint: ev.event === 'done' ? undefined : checkpoints.get(step) });
+  return out;
 }
 
 const json = (v: unknown) => (v === undefined ? 'NULL' : `${quoteLiteral(JSON.stringify(v))}::jsonb`);

@@ -49,7 +49,7 @@ export function pool(): Plugin {
     name: 'pool',
     register(c, config) {
       c.register(Tokens.Database, {
-        useFactory: instanceCachingFactory((dc) => (config.database.url ? new PostgresDatabase(config) : new PgliteDatabase(config, dc.resolve(Tokens.Events)))),
+        useFactory: instanceCachingFactory((dc) => (config.database.url ? new PostgresDatabase(config, dc.resolve(Tokens.Events)) : new PgliteDatabase(config, dc.resolve(Tokens.Events)))),
       });
       c.register(Tokens.LockKind, { useValue: dataDirKind });
     },
@@ -98,7 +98,16 @@ class PostgresDatabase implements Database {
   private _knex: Knex | undefined;
   private closed = false;
 
-  constructor(private readonly config: ResolvedConfig) {
+  constructor(
+    private readonly config: ResolvedConfig,
+    events?: EngineEvents,
+  ) {
+    // plan and status only read, one short statement each: the check interval below guards
+    // long statements of a client that died, so their connections go without it and its
+    // round trip (the command is told by run.started, just before connect()).
+    this.unlisten = events?.on((e) => {
+      if (e.type === 'run.started') this.readsOnly = e.command === 'plan' || e.command === 'status';
+    });
     this.where = describeUrl(config.database.url!);
     this.target = this.where.target;
     this.poolMax = config.database.pool.max;
@@ -131,9 +140,18 @@ class PostgresDatabase implements Database {
       // 'error' and crash the process. The client is unusable afterwards; the next query
       // on it fails (a transient error the engine retries) and release drops it.
       c.on('error', () => undefined);
-      void c.query(CHECK_INTERVAL).then(
-        () => (this.sessionSetup = CHECK_INTERVAL),
-        () => undefined,
+      if (this.readsOnly) return;
+      // The connection's first round trip; connect() waits for it as its proof that the
+      // server answers, instead of a SELECT 1 of its own (one round trip less per command).
+      this.setups.set(
+        c,
+        c.query(CHECK_INTERVAL).then(
+          () => {
+            this.sessionSetup = CHECK_INTERVAL;
+            return undefined;
+          },
+          (err: unknown) => err,
+        ),
       );
     });
     this.pool.on('acquire', (c) => this.active.add(c));
@@ -142,6 +160,11 @@ class PostgresDatabase implements Database {
   }
 
   private readonly active = new Set<PoolClient>();
+  /** Per pool connection, its setup statement: undefined once it succeeded, else its error. */
+  private readonly setups = new WeakMap<PoolClient, Promise<unknown>>();
+  /** The command only reads (plan, status): its connections skip the setup statement. */
+  private readsOnly = false;
+  private unlisten: (() => void) | undefined;
 
   async cancelRunning(): Promise<number> {
     const busy = [...this.active].filter((c) => (c as unknown as { _activeQuery?: unknown })._activeQuery);
@@ -184,11 +207,13 @@ class PostgresDatabase implements Database {
   }
 
   async connect(signal?: AbortSignal): Promise<void> {
+    this.unlisten?.();
+    this.unlisten = undefined;
     const total = this.config.database.pool.connectTimeoutMs;
     const deadline = Date.now() + total;
     for (;;) {
       try {
-        await this.withSession((s) => s.query('SELECT 1'));
+        await this.answers();
         return;
       } catch (err) {
         if (Date.now() >= deadline || signal?.aborted) {
@@ -200,6 +225,25 @@ class PostgresDatabase implements Database {
         }
         await sleep(Math.min(1000, Math.max(0, deadline - Date.now())), signal);
       }
+    }
+  }
+
+  /**
+   * The server answers on a pool connection: the handshake ended ready for queries, and the
+   * connection's setup statement (if it has one) came back. An SQL error is an answer too (a
+   * server before 14 does not know the setting); a dropped connection is not.
+   */
+  private async answers(): Promise<void> {
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      const failed = await this.setups.get(client);
+      if (failed !== undefined && (!(failed as { code?: string })?.code || isConnectionFault(failed))) throw failed;
+    } catch (err) {
+      broken = err as Error;
+      throw err;
+    } finally {
+      client.release(broken);
     }
   }
 
@@ -324,7 +368,10 @@ function wrapPg(c: PgClient | PoolClient): Session {
       // statement per call, as on PGlite (pg would send `[]` as a simple query, which runs
       // any number of statements).
       const r = await c.query(params ? ({ text: sql, values: params as unknown[], queryMode: 'extended' } as QueryConfig) : sql);
-      return r.rows as R[];
+      // Without parameters, a script of several statements is one round trip (the simple
+      // protocol): pg gives a result per statement, and the last one's rows are returned.
+      const results = r as unknown as Array<{ rows: unknown[] }>;
+      return (Array.isArray(results) ? (results[results.length - 1]?.rows ?? []) : r.rows) as R[];
     },
     async exec(script: string) {
       await c.query(script);
