@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { requireCjs } from '../cjs.js';
 import { ConfigError, describeThrown } from '../errors.js';
 import { formatMs } from './duration.js';
+import { CACHED_EXTENSIONS, cacheEnabled, entryPath, evaluate, readEntry, writeEntry, type JitiLike } from './transpile-cache.js';
 
 export const SEARCH_PLACES = [
   'zitadel.setup.ts',
@@ -39,8 +40,18 @@ export interface LoadedFile {
   exported: unknown;
 }
 
-type Jiti = { import(id: string, opts?: { default?: boolean }): Promise<unknown> };
+type Jiti = JitiLike;
 let jiti: Jiti | undefined;
+/** jiti's options (the transpile cache keys on them: they shape the transform). */
+export const JITI_OPTIONS = { fsCache: true, moduleCache: false, interopDefault: true };
+
+/** jiti, for the loads the transpile cache cannot serve. */
+function createJiti(from: string): Jiti {
+  // require, not import: importing jiti's 190 KB CommonJS bundle from ESM makes Node scan
+  // it for named exports first (about 50 ms per process, measured).
+  const { createJiti: create } = requireCjs('jiti') as typeof import('jiti');
+  return create(from, { ...JITI_OPTIONS, alias: selfAlias() }) as unknown as Jiti;
+}
 
 /**
  * TypeScript and JavaScript configs load through jiti: one loader, whose syntax errors
@@ -48,15 +59,24 @@ let jiti: Jiti | undefined;
  * aliased to this very copy: the config and the CLI share one instance, and resolving it
  * does not read package.json files on the way (a malformed one beside the config would
  * otherwise break a valid `--config other.ts`).
+ *
+ * A TypeScript config whose transform is in the transpile cache (./transpile-cache.ts)
+ * runs from there, as jiti would run it, without loading jiti; one that is not loads
+ * through jiti, and its transform is kept once it has loaded.
  */
 async function loadModule(filepath: string): Promise<unknown> {
-  if (!jiti) {
-    // require, not import: importing jiti's 190 KB CommonJS bundle from ESM makes Node scan
-    // it for named exports first (about 50 ms per process, measured).
-    const { createJiti } = requireCjs('jiti') as typeof import('jiti');
-    jiti = createJiti(import.meta.url, { fsCache: true, moduleCache: false, interopDefault: true, alias: selfAlias() }) as unknown as Jiti;
+  const cached = cacheEnabled() && CACHED_EXTENSIONS.has(extname(filepath).toLowerCase());
+  const input = cached ? { filename: filepath, source: await readFile(filepath, 'utf8') } : undefined;
+  const entry = input ? entryPath(input, JSON.stringify(JITI_OPTIONS)) : undefined;
+  const code = entry ? readEntry(entry) : undefined;
+  if (code !== undefined) {
+    return evaluate(filepath, code, { alias: selfAlias(), jiti: createJiti, importer: (specifier) => import(specifier) });
   }
-  return jiti.import(filepath, { default: true });
+  jiti ??= createJiti(import.meta.url);
+  const exported = await jiti.import(filepath, { default: true });
+  // The same call as jiti's own import() makes, answered from jiti's file cache.
+  if (input && entry) writeEntry(entry, jiti.transform({ ...input, ts: true, async: true, jsx: false }));
+  return exported;
 }
 
 /** `zsetup`, `zsetup/plugin` and `zsetup/testing` as files of this copy (built: .js; run from source: .ts). */
