@@ -11,8 +11,9 @@
  * Once the bundle is loaded it is registered as the knex package's main module, so a
  * later `require('knex')` or `import 'knex'` returns it too.
  */
-import { createRequire, Module } from 'node:module';
+import { createRequire } from 'node:module';
 import type { Knex } from 'knex';
+import { installedVersion, mainOf, registerMain, requireVendor } from './vendor.js';
 
 const require = createRequire(import.meta.url);
 
@@ -40,23 +41,10 @@ export function knexModules(): KnexModules {
 
 function bundled(): KnexModules | undefined {
   if (process.env.ZSETUP_KNEX_BUNDLE === '0') return undefined;
-  let main: string;
-  try {
-    main = require.resolve('knex');
-    if (require.cache[main]) return undefined; // loaded already: use that one
-    const b = require('../../vendor/knex.cjs') as Bundle;
-    const installed = (name: string) => (require(`${name}/package.json`) as { version: string }).version;
-    if (b.version !== installed('knex') || b.pgliteVersion !== installed('knex-pglite')) return undefined;
-    const m = new Module(main);
-    m.filename = main;
-    m.loaded = true;
-    m.exports = b.knex;
-    require.cache[main] = m;
-    return b;
-  } catch (err) {
-    // No bundle (a build that skipped the step): the package. Anything else is a real error.
-    const first = String((err as Error)?.message).split('\n')[0]!;
-    if ((err as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' && first.includes('vendor/knex.cjs')) return undefined;
-    throw err;
-  }
+  const { main, loaded } = mainOf('knex');
+  if (loaded) return undefined; // loaded already: use that one
+  const b = requireVendor<Bundle>('../../vendor/knex.cjs');
+  if (!b || b.version !== installedVersion('knex') || b.pgliteVersion !== installedVersion('knex-pglite')) return undefined;
+  registerMain(main, b.knex);
+  return b;
 }
