@@ -18,7 +18,7 @@
  * @example plugins: [signalHandler({ cleanupDeadline: '5s' })]
  */
 import { Tokens, parseDuration, MAX_DURATION_MS, type Duration, type Hooks, type Plugin } from '../../src/plugin.js';
-import { startWatchdog } from './watchdog.js';
+import { startWatchdog, type Watchdog } from './watchdog.js';
 
 export interface SignalHandlerOptions {
   /** How long cleanup may take after the first signal. @default apply.cleanupDeadline ("10s") */
@@ -33,12 +33,20 @@ export function signalHandler(options: SignalHandlerOptions | false = {}): Plugi
       const fromOption = options.cleanupDeadline === undefined ? undefined : parseDuration(options.cleanupDeadline);
       if (options.cleanupDeadline !== undefined && (fromOption === undefined || fromOption > MAX_DURATION_MS))
         throw new Error(`cleanupDeadline: expected a duration such as 10s (at most 24d), got ${JSON.stringify(options.cleanupDeadline)}`);
+      // The watchdog of the current run until the first step starts (see Watchdog.waitReady).
+      let starting: Watchdog | undefined;
       const hooks: Hooks = {
+        onEvent(e) {
+          if (e.type !== 'step.started' || !starting) return;
+          starting.waitReady(3000);
+          starting = undefined;
+        },
         onRun(run) {
           const deadlineMs = fromOption ?? run.cleanupDeadlineMs;
           // A worker thread that still ends the process when the main thread is blocked in
           // synchronous code (see watchdog.ts). Only `apply` runs steps.
           const dog = run.command === 'apply' && process.env.ZSETUP_WATCHDOG !== '0' ? startWatchdog({ cleanupDeadlineMs: deadlineMs, deadlineAt: run.deadlineAt }) : undefined;
+          starting = dog;
           let first: NodeJS.Signals | undefined;
           let timer: NodeJS.Timeout | undefined;
           let exiting = false;

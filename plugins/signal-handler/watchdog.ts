@@ -26,6 +26,13 @@ export interface WatchdogOptions {
 }
 
 export interface Watchdog {
+  /**
+   * Block until the watchdog watches the signals (at most `ms`): called before the first
+   * step's code runs, since a step busy from its start would otherwise keep a watchdog that
+   * is slow to start (a loaded machine: seen at a load average of 8) from ever seeing the
+   * signal. Returns at once when it is ready already, as it nearly always is.
+   */
+  waitReady(ms: number): boolean;
   /** Stop watching (before the main thread re-raises a signal to end the process). */
   close(): Promise<void>;
 }
@@ -37,7 +44,7 @@ export const WATCHDOG_GRACE_MS = 100;
 const WORKER = `
 const { parentPort, workerData } = require('node:worker_threads');
 const fs = require('node:fs');
-const { cleanupMs, graceMs, deadlineAt } = workerData;
+const { cleanupMs, graceMs, deadlineAt, ready } = workerData;
 const say = (s) => { try { fs.writeSync(2, 'zsetup: ' + s + '\\n'); } catch {} };
 const timers = [];
 const later = (ms, fn) => timers.push(setTimeout(fn, Math.max(0, ms)));
@@ -81,6 +88,9 @@ try {
 } catch {
   // No signal watcher here: the deadline is still watched.
 }
+// Watching: the main thread may now run step code.
+Atomics.store(ready, 0, 1);
+Atomics.notify(ready, 0);
 if (typeof deadlineAt === 'number') later(deadlineAt - Date.now(), () => end(first || 'SIGTERM', 'the deadline has passed and the run has not ended'));
 parentPort.on('message', (m) => {
   if (m !== 'close') return;
@@ -98,10 +108,11 @@ parentPort.on('message', (m) => {
  */
 export function startWatchdog(o: WatchdogOptions): Watchdog | undefined {
   let worker: Worker;
+  const ready = new Int32Array(new SharedArrayBuffer(4));
   try {
     worker = new Worker(WORKER, {
       eval: true,
-      workerData: { cleanupMs: o.cleanupDeadlineMs, graceMs: WATCHDOG_GRACE_MS, deadlineAt: o.deadlineAt },
+      workerData: { cleanupMs: o.cleanupDeadlineMs, graceMs: WATCHDOG_GRACE_MS, deadlineAt: o.deadlineAt, ready },
       stdout: false,
       stderr: false,
       // Its own small heap: it only waits.
@@ -114,6 +125,10 @@ export function startWatchdog(o: WatchdogOptions): Watchdog | undefined {
   worker.on('error', () => undefined);
   let closing: Promise<void> | undefined;
   return {
+    waitReady(ms) {
+      if (Atomics.load(ready, 0) === 1) return true;
+      return Atomics.wait(ready, 0, 0, ms) !== 'timed-out';
+    },
     close() {
       closing ??= new Promise<void>((resolve) => {
         const done = () => {
