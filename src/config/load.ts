@@ -10,8 +10,8 @@
  * blamed on other.ts, and a `cosmiconfig` key in it could change where zsetup looks.
  */
 import { resolve as resolvePath, relative, extname, basename, dirname } from 'node:path';
-import { readFile, stat } from 'node:fs/promises';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { existsSync, readFileSync, statSync, type Stats } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { requireCjs } from '../cjs.js';
 import { ConfigError, describeThrown } from '../errors.js';
@@ -66,7 +66,7 @@ function createJiti(from: string): Jiti {
  */
 async function loadModule(filepath: string): Promise<unknown> {
   const cached = cacheEnabled() && CACHED_EXTENSIONS.has(extname(filepath).toLowerCase());
-  const input = cached ? { filename: filepath, source: await readFile(filepath, 'utf8') } : undefined;
+  const input = cached ? { filename: filepath, source: readFileSync(filepath, 'utf8') } : undefined;
   const entry = input ? entryPath(input, JSON.stringify(JITI_OPTIONS)) : undefined;
   const code = entry ? readEntry(entry) : undefined;
   if (code !== undefined) {
@@ -119,7 +119,7 @@ export async function loadConfigFile(cwd: string, configPath?: string, timeoutMs
   if (configPath !== undefined) {
     if (configPath.trim() === '' || configPath.includes('\0')) throw new ConfigError([{ file: '--config', path: '', message: `not a file path: ${JSON.stringify(configPath)}` }]);
     const target = resolvePath(cwd, configPath);
-    const st = await stat(target).catch((err: NodeJS.ErrnoException) => err);
+    const st = statOf(target);
     if (st instanceof Error) {
       const why = st.code === 'ENOENT' ? 'config file not found (check --config)' : `cannot read the config file: ${st.code ?? st.message}`;
       throw new ConfigError([{ file: configPath, path: '', message: why }]);
@@ -129,8 +129,8 @@ export async function loadConfigFile(cwd: string, configPath?: string, timeoutMs
   }
   for (const name of SEARCH_PLACES) {
     const target = resolvePath(cwd, name);
-    const st = await stat(target).catch(() => undefined);
-    if (!st?.isFile()) continue;
+    const st = statOf(target);
+    if (st instanceof Error || !st.isFile()) continue;
     if (name === 'package.json') {
       const pkg = await settled(shown(target), timeoutMs, () => loadNamed(target));
       const section = pkg !== null && typeof pkg === 'object' ? (pkg as Record<string, unknown>).zsetup : undefined;
@@ -142,6 +142,18 @@ export async function loadConfigFile(cwd: string, configPath?: string, timeoutMs
   throw new ConfigError([
     { file: shown(cwd) === '' ? '.' : shown(cwd), path: '', message: `no config found: looked for ${SEARCH_PLACES.slice(0, -1).join(', ')} and package.json#zsetup; pass --config PATH` },
   ]);
+}
+
+/**
+ * stat, synchronously: the start of a command waits for it anyway, and an asynchronous call
+ * is a hop through libuv's thread pool, which took milliseconds each on a busy machine.
+ */
+function statOf(target: string): Stats | NodeJS.ErrnoException {
+  try {
+    return statSync(target);
+  } catch (err) {
+    return err as NodeJS.ErrnoException;
+  }
 }
 
 async function loadNamed(target: string): Promise<unknown> {
