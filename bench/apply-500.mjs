@@ -5,22 +5,30 @@
 // drops and re-creates it; not timed). Both commands in ONE hyperfine invocation.
 //
 // Options: --steps N (default 500), --runs N (default 10), --warmup N (default 1),
-// --pairs N (interleaved cross-check, default 6), --keep.
-// Bar: zsetup apply median <= knex migrate:latest median.
+// --pairs N (interleaved cross-check, default 6), --keep, --baseline DIR (another checkout,
+// built: its dist/cli.js is measured too, in the same runs, as "zsetup apply (baseline)").
+// Bars: zsetup apply median <= knex migrate:latest median, and (issue 8) <= 0.65 x it.
 import { join, relative } from 'node:path';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import pg from 'pg';
 import {
   ROOT, CLI, KNEX_CLI, OUT, SERVER, admin, bar, exitCode, fmtS, hyperfine, machine, revision, rel, requireBuild, requireHyperfine, run, scratch, serverVersion, sh, table, writeJson,
-  writeKnexMigrations, writeKnexfile, writeZsetupConfig, interleaved, load, robustness, arg } from './lib/common.mjs';
+  writeKnexMigrations, writeKnexfile, writeZsetupConfig, interleaved, load, robustness, arg, revisionOf } from './lib/common.mjs';
 
 const N = Number(arg('--steps', 500));
 const RUNS = Number(arg('--runs', 10));
 const WARMUP = Number(arg('--warmup', 1));
 const PAIRS = Number(arg('--pairs', 6));
+const BAR_RATIO = 0.65;
+const BASELINE = arg('--baseline');
+const BASELINE_CLI = BASELINE && join(BASELINE, 'dist/cli.js');
 
 const hfVersion = requireHyperfine();
 requireBuild();
+if (BASELINE_CLI && !existsSync(BASELINE_CLI)) {
+  console.log(`MISSING: --baseline ${BASELINE}: no dist/cli.js there (build it first)`);
+  process.exit(2);
+}
 
 const s = await scratch('apply-500');
 try {
@@ -49,6 +57,7 @@ try {
 
   const zCmd = `node ${sh(relative(ROOT, CLI))} apply --config ${sh(relative(ROOT, config))}`;
   const kCmd = `node ${sh(relative(ROOT, KNEX_CLI))} --knexfile ${sh(relative(ROOT, knexfile))} migrate:latest`;
+  const bCmd = BASELINE_CLI && `node ${sh(BASELINE_CLI)} apply --config ${sh(relative(ROOT, config))}`;
 
   // Sanity: each applies all N on a fresh database (and leaves the expected tables). Also
   // counts the transactions each commits (pg_stat_database.xact_commit of the database).
@@ -75,10 +84,12 @@ try {
     [
       { name: `zsetup apply (${N} steps)`, cmd: zCmd },
       { name: `knex migrate:latest (${N} migrations)`, cmd: kCmd },
+      ...(bCmd ? [{ name: `zsetup apply (${N} steps, baseline)`, cmd: bCmd }] : []),
     ],
     { exportJson, args: ['--prepare', `node ${sh(relative(ROOT, recreate))}`, '--warmup', String(WARMUP), '--runs', String(RUNS)], env: s.env },
   );
   const [z, k] = hf.results;
+  if (BASELINE_CLI) console.log(`baseline: ${BASELINE} (${revisionOf(BASELINE)})`);
   console.log(`\napply-500 (${N} x CREATE TABLE IF NOT EXISTS, fresh database per run; ${RUNS} runs, ${WARMUP} warmup)\n`);
   console.log(
     table([
@@ -93,15 +104,19 @@ try {
     [
       { name: 'zsetup apply', argv: ['sh', '-c', zCmd] },
       { name: 'knex migrate:latest', argv: ['sh', '-c', kCmd] },
+      ...(bCmd ? [{ name: 'zsetup apply (baseline)', argv: ['sh', '-c', bCmd] }] : []),
     ],
     PAIRS,
     { env: s.env, prepare: ['node', recreate] },
   );
   console.log(`interleaved cross-check (${PAIRS} alternating pairs, no hyperfine): zsetup apply median ${fmtS(il.medians[0])}, knex migrate:latest median ${fmtS(il.medians[1])}, median of per-pair ratios ${il.ratio.toFixed(2)}\n`);
+  if (bCmd) console.log(`  the baseline in the same rounds: median ${fmtS(il.medians[2])}, median of per-round ratios to knex ${il.ratios[2].toFixed(2)}\n`);
   console.log(`at end: ${load()}`);
   robustness(z.median / k.median, il.ratio);
-  writeJson('apply-500.summary.json', { date: new Date().toISOString(), machine: machine(), code: revision(), steps: N, runs: RUNS, warmup: WARMUP, commits, results: hf.results.map(({ times, exit_codes, ...r }) => r), interleaved: { pairs: PAIRS, medians: il.medians, ratio: il.ratio }, loadAtEnd: load() });
+  robustness(z.median / k.median, il.ratio, BAR_RATIO);
+  writeJson('apply-500.summary.json', { date: new Date().toISOString(), machine: machine(), code: revision(), steps: N, runs: RUNS, warmup: WARMUP, commits, results: hf.results.map(({ times, exit_codes, ...r }) => r), interleaved: { pairs: PAIRS, medians: il.medians, ratio: il.ratio, ratios: il.ratios }, baseline: bCmd ? { dir: BASELINE, code: revisionOf(BASELINE) } : undefined, loadAtEnd: load() });
   bar(z.median <= k.median, 'zsetup apply no slower than knex migrate:latest (median)', `${fmtS(z.median)} vs ${fmtS(k.median)} (ratio ${(z.median / k.median).toFixed(2)})`);
+  bar(z.median <= BAR_RATIO * k.median, `zsetup apply median <= ${BAR_RATIO.toFixed(2)} x knex migrate:latest median`, `ratio ${(z.median / k.median).toFixed(2)}`);
 } finally {
   await s.cleanup();
 }

@@ -67,10 +67,15 @@ export function requireBuild() {
 
 /** Which code is measured: HEAD, and whether src/ or plugins/ have uncommitted changes. */
 export function revision() {
-  const git = (...a) => spawnSync('git', a, { cwd: ROOT, encoding: 'utf8' }).stdout?.trim() ?? '';
+  return revisionOf(ROOT);
+}
+
+/** The code a checkout holds (its HEAD, uncommitted changes, when its dist/ was built). */
+export function revisionOf(dir) {
+  const git = (...a) => spawnSync('git', a, { cwd: dir, encoding: 'utf8' }).stdout?.trim() ?? '';
   const head = git('rev-parse', '--short', 'HEAD') || 'unknown';
   const dirty = git('status', '--porcelain', '--', 'src', 'plugins', 'zitadel.setup.ts');
-  return `HEAD ${head}${dirty ? ' + uncommitted changes in src/plugins' : ''}, dist/ built ${new Date(statSync(CLI).mtimeMs).toISOString().slice(0, 19)}Z`;
+  return `HEAD ${head}${dirty ? ' + uncommitted changes in src/plugins' : ''}, dist/ built ${new Date(statSync(join(dir, 'dist/cli.js')).mtimeMs).toISOString().slice(0, 19)}Z`;
 }
 
 export function machine() {
@@ -254,9 +259,11 @@ export function generatedSteps(count) {
 /**
  * Cross-check for drifting machine load: hyperfine runs all of command A, then all of B,
  * so load that changes in between biases the ratio. Here A and B alternate (A B, B A, ...)
- * and the ratio is taken per pair; its median is robust to slow drifts.
- * commands: [{ name, argv }] (spawned without a shell). Returns per-command medians and
- * the median of per-pair ratios commands[0]/commands[1].
+ * and the ratio is taken per pair; its median is robust to slow drifts. With more than two
+ * commands, each round runs all of them, in an order that rotates and turns round.
+ * commands: [{ name, argv }] (spawned without a shell). Returns per-command medians, the
+ * median of per-round ratios commands[0]/commands[1], and per command its median ratio to
+ * commands[1] (`ratios`).
  */
 export function interleaved(commands, pairs, { env, cwd = ROOT, prepare }) {
   const times = commands.map(() => []);
@@ -271,10 +278,12 @@ export function interleaved(commands, pairs, { env, cwd = ROOT, prepare }) {
     if (r.status !== 0) throw new Error(`${c.name} exited ${r.status}`);
     return dt;
   };
+  const n = commands.length;
   for (let i = 0; i < pairs; i++) {
-    const order = i % 2 === 0 ? [0, 1] : [1, 0];
+    const order = commands.map((_, k) => (k + Math.floor(i / 2)) % n);
+    if (i % 2 === 1) order.reverse();
     for (const j of order) times[j].push(once(commands[j]));
   }
-  const ratios = times[0].map((t, i) => t / times[1][i]);
-  return { medians: times.map(median), ratio: median(ratios), times };
+  const ratios = times.map((ts) => median(ts.map((t, i) => t / times[1][i])));
+  return { medians: times.map(median), ratio: ratios[0], ratios, times };
 }
