@@ -14,7 +14,7 @@ import { Recorder } from './engine/recorder.js';
 import type { Plan } from './plan/planner.js';
 import { planFor } from './run/checks.js';
 import type { RecordedEvent, StepState } from './state/store.js';
-import { describeHolder, fenceStatement } from './lock/lock.js';
+import { describeHolder } from './lock/lock.js';
 import { recoverStuck, stuckSteps } from './run/recovery.js';
 import { retryConnectionFaults, session, type BaseOptions, type FailureStatus } from './run/session.js';
 
@@ -115,7 +115,7 @@ export async function apply(options: ApplyOptions = {}): Promise<ApplyResult> {
     try {
       // Every record from here on is fenced, recovery's too: a run paused right after it got
       // the lock (SIGSTOP, a frozen VM) and taken over must not mark the new holder's step.
-      const recorder = new Recorder(db, store, handle.fence ? fenceStatement(handle.fence) : '');
+      const recorder = Recorder.forLock(db, store, handle.fence);
       const state = await retryConnectionFaults(run, async () => {
         await store.init();
         return recoverStuck(store, await store.load(), config.owner, project.events, recorder);
@@ -272,7 +272,7 @@ export async function cleanup(options: BaseOptions = {}): Promise<CleanupResult>
     try {
       const state = await store.load();
       const recovered = stuckSteps(state, config.owner).map((s) => ({ step: s.step, previousOwner: s.latest.owner, startedAt: s.latest.at }));
-      if (recovered.length > 0) await recoverStuck(store, state, config.owner, events, new Recorder(db, store, handle.fence ? fenceStatement(handle.fence) : ''));
+      if (recovered.length > 0) await recoverStuck(store, state, config.owner, events, Recorder.forLock(db, store, handle.fence));
       return { status: 'ok', recovered, target: db.target };
     } finally {
       await handle.release();

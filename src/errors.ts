@@ -2,7 +2,7 @@
  * Typed errors that carry the fix. The CLI maps each to an exit code and prints
  * `error.message` (never a stack trace) for the user-facing ones.
  */
-import { errorChain } from './classify.js';
+import { errorChain, sqlState } from './classify.js';
 
 /** Base class: every error zsetup raises on purpose. `hint` says how to fix it. */
 export class ZsetupError extends Error {
@@ -35,7 +35,7 @@ export class StepError extends ZsetupError {
   ) {
     super(message, cause === undefined ? undefined : { cause });
     this.name = 'StepError';
-    this.code = errorChain(cause).find((e) => e.code !== undefined && /^[0-9A-Z]{5}$/.test(e.code))?.code;
+    this.code = sqlState(cause);
   }
 }
 

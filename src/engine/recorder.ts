@@ -8,6 +8,7 @@
 import type { Database } from '../db.js';
 import type { StateStore, StepEvent } from '../state/store.js';
 import { ASYNC_COMMIT } from './transaction.js';
+import { fenceStatement } from '../lock/lock.js';
 
 export class Recorder {
   constructor(
@@ -16,6 +17,11 @@ export class Recorder {
     /** One statement that fails unless the run lock is still ours (empty: no fence). */
     readonly fence: string,
   ) {}
+
+  /** A recorder fenced by a held lock's fence condition (`LockHandle.fence`; none: unfenced). */
+  static forLock(db: Database, store: StateStore, fence: string | undefined): Recorder {
+    return new Recorder(db, store, fence ? fenceStatement(fence) : '');
+  }
 
   /** The record's statement after the fence, for a transaction the caller runs (a step's `done` commits with its work). */
   statement(ev: StepEvent): string {
