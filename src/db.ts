@@ -8,10 +8,18 @@ import type { Knex } from 'knex';
 export interface Session {
   /** One statement with `$1`-style parameters; returns its rows. */
   query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<R[]>;
-  /** A script of one or more statements, no parameters, in one round trip. */
-  exec(script: string): Promise<void>;
+  /**
+   * A script of one or more statements, no parameters, in one round trip. With `onNotice`
+   * (where the database has `notices`), each notice the server raises while the script
+   * runs is passed on as it arrives (its message text).
+   */
+  exec(script: string, options?: ExecOptions): Promise<void>;
   /** Server backend pid (PostgreSQL), for cancelling a running statement. */
   readonly backendPid?: number | undefined;
+}
+
+export interface ExecOptions {
+  readonly onNotice?: (message: string) => void;
 }
 
 /** A connection outside the pool, owned by its user (the advisory lock). */
@@ -36,6 +44,12 @@ export interface Database {
    * transaction), use that transaction's connection instead.
    */
   withSession<T>(fn: (s: Session) => Promise<T>, via?: Knex | Knex.Transaction): Promise<T>;
+  /**
+   * `Session.exec` passes the server's notices to `onNotice` while a script runs (the
+   * PostgreSQL server flushes each notice as it is raised). The engine then sends a chain of
+   * SQL steps in one message and follows its progress by them (src/engine/train.ts).
+   */
+  readonly notices?: boolean;
   /** A connection outside the pool (PostgreSQL only). */
   dedicated?(applicationName: string): Promise<DedicatedSession>;
   /**

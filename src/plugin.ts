@@ -40,7 +40,7 @@ export type {
 } from './config/dsl.js';
 export { COMMON_STEP_FIELDS, isSqlFile } from './config/dsl.js';
 export type { ResolvedConfig } from './config/resolve.js';
-export type { Database, Session, DedicatedSession } from './db.js';
+export type { Database, Session, DedicatedSession, ExecOptions } from './db.js';
 export type { StateStore, StepEvent, StepEventKind, RecordedEvent, StepState, Checkpoint } from './state/store.js';
 export type { Lock, LockHandle, LockHolder, AcquireOptions, LockKind } from './lock/lock.js';
 export type { EngineEvent, EngineEventType, Hooks, RunControl, StopReason } from './engine/events.js';

@@ -26,6 +26,7 @@ import {
   sleep,
   type Database,
   type DedicatedSession,
+  type ExecOptions,
   type Plugin,
   type ResolvedConfig,
   type Session,
@@ -91,6 +92,8 @@ class PostgresDatabase implements Database {
   /** Made again after the engine resets a session a step used (the server accepted it once). */
   sessionSetup: string | undefined;
   readonly dialect = 'postgres' as const;
+  /** The server flushes each notice as it is raised; pg emits it as it arrives. */
+  readonly notices = true;
   readonly target: string;
   readonly poolMax: number;
   private readonly where: ReturnType<typeof describeUrl>;
@@ -373,8 +376,19 @@ function wrapPg(c: PgClient | PoolClient): Session {
       const results = r as unknown as Array<{ rows: unknown[] }>;
       return (Array.isArray(results) ? (results[results.length - 1]?.rows ?? []) : r.rows) as R[];
     },
-    async exec(script: string) {
-      await c.query(script);
+    async exec(script: string, options?: ExecOptions) {
+      const onNotice = options?.onNotice;
+      if (!onNotice) {
+        await c.query(script);
+        return;
+      }
+      const listener = (n: { message?: string }) => onNotice(String(n.message ?? ''));
+      c.on('notice', listener);
+      try {
+        await c.query(script);
+      } finally {
+        c.off('notice', listener);
+      }
     },
     backendPid: (c as unknown as { processID?: number }).processID,
   };

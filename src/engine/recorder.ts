@@ -7,20 +7,25 @@
  */
 import type { Database } from '../db.js';
 import type { StateStore, StepEvent } from '../state/store.js';
-import { ASYNC_COMMIT } from './transaction.js';
+import { ASYNC_COMMIT, checkNotice, noticeStatement } from './transaction.js';
 import { fenceStatement } from '../lock/lock.js';
 
 export class Recorder {
+  /** One statement that fails unless the run lock is still ours (empty: no fence). */
+  readonly fence: string;
+
   constructor(
     private readonly db: Database,
     private readonly store: StateStore,
-    /** One statement that fails unless the run lock is still ours (empty: no fence). */
-    readonly fence: string,
-  ) {}
+    /** The lock's fence condition (`LockHandle.fence`), true while the run holds the lock; none: unfenced. */
+    private readonly condition?: string,
+  ) {
+    this.fence = condition ? fenceStatement(condition) : '';
+  }
 
   /** A recorder fenced by a held lock's fence condition (`LockHandle.fence`; none: unfenced). */
   static forLock(db: Database, store: StateStore, fence: string | undefined): Recorder {
-    return new Recorder(db, store, fence ? fenceStatement(fence) : '');
+    return new Recorder(db, store, fence || undefined);
   }
 
   /** The record's statement after the fence, for a transaction the caller runs (a step's `done` commits with its work). */
@@ -32,10 +37,21 @@ export class Recorder {
    * The record in a transaction of its own, as a script to send with other SQL in one
    * round trip. `started` is a diagnostic (a crash that loses it loses nothing else): its
    * commit does not wait for the WAL flush. The other records commit synchronously.
+   * With `notice` (letters, digits, spaces and `:._-`), the server also raises it to the
+   * client as the record is written: how a chain of steps sent in one message is followed.
    */
-  script(ev: StepEvent): string {
-    const async = ev.event === 'started' ? `${ASYNC_COMMIT};\n` : '';
-    return `BEGIN;\n${async}${this.statement(ev)};\nCOMMIT;`;
+  script(ev: StepEvent, notice?: string): string {
+    if (notice === undefined) return `BEGIN;\n${ev.event === 'started' ? `${ASYNC_COMMIT};\n` : ''}${this.statement(ev)};\nCOMMIT;`;
+    // The fence's own block raises it (no second block); the level is set so that a
+    // database or role default of client_min_messages cannot hide it.
+    const raise = this.condition ? fenceStatement(this.condition, checkNotice(notice)) : noticeStatement(notice);
+    const settings = `SELECT ${ev.event === 'started' ? "set_config('synchronous_commit', 'off', true), " : ''}set_config('client_min_messages', 'notice', true)`;
+    return `BEGIN;\n${settings};\n${raise};\n${this.store.recordStatement(ev)};\nCOMMIT;`;
+  }
+
+  /** Several records' statements after one fence, for a transaction the caller runs. */
+  statements(...events: StepEvent[]): string {
+    return this.fenced(events.map((ev) => this.store.recordStatement(ev)).join(';\n'));
   }
 
   /** Write records, each in its own transaction, in one round trip. */

@@ -13,6 +13,7 @@ import { WORK_ACTIONS, type PlanEntry } from '../plan/planner.js';
 import { StepError, causeChain, redact } from '../errors.js';
 import { MinHeap } from '../plan/graph.js';
 import { StepRun } from './step-run.js';
+import { Train, trainable, trainBytes, TRAIN_MAX_BYTES, TRAIN_MAX_STEPS } from './train.js';
 
 export type { StepStatus, StepResult, ExecuteOptions } from './options.js';
 import type { ExecuteOptions, StepResult, StepStatus } from './options.js';
@@ -81,7 +82,66 @@ export async function executePlan(options: ExecuteOptions): Promise<StepResult[]
       }
     }
   };
-  const running = new Map<Promise<void>, StepRun>();
+  // A chain of SQL steps goes to the server as one message (src/engine/train.ts): from a
+  // step taken off the ready queue, the next member is the step the queue would give next
+  // once this one is done (its only unmet dependencies are members), while each is trainable.
+  const trainFrom = (first: PlanEntry): PlanEntry[] => {
+    const stepOf = (e: PlanEntry) => byName.get(e.step)!;
+    if (!trainable(first, stepOf(first), options)) return [first];
+    const members = [first];
+    const inTrain = new Set([first.step]);
+    let bytes = trainBytes(stepOf(first));
+    // Lowest position among steps that would become ready but were passed over.
+    let passed = Infinity;
+    for (let last = first; members.length < TRAIN_MAX_STEPS; ) {
+      let next: PlanEntry | undefined;
+      for (const d of dependants.get(last.step) ?? []) {
+        if (status.get(d.step) !== 'pending' || inTrain.has(d.step)) continue;
+        const unmet = waiting.get(d.step)! - d.after.filter((a) => inTrain.has(a)).length;
+        if (unmet !== 0) continue;
+        if (next === undefined || index.get(d.step)! < index.get(next.step)!) {
+          if (next !== undefined) passed = Math.min(passed, index.get(next.step)!);
+          next = d;
+        } else passed = Math.min(passed, index.get(d.step)!);
+      }
+      if (next === undefined) break;
+      const at = index.get(next.step)!;
+      if (at > passed || at > (ready.peek() ?? Infinity)) break;
+      const step = stepOf(next);
+      bytes += trainBytes(step);
+      if (!trainable(next, step, options) || bytes > TRAIN_MAX_BYTES) break;
+      members.push(next);
+      inTrain.add(next.step);
+      last = next;
+    }
+    return members;
+  };
+  const launchTrain = (entries: PlanEntry[]): Promise<void> => {
+    for (const e of entries) status.set(e.step, 'running');
+    const train = new Train(entries.map((e) => ({ entry: e, step: byName.get(e.step)! })), options);
+    const handle: { abandon(): void } = { abandon: () => train.abandon() };
+    const p = train.run().then(async (out) => {
+      // Back to pending first, so that settling the applied ones makes the next ready; if the
+      // run was stopped meanwhile, they are not run (pending steps were blocked at the stop).
+      for (const m of out.rest) status.set(m.entry.step, 'pending');
+      if (stopHandled) for (const m of out.rest) block(m.entry, 'not run: the run was stopped');
+      for (const r of out.applied) settle(r);
+      if (!out.failed) return;
+      const { member, prior } = out.failed;
+      const sr = new StepRun(member.entry, member.step, options);
+      handle.abandon = () => sr.abandon();
+      settle(await sr.run(prior));
+    }).catch((err) => {
+      // Not expected (a train's outcome is always given): fail what has no result yet.
+      for (const e of entries) {
+        if (status.get(e.step) === 'running') settle({ step: e.step, action: e.action, reason: e.reason, status: 'failed', error: new StepError(e.step, redact(causeChain(err), options.config.secrets), err) });
+      }
+    });
+    const tracked: Promise<void> = p.finally(() => running.delete(tracked));
+    running.set(tracked, handle);
+    return tracked;
+  };
+  const running = new Map<Promise<void>, { abandon(): void }>();
   let stopHandled = false;
   let abandonTimer: NodeJS.Timeout | undefined;
   let wake: (() => void) | undefined;
@@ -102,6 +162,11 @@ export async function executePlan(options: ExecuteOptions): Promise<StepResult[]
       while (running.size < options.concurrency && ready.size > 0 && !options.signal.aborted) {
         const e = options.plan.entries[ready.pop()]!;
         if (status.get(e.step) !== 'pending') continue;
+        const train = trainFrom(e);
+        if (train.length > 1) {
+          launchTrain(train);
+          continue;
+        }
         status.set(e.step, 'running');
         const sr = new StepRun(e, byName.get(e.step)!, options);
         const p: Promise<void> = sr.run().then(settle, (err) =>

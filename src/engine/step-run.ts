@@ -4,7 +4,6 @@
  * same transaction as the step's work, or `failed` / `interrupted`), and what its code
  * leaves behind (a fault, a promise that can never settle, a step that ignores a stop).
  */
-import { randomBytes } from 'node:crypto';
 import type { Session } from '../db.js';
 import type { Checkpoint, StepEvent } from '../state/store.js';
 import type { StepContext } from '../config/dsl.js';
@@ -15,7 +14,7 @@ import { classifyFault, isRetryable, sqlState, LOCK_LOST_CODE } from '../classif
 import type { FaultScope } from './faults.js';
 import { CommitRefused, KNEX_BARE_ROLLBACK, guardKnex, type TransactionUse } from './guard.js';
 import { sleep, withTimeout } from '../lock/lock.js';
-import { ASYNC_COMMIT, sessionReset, transactionMark } from './transaction.js';
+import { ASYNC_COMMIT, newMark, sessionReset, stepTransaction } from './transaction.js';
 import { Progress, checkJsonValue, createStepContext } from './context.js';
 import { runScript } from './script.js';
 import type { ExecuteOptions, StepResult, StepStatus } from './options.js';
@@ -69,6 +68,15 @@ function rolledBack(use: TransactionUse): Error {
     `the step rolled back its own transaction (rollback() on ctx.db)${why !== undefined ? `: ${describeThrown(why)}` : ''}; nothing it did was kept, so it is not done`,
     why === undefined ? undefined : { cause: why },
   );
+}
+
+/** A step's first attempt, run in a train (src/engine/train.ts), that failed. */
+export interface PriorAttempt {
+  readonly error: unknown;
+  /** Its `started` record committed. */
+  readonly started: boolean;
+  /** When it started (performance.now()). */
+  readonly startedAt: number;
 }
 
 /** Give up waiting on a record write after this long (the run is ending anyway). */
@@ -165,12 +173,17 @@ export class StepRun {
     return this.step.plan.transaction && this.step.kind.run === undefined;
   }
 
-  async run(): Promise<StepResult> {
+  /**
+   * Run the step. `prior`: its first attempt already ran elsewhere (in a train of steps sent
+   * in one message) and failed with `error`; `started`: its `started` record committed. The
+   * run goes on from there as if that attempt had been its own: retry, or record the failure.
+   */
+  async run(prior?: PriorAttempt): Promise<StepResult> {
     const faults = this.options.faults;
-    if (!faults) return this.settled(await this.attempts());
+    if (!faults) return this.settled(await this.attempts(prior));
     faults.enter(this.scope);
     try {
-      return this.settled(await faults.run(this.scope, () => this.attempts()));
+      return this.settled(await faults.run(this.scope, () => this.attempts(prior)));
     } finally {
       faults.leave(this.scope);
     }
@@ -182,15 +195,16 @@ export class StepRun {
     return r;
   }
 
-  private async attempts(): Promise<StepResult> {
+  private async attempts(prior?: PriorAttempt): Promise<StepResult> {
     const { events, config, signal } = this.options;
     const e = this.entry;
-    const t0 = performance.now();
+    const t0 = prior?.startedAt ?? performance.now();
     const base = { step: e.step, action: e.action, reason: e.reason };
-    events.emit({ type: 'step.started', step: e.step, action: e.action, reason: e.reason });
-    let started = false;
+    if (!prior) events.emit({ type: 'step.started', step: e.step, action: e.action, reason: e.reason });
+    let started = prior?.started ?? false;
     for (let attempt = 0; ; attempt++) {
       try {
+        if (attempt === 0 && prior) throw prior.error;
         if (!started) {
           if (attempt === 0 && this.step.def.repeatable) {
             const rep = this.step.def.repeatable;
@@ -273,7 +287,7 @@ export class StepRun {
     const step = this.step;
     const done = this.options.recorder.statement(this.event('done', { lastRun: this.lastRun }));
     const lockTimeout = `SET LOCAL lock_timeout = '${Math.round(this.options.config.apply.ddlLockTimeoutMs)}ms'`;
-    const mark = transactionMark(randomBytes(6).toString('hex'));
+    const mark = newMark();
     // Run before the fence and the record, in the step's transaction (so on its connection).
     const closing = `${mark.check};\n${sessionReset(db)};\n${ASYNC_COMMIT}`;
     const script = step.prepared.script;
@@ -287,12 +301,13 @@ export class StepRun {
 
     if (transaction && kind.run === undefined) {
       // One round trip: the step's SQL and its done record commit together, or neither does.
+      // Two transactions in one message: `started` commits first (visible while the step
+      // runs); the step and its `done` record then commit together, or neither does.
+      const tx = stepTransaction(db, script ?? '', done, this.options.config.apply.ddlLockTimeoutMs);
       await this.guarded(
         db.withSession(async (s) => {
           try {
-            // Two transactions in one message: `started` commits first (visible while the step
-            // runs); the step and its `done` record then commit together, or neither does.
-            await s.exec(`${startedScript}${startedScript ? '\n' : ''}BEGIN;\n${ASYNC_COMMIT};\n${lockTimeout};\n${mark.set};\n${script}\n;\n${closing};\n${done};\nCOMMIT;`);
+            await s.exec(startedScript ? `${startedScript}\n${tx}` : tx);
           } catch (err) {
             await s.exec('ROLLBACK').catch(() => undefined);
             throw err;

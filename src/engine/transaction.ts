@@ -3,6 +3,7 @@
  * whether the step ended the transaction itself, and the reset of what it set on its
  * session. Strings only; the step run sends them.
  */
+import { randomBytes } from 'node:crypto';
 import type { Database } from '../db.js';
 
 /**
@@ -23,9 +24,10 @@ export const STEP_ENDED_TX_CODE = 'ZS002';
  * (`db.raw('ROLLBACK')`, or in an SQL file) ends that transaction, the mark with it, and
  * the step fails instead of being recorded done over work that is not there.
  */
-export function transactionMark(id: string): { set: string; check: string } {
+export function transactionMark(id: string): { set: string; setConfig: string; check: string } {
   return {
     set: `SET LOCAL zsetup.step_tx = '${id}'`,
+    setConfig: `set_config('zsetup.step_tx', '${id}', true)`,
     check: `DO $zsetup_tx$ BEGIN IF current_setting('zsetup.step_tx', true) IS DISTINCT FROM '${id}' THEN RAISE EXCEPTION 'the step ended the transaction zsetup runs it in (a COMMIT or ROLLBACK in its SQL): its work is not what would be recorded; remove it, or declare the step transaction: false' USING ERRCODE = '${STEP_ENDED_TX_CODE}'; END IF; END $zsetup_tx$`,
   };
 }
@@ -41,6 +43,40 @@ export function sessionReset(db: Database): string {
   return `RESET ALL;\nRESET ROLE${db.sessionSetup ? `;\n${db.sessionSetup}` : ''}`;
 }
 
+
+/** Per process, a random prefix; per transaction, a count: a mark no step can guess. */
+const markPrefix = randomBytes(6).toString('hex');
+let markCount = 0;
+
+/** A new transaction mark (transactionMark) with an id used once. */
+export function newMark(): ReturnType<typeof transactionMark> {
+  return transactionMark(`${markPrefix}${(markCount++).toString(36)}`);
+}
+
+/**
+ * A transactional SQL step as one transaction, to send in one message: its SQL, then (if it
+ * did not end the transaction itself) the reset of its session and its `done` record
+ * (`done`, fenced: the recorder's statement), all committed together or not at all.
+ */
+export function stepTransaction(db: Database, sql: string, done: string, lockTimeoutMs: number, notice?: string): string {
+  const mark = newMark();
+  // The three transaction-local settings in one statement (each statement of a message costs).
+  return `BEGIN;\nSELECT set_config('synchronous_commit', 'off', true), set_config('lock_timeout', '${Math.round(lockTimeoutMs)}ms', true), ${mark.setConfig};\n${notice === undefined ? '' : `${noticeStatement(notice)};\n`}${sql}\n;\n${mark.check};\n${sessionReset(db)};\n${ASYNC_COMMIT};\n${done};\nCOMMIT;`;
+}
+
+/** A notice is sent as a literal: letters, digits, spaces and `:._-` only. */
+export function checkNotice(notice: string): string {
+  if (!/^[\w :.-]*$/.test(notice)) throw new TypeError(`not a plain notice: ${JSON.stringify(notice)}`);
+  return notice;
+}
+
+/**
+ * One statement that raises `notice` to the client, whatever client_min_messages says
+ * (it is set back for what follows in the transaction): how a train is followed.
+ */
+export function noticeStatement(notice: string): string {
+  return `DO $zsetup_note$ DECLARE level text := current_setting('client_min_messages'); BEGIN PERFORM set_config('client_min_messages', 'notice', true); RAISE NOTICE '${checkNotice(notice)}'; PERFORM set_config('client_min_messages', level, true); END $zsetup_note$`;
+}
 
 /** One synchronous commit flushes the WAL up to it, and so every asynchronous commit before it. */
 export async function flushCommits(db: Database): Promise<void> {

@@ -124,8 +124,13 @@ export const WAIT_REPORT_MS = 3000;
  * engine runs it right before a step's `done` record or a checkpoint, in the same
  * transaction, so a run that lost its lock commits nothing more.
  */
-export function fenceStatement(condition: string): string {
-  return `DO $zsetup_fence$ BEGIN IF NOT (${condition}) THEN RAISE EXCEPTION 'zsetup: this run no longer holds the run lock; it must stop' USING ERRCODE = '${LOCK_LOST_CODE}'; END IF; END $zsetup_fence$`;
+export function fenceStatement(condition: string, notice?: string): string {
+  return `DO $zsetup_fence$ BEGIN IF NOT (${condition}) THEN RAISE EXCEPTION 'zsetup: this run no longer holds the run lock; it must stop' USING ERRCODE = '${LOCK_LOST_CODE}'; END IF;${noticeOf(notice)} END $zsetup_fence$`;
+}
+
+/** A notice to the client, for a block (a literal without quotes, `%` or `$`: checked by the caller). */
+function noticeOf(notice: string | undefined): string {
+  return notice === undefined ? '' : ` RAISE NOTICE '${notice}';`;
 }
 
 /** `sql` preceded by the fence, when there is one: they run in the same transaction. */

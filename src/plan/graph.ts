@@ -91,6 +91,10 @@ export class MinHeap {
   get size(): number {
     return this.a.length;
   }
+  /** The smallest value (undefined when empty). */
+  peek(): number | undefined {
+    return this.a[0];
+  }
   push(v: number): void {
     const a = this.a;
     let i = a.push(v) - 1;
