@@ -109,7 +109,9 @@ class PostgresDatabase implements Database {
     // long statements of a client that died, so their connections go without it and its
     // round trip (the command is told by run.started, just before connect()).
     this.unlisten = events?.on((e) => {
-      if (e.type === 'run.started') this.readsOnly = e.command === 'plan' || e.command === 'status';
+      if (e.type !== 'run.started') return;
+      this.readsOnly = e.command === 'plan' || e.command === 'status';
+      this.writes = e.command === 'apply' || e.command === 'cleanup';
     });
     this.where = describeUrl(config.database.url!);
     this.target = this.where.target;
@@ -167,6 +169,14 @@ class PostgresDatabase implements Database {
   private readonly setups = new WeakMap<PoolClient, Promise<unknown>>();
   /** The command only reads (plan, status): its connections skip the setup statement. */
   private readsOnly = false;
+  /** The command writes (apply, cleanup): it takes the run lock. */
+  private writes = false;
+  /**
+   * The advisory lock's connection, opened while the pool's first one is: each costs a
+   * backend start (15-20 ms here), and the lock asks for its connection only after the pool
+   * answered. Taken by the first dedicated() call, closed with the pool if none comes.
+   */
+  private spare: Promise<PgClient> | undefined;
   private unlisten: (() => void) | undefined;
 
   async cancelRunning(): Promise<number> {
@@ -214,6 +224,10 @@ class PostgresDatabase implements Database {
     this.unlisten = undefined;
     const total = this.config.database.pool.connectTimeoutMs;
     const deadline = Date.now() + total;
+    if (this.writes && this.config.lock.kind === 'advisory' && this.spare === undefined) {
+      this.spare = this.openClient('zsetup');
+      this.spare.catch(() => undefined);
+    }
     for (;;) {
       try {
         await this.answers();
@@ -250,8 +264,36 @@ class PostgresDatabase implements Database {
     }
   }
 
-  async dedicated(applicationName: string): Promise<DedicatedSession> {
+  /** A client outside the pool, connected; an error event never goes unhandled. */
+  private async openClient(applicationName: string): Promise<PgClient> {
     const client = new pg.Client({ connectionString: this.config.database.url!, application_name: applicationName, connectionTimeoutMillis: this.connectTimeoutMs() });
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+    } catch (err) {
+      client.end().catch(() => undefined);
+      throw err;
+    }
+    return client;
+  }
+
+  /** The spare connection if it opened (renamed `applicationName`), else undefined. */
+  private async takeSpare(applicationName: string): Promise<PgClient | undefined> {
+    const spare = this.spare;
+    this.spare = undefined;
+    const client = await spare?.catch(() => undefined);
+    if (!client) return undefined;
+    try {
+      await client.query({ text: "SELECT set_config('application_name', $1, false)", values: [applicationName] });
+      return client;
+    } catch {
+      client.end().catch(() => undefined);
+      return undefined;
+    }
+  }
+
+  async dedicated(applicationName: string): Promise<DedicatedSession> {
+    const client = (await this.takeSpare(applicationName)) ?? (await this.openClient(applicationName));
     const listeners: Array<(err?: Error) => void> = [];
     let ended = false;
     const fire = (err?: Error) => {
@@ -261,13 +303,16 @@ class PostgresDatabase implements Database {
     };
     client.on('error', (err) => fire(err));
     client.on('end', () => fire());
-    await client.connect();
     const s = wrapPg(client);
     return {
       ...s,
       async close() {
         ended = true;
-        await client.end();
+        // The Terminate message goes out now; the server's side of the close (its backend
+        // exiting, ~10 ms here) is not waited for: the lock was released by then, or dies with it.
+        const end = client.end();
+        end.catch(() => undefined);
+        await Promise.race([end, new Promise((r) => setImmediate(r))]);
       },
       onEnd(l) {
         listeners.push(l);
@@ -278,6 +323,9 @@ class PostgresDatabase implements Database {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    const spare = this.spare;
+    this.spare = undefined;
+    void spare?.then((c) => c.end()).catch(() => undefined);
     if (this._knex) await this._knex.destroy().catch(() => undefined);
     await this.pool.end().catch(() => undefined);
   }

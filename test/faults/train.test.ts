@@ -89,10 +89,12 @@ t('progress while a message runs, several steps per message; SIGTERM mid-message
   try {
     const d = dir(ctx, { [CONFIG]: chain(12, 'tr_term', (i) => (i === 8 ? `SELECT pg_advisory_xact_lock_shared(${key})` : undefined)) });
     const run = startCli(['apply'], { cwd: d.dir, url: ctx.db.url });
+    const s07done = waitFor(run.child, /✓ s07 /, 120_000);
+    s07done.catch(() => undefined);
     const pid = await gate.waiting('step s08 waits at the gate');
     // s07 is reported done while s08 still runs, in the same message as s05..s07 (the
     // second part of a train: members 5 to 20).
-    await waitFor(run.child, /✓ s07 /);
+    await s07done;
     const [activity] = await ctx.db.query<{ query: string }>('SELECT query FROM pg_stat_activity WHERE pid = $1', [pid]);
     assert.match(activity!.query, /tr_term_t5 \(id int\)/, 'the running message holds the steps before s08 too');
     run.child.kill('SIGTERM');
