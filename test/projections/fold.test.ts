@@ -1,0 +1,178 @@
+/**
+ * Folding is exact: random sequences of row changes (inserts, upserts, updates and deletes
+ * by key, deletes and updates by another column, a child table with ON DELETE CASCADE),
+ * applied one statement at a time and folded into multi-row statements, leave the same
+ * rows, on real PostgreSQL, starting from rows the changes do not know about.
+ */
+import * as assert from 'uvu/assert';
+import { dbSuite } from '../helpers.js';
+import { Folder, FoldConflict, Tables, changeStatement } from '../../plugins/projections/fold.js';
+import type { Change, TableSpec } from '../../plugins/projections/model.js';
+import pg from 'pg';
+
+const t = dbSuite('projections: folding');
+
+const specs = (schema: string): TableSpec[] => [
+  {
+    name: `${schema}.parent`,
+    columns: [
+      { name: 'instance_id', type: 'text' },
+      { name: 'id', type: 'text' },
+      { name: 'owner', type: 'text' },
+      { name: 'name', type: 'text', default: "''" },
+      { name: 'n', type: 'bigint', nullable: true },
+      { name: 'at', type: 'timestamptz', nullable: true },
+    ],
+    primaryKey: ['instance_id', 'id'],
+  },
+  {
+    name: `${schema}.child`,
+    columns: [
+      { name: 'instance_id', type: 'text' },
+      { name: 'user_id', type: 'text' },
+      { name: 'email', type: 'text', default: "''" },
+      { name: 'v', type: 'boolean', default: 'false' },
+    ],
+    primaryKey: ['instance_id', 'user_id'],
+    parent: { table: `${schema}.parent`, columns: ['instance_id', 'user_id'], references: ['instance_id', 'id'] },
+  },
+];
+
+function ddl(schema: string): string {
+  return `DROP SCHEMA IF EXISTS ${schema} CASCADE; CREATE SCHEMA ${schema};
+CREATE TABLE ${schema}.parent (instance_id text NOT NULL, id text NOT NULL, owner text NOT NULL, name text NOT NULL DEFAULT '', n bigint, at timestamptz, PRIMARY KEY (instance_id, id));
+CREATE TABLE ${schema}.child (instance_id text NOT NULL, user_id text NOT NULL, email text NOT NULL DEFAULT '', v boolean NOT NULL DEFAULT false, PRIMARY KEY (instance_id, user_id),
+  FOREIGN KEY (instance_id, user_id) REFERENCES ${schema}.parent (instance_id, id) ON DELETE CASCADE);`;
+}
+
+/** mulberry32: the same seed, the same sequence. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let x = a;
+    x = Math.imul(x ^ (x >>> 15), x | 1);
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function randomChanges(r: () => number, schema: string, n: number): Change[] {
+  const pick = <T>(a: readonly T[]) => a[Math.floor(r() * a.length)]!;
+  const inst = () => pick(['i1', 'i2']);
+  const id = () => pick(['a', 'b', 'c', 'd', 'e']);
+  const owner = () => pick(['o1', 'o2', 'o3']);
+  const P = `${schema}.parent`;
+  const C = `${schema}.child`;
+  const out: Change[] = [];
+  for (let i = 0; i < n; i++) {
+    const k = { instance_id: inst(), id: id() };
+    const ck = { instance_id: k.instance_id, user_id: k.id };
+    const x = r();
+    if (x < 0.18) out.push({ op: 'insert', table: P, row: { ...k, owner: owner(), ...(r() < 0.5 ? { name: `n${i}` } : {}), n: i, at: new Date(1_700_000_000_000 + i * 1000) } });
+    else if (x < 0.3) out.push({ op: 'insert', table: C, row: { ...ck, ...(r() < 0.5 ? { email: `e${i}` } : {}) } });
+    else if (x < 0.38) out.push({ op: 'upsert', table: P, row: { ...k, owner: owner(), name: `u${i}`, n: i }, ...(r() < 0.5 ? { update: ['name'] } : {}) });
+    else if (x < 0.58) out.push({ op: 'update', table: P, key: k, set: r() < 0.5 ? { name: `m${i}` } : { n: i, at: new Date(1_700_000_000_000 - i) } });
+    else if (x < 0.7) out.push({ op: 'update', table: C, key: ck, set: r() < 0.5 ? { email: `x${i}` } : { v: r() < 0.5 } });
+    else if (x < 0.8) out.push({ op: 'delete', table: P, key: k });
+    else if (x < 0.86) out.push({ op: 'delete', table: C, key: ck });
+    else if (x < 0.93) out.push({ op: 'deleteWhere', table: P, where: { instance_id: inst(), owner: owner() } });
+    else out.push({ op: 'updateWhere', table: P, where: { owner: owner() }, set: { name: `w${i}` } });
+  }
+  return out;
+}
+
+/** Apply one by one, each under a savepoint; the indexes of the changes that failed. */
+async function sequential(c: pg.Client, tables: Tables, changes: Change[]): Promise<number[]> {
+  const failed: number[] = [];
+  await c.query('BEGIN');
+  for (let i = 0; i < changes.length; i++) {
+    const st = changeStatement(tables, changes[i]!);
+    await c.query('SAVEPOINT s');
+    try {
+      await c.query(st.sql, st.params as unknown[]);
+      await c.query('RELEASE SAVEPOINT s');
+    } catch {
+      await c.query('ROLLBACK TO SAVEPOINT s');
+      failed.push(i);
+    }
+  }
+  await c.query('COMMIT');
+  return failed;
+}
+
+async function seedRows(c: pg.Client, schema: string, r: () => number): Promise<void> {
+  for (const inst of ['i1', 'i2'])
+    for (const id of ['a', 'b', 'c', 'd', 'e']) {
+      if (r() < 0.5) continue;
+      await c.query(`INSERT INTO ${schema}.parent VALUES ($1, $2, $3, 'seed', 0, NULL)`, [inst, id, ['o1', 'o2', 'o3'][Math.floor(r() * 3)]]);
+      if (r() < 0.6) await c.query(`INSERT INTO ${schema}.child VALUES ($1, $2, 'seed@x', true)`, [inst, id]);
+    }
+}
+
+const dump = async (c: pg.Client, schema: string) =>
+  JSON.stringify([
+    (await c.query(`SELECT * FROM ${schema}.parent ORDER BY instance_id, id`)).rows,
+    (await c.query(`SELECT * FROM ${schema}.child ORDER BY instance_id, user_id`)).rows,
+  ]);
+
+t('random change sequences: folded statements leave the same rows as one statement per change', async (ctx) => {
+  const c = new pg.Client({ connectionString: ctx.db.url });
+  await c.connect();
+  try {
+    const seqTables = new Tables(specs('f_seq'));
+    const foldTables = new Tables(specs('f_fold'));
+    let folded = 0;
+    let statements = 0;
+    let changesTotal = 0;
+    for (let trial = 0; trial < 150; trial++) {
+      let changes = randomChanges(rng(trial + 1), 'X', 5 + (trial % 40));
+      const at = (schema: string) => changes.map((ch) => ({ ...ch, table: ch.table.replace('X.', `${schema}.`) }) as Change);
+      // Keep only changes that succeed one by one (a failing one is the per-event path's case).
+      for (let round = 0; ; round++) {
+        await c.query(ddl('f_seq'));
+        await seedRows(c, 'f_seq', rng(1000 + trial));
+        const failed = await sequential(c, seqTables, at('f_seq'));
+        if (failed.length === 0) break;
+        assert.ok(round < 50, 'the failing changes are removed');
+        changes = changes.filter((_, i) => !failed.includes(i));
+      }
+      await c.query(ddl('f_fold'));
+      await seedRows(c, 'f_fold', rng(1000 + trial));
+      const folder = new Folder(foldTables);
+      for (const ch of at('f_fold')) folder.add(ch);
+      const out = folder.flush();
+      await c.query('BEGIN');
+      for (const st of out) await c.query(st.sql, st.params as unknown[]);
+      await c.query('COMMIT');
+      assert.is(await dump(c, 'f_fold'), await dump(c, 'f_seq'), `trial ${trial}: ${JSON.stringify(changes)}`);
+      folded++;
+      statements += out.length;
+      changesTotal += changes.length;
+    }
+    assert.is(folded, 150);
+    assert.ok(statements < changesTotal, `fewer statements (${statements}) than changes (${changesTotal})`);
+  } finally {
+    await c.end();
+  }
+});
+
+t('an insert over a row the batch inserted cannot be folded: FoldConflict', () => {
+  const tables = new Tables(specs('f'));
+  const f = new Folder(tables);
+  f.add({ op: 'insert', table: 'f.parent', row: { instance_id: 'i', id: 'a', owner: 'o' } });
+  assert.throws(() => f.add({ op: 'insert', table: 'f.parent', row: { instance_id: 'i', id: 'a', owner: 'o' } }), (e: unknown) => e instanceof FoldConflict);
+});
+
+t('1,000 users added then changed fold into one statement per table and column set', () => {
+  const tables = new Tables(specs('f'));
+  const f = new Folder(tables);
+  for (let i = 0; i < 1000; i++) {
+    f.add({ op: 'insert', table: 'f.parent', row: { instance_id: 'i', id: `u${i}`, owner: 'o', name: 'x' } });
+    f.add({ op: 'insert', table: 'f.child', row: { instance_id: 'i', user_id: `u${i}`, email: `${i}@x` } });
+    f.add({ op: 'update', table: 'f.child', key: { instance_id: 'i', user_id: `u${i}` }, set: { v: true } });
+  }
+  assert.is(f.flush().length, 2);
+});
+
+t.run();
