@@ -1,11 +1,11 @@
 import type { Command } from './commander.js';
 import { apply } from '../api.js';
-import { baseOptions, withCommonOptions, type CommonFlags, type Cli } from './common.js';
+import { baseOptions, withCommonOptions, withProjectionOptions, type CommonFlags, type Cli } from './common.js';
 import { rendererFor } from './formats.js';
 import { EXIT, exitCodeOf } from './exit.js';
 
 export function applyCommand(cli: Cli): Command {
-  return withCommonOptions('apply')
+  return withProjectionOptions(withCommonOptions('apply'))
     .description('run the plan: every pending step, in dependency order, under the run lock')
     .option('--concurrency <n>', 'run up to n independent steps at once (capped by the pool size) [env: ZSETUP_CONCURRENCY]')
     .option('--deadline <duration>', 'stop gracefully before this much time has passed (e.g. 25m), at the next checkpoint; exit 143 [env: ZSETUP_DEADLINE]')

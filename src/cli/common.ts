@@ -6,6 +6,8 @@ import type { CommandName } from './renderer.js';
 
 export interface CommonFlags {
   config?: string;
+  /** apply and plan: --init-projections / --no-init-projections. */
+  initProjections?: boolean;
   json?: boolean;
   format?: string;
   lockTimeout?: string;
@@ -22,6 +24,13 @@ export function withCommonOptions(name: CommandName): Command {
     .addOption(new Option('--connect-timeout <duration>', 'keep retrying the first connection this long [env: ZSETUP_CONNECT_TIMEOUT]'));
 }
 
+/** --init-projections / --no-init-projections (apply and plan): unset unless given. */
+export function withProjectionOptions(c: Command): Command {
+  return c
+    .addOption(new Option('--init-projections', 'run projection prefill steps (the default) [env: ZSETUP_INIT_PROJECTIONS]'))
+    .addOption(new Option('--no-init-projections', 'leave projection prefill steps out of this run (plan shows them as skipped, with the reason)').default(undefined));
+}
+
 /** Runs a command body and exits with the code it returns. */
 export type Runner = (fn: () => Promise<number>) => Promise<void>;
 
@@ -35,6 +44,6 @@ export function baseOptions(cli: Cli, flags: CommonFlags & { concurrency?: strin
   return {
     defaults: cli.defaults(),
     configFile: flags.config,
-    flags: { lockTimeout: flags.lockTimeout, connectTimeout: flags.connectTimeout, concurrency: flags.concurrency, deadline: flags.deadline },
+    flags: { lockTimeout: flags.lockTimeout, connectTimeout: flags.connectTimeout, concurrency: flags.concurrency, deadline: flags.deadline, initProjections: flags.initProjections },
   };
 }

@@ -1,11 +1,11 @@
 import type { Command } from './commander.js';
 import { plan } from '../api.js';
-import { baseOptions, withCommonOptions, type CommonFlags, type Cli } from './common.js';
+import { baseOptions, withCommonOptions, withProjectionOptions, type CommonFlags, type Cli } from './common.js';
 import { rendererFor } from './formats.js';
 import { EXIT, exitCodeOf } from './exit.js';
 
 export function planCommand(cli: Cli): Command {
-  return withCommonOptions('plan')
+  return withProjectionOptions(withCommonOptions('plan'))
     .description('dry run: show what apply would do, and why (never writes)')
     .option('--exit-code', `exit ${EXIT.pending} when work is pending or blocked, ${EXIT.drift} on drift, 0 when everything is up to date (for CI gates)`)
     .action((flags: CommonFlags & { exitCode?: boolean }, cmd: Command) => {

@@ -237,6 +237,12 @@ interface StepKindBase<D extends StepDefinition> {
   /** What its steps are; unset traits are `'optional'` (the step's own fields decide). */
   readonly traits?: StepTraits;
   prepare(def: D, ctx: PrepareContext): Awaitable<Prepared>;
+  /**
+   * Whether this run leaves the step out: a reason (shown by `plan`, e.g. "projection
+   * prefill is off (--no-init-projections)") or undefined to run it as usual. A step left
+   * out is skipped, not failed: its dependants run.
+   */
+  off?(def: D, config: ResolvedConfig): string | undefined;
 }
 
 /** A kind whose steps are SQL that the engine runs (`prepare` returns the `script`). */
@@ -341,6 +347,17 @@ export interface UserConfig {
     deadline?: Duration;
     /** How long cleanup may take after a stop (records, lock release). @default "10s" */
     cleanupDeadline?: Duration;
+    /**
+     * Run projection prefill steps (ZITADEL's `--init-projections`). `--init-projections` /
+     * `--no-init-projections` and ZSETUP_INIT_PROJECTIONS override. Left out, `plan` still
+     * shows them, as skipped with the reason. @default true
+     */
+    initProjections?: boolean;
+    /**
+     * Workers of one prefill step, each on a pool connection. @default pool max / 4, at
+     * least 1, at most the number of instances (ZITADEL's rule)
+     */
+    prefillWorkers?: number;
   };
 }
 
@@ -419,6 +436,10 @@ export interface ResolvedConfig {
     /** Milliseconds from the start of the run; undefined: no deadline. */
     readonly deadlineMs: number | undefined;
     readonly cleanupDeadlineMs: number;
+    /** Run projection prefill steps (`--init-projections`, the default; `--no-init-projections` leaves them out). */
+    readonly initProjections: boolean;
+    /** Workers of one prefill step (default: pool max / 4, at least 1, at most the number of instances). */
+    readonly prefillWorkers?: number | undefined;
   };
   readonly plugins: readonly Plugin[];
   /** For each of `plugins`, its index in the config's own `plugins` array (for messages). */

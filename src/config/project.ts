@@ -227,9 +227,17 @@ function prepareSteps(config: ResolvedConfig, c: DependencyContainer, p: Problem
         transaction,
         resumable,
         description: x.def.description,
+        off: offReason(x.kind, x.def, config),
       },
     };
   });
+}
+
+/** The kind's off() for this run, read defensively (a throw is the kind's bug: the step runs). */
+function offReason(kind: StepKind, def: StepDefinition, config: ResolvedConfig): string | undefined {
+  if (typeof kind.off !== 'function') return undefined;
+  const why = kind.off(def, config);
+  return typeof why === 'string' && why !== '' ? why : undefined;
 }
 
 /** A kind's traits, read defensively: '' when they are well formed, else what is wrong. */

@@ -21,6 +21,8 @@ export interface ConfigFlags {
   connectTimeout?: string | undefined;
   concurrency?: string | undefined;
   deadline?: string | undefined;
+  /** --init-projections (true) / --no-init-projections (false). */
+  initProjections?: boolean | undefined;
 }
 
 export const DEFAULTS = {
@@ -76,7 +78,7 @@ export function resolveConfig(
   const poolCfg = section(db, 'pool', ['max', 'idleTimeout', 'maxLifetime', 'connectTimeout'], p, 'database.');
   const state = section(raw, 'state', ['schema'], p);
   const lock = section(raw, 'lock', ['kind', 'timeout', 'leaseTtl', 'name'], p);
-  const apply = section(raw, 'apply', ['concurrency', 'ddlLockTimeout', 'retries', 'deadline', 'cleanupDeadline'], p);
+  const apply = section(raw, 'apply', ['concurrency', 'ddlLockTimeout', 'retries', 'deadline', 'cleanupDeadline', 'initProjections', 'prefillWorkers'], p);
 
   // Where each overridable value came from: a flag wins over the environment, which wins
   // over the config; a problem names the one the value came from. An empty environment
@@ -135,6 +137,9 @@ export function resolveConfig(
   const lockTimeout = pick(flags.lockTimeout, '--lock-timeout', 'ZSETUP_LOCK_TIMEOUT', lock.timeout, 'lock.timeout');
   const connectTimeout = pick(flags.connectTimeout, '--connect-timeout', 'ZSETUP_CONNECT_TIMEOUT', poolCfg.connectTimeout, 'database.pool.connectTimeout');
   const deadline = pick(flags.deadline, '--deadline', 'ZSETUP_DEADLINE', apply.deadline, 'apply.deadline');
+  const initFrom = pick(flags.initProjections === undefined ? undefined : String(flags.initProjections), flags.initProjections === false ? '--no-init-projections' : '--init-projections', 'ZSETUP_INIT_PROJECTIONS', apply.initProjections, 'apply.initProjections');
+  const initProjections = bool(initFrom.value, initFrom.key, p) ?? true;
+  const prefillWorkers = apply.prefillWorkers === undefined ? undefined : int(apply.prefillWorkers, 'apply.prefillWorkers', p, 1);
 
   const config: ResolvedConfig = {
     file,
@@ -165,6 +170,8 @@ export function resolveConfig(
       retries: int(apply.retries, 'apply.retries', p, 0) ?? DEFAULTS.retries,
       deadlineMs: dur(deadline.value, deadline.key, p, { min: 1, why: 'a run needs some time' }),
       cleanupDeadlineMs: dur(apply.cleanupDeadline, 'apply.cleanupDeadline', p) ?? DEFAULTS.cleanupDeadlineMs,
+      initProjections,
+      prefillWorkers,
     },
     plugins: validPlugins,
     pluginIndex,
@@ -401,6 +408,17 @@ function int(v: unknown, path: string, p: Problems, min: number): number | undef
     return undefined;
   }
   return n;
+}
+
+/** true/false, or their text (an environment variable): yes, no, 1, 0 too. */
+function bool(v: unknown, path: string, p: Problems): boolean | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v === 'boolean') return v;
+  const t = typeof v === 'string' ? v.trim().toLowerCase() : undefined;
+  if (t === 'true' || t === '1' || t === 'yes') return true;
+  if (t === 'false' || t === '0' || t === 'no') return false;
+  p.add(path, `expected true or false, got ${describeValue(v)}`);
+  return undefined;
 }
 
 function dur(v: unknown, path: string, p: Problems, o: { min?: number; why?: string; limit?: string } = {}): number | undefined {

@@ -19,6 +19,8 @@ export interface PlanStep {
   readonly resumable?: boolean | undefined;
   /** The step's `description`, if it has one. */
   readonly description?: string | undefined;
+  /** Why this run leaves the step out (its kind's `off()`), if it does. */
+  readonly off?: string | undefined;
 }
 
 /** A planned step: the step, what apply would do with it, and why. */
@@ -67,6 +69,11 @@ export function planSteps(input: PlanInput): Plan {
   const actionOf = new Map<string, Action>();
   for (const s of input.steps) {
     let { action, reason } = decide(s, input);
+    // Left out of this run (a kind's off()): work it would do is skipped, and says why.
+    if (s.off !== undefined && WORK_ACTIONS.has(action)) {
+      reason = `${s.off} (would ${action}: ${reason})`;
+      action = 'skip';
+    }
     if (action === 'drift' && input.allowDrift) {
       action = 'skip';
       reason = `${reason} (allowed by --allow-drift)`;

@@ -1,0 +1,444 @@
+/**
+ * Prefill: a projection caught up with the event log, instance by instance, in batches.
+ *
+ * One batch is one transaction, as in ZITADEL's handler (internal/eventstore/handler/v2):
+ * 1. `pg_try_advisory_xact_lock(hashtext(projection), hashtext(instance))`: false means
+ *    someone else (a running ZITADEL, another zsetup) reduces this unit now: skip it;
+ * 2. the unit's checkpoint row in `projections.current_states`, `FOR UPDATE NOWAIT`;
+ * 3. the next events of the instance after the checkpoint, up to the step's bound;
+ * 4. every event through its reducer, the row changes folded into a few statements
+ *    (fold.ts) instead of one statement under a savepoint per event;
+ * 5. the checkpoint of the last event, in ZITADEL's format; COMMIT.
+ * A batch that fails as folded statements (an SQL error) runs again one event at a time,
+ * each under a savepoint, as ZITADEL does: the failing event is found and goes to
+ * `projections.failed_events2` with its failure count, and is skipped once that count
+ * reaches the maximum (ZITADEL's MaxFailureCount, 2). A reducer that throws is the same.
+ *
+ * Batches are bounded by count and by time (the size adapts so one takes ~100 ms), so a
+ * stop is never far: the engine cancels the batch in flight, it rolls back, and the next
+ * run continues from `current_states`.
+ */
+import type { Session, StepContext } from '../../src/plugin.js';
+import { Folder, FoldConflict, Tables, changeStatement, quoteTable, type Statement } from './fold.js';
+import type { Change, ProjectionSpec, StoredEvent, TableSpec } from './model.js';
+
+/** ZITADEL's defaults: MaxFailureCount 2; the batch size adapts from here. */
+export const MAX_FAILURE_COUNT = 2;
+const FIRST_BATCH = 1000;
+const MAX_BATCH = 20_000;
+const BATCH_TARGET_MS = 100;
+
+/** ZITADEL's checkpoint and failed-event tables (setup steps 15 and 17), if missing. */
+export const STATE_TABLES_DDL = `CREATE SCHEMA IF NOT EXISTS projections;
+CREATE TABLE IF NOT EXISTS projections.current_states (
+    projection_name TEXT NOT NULL,
+    instance_id     TEXT NOT NULL,
+    last_updated    TIMESTAMPTZ,
+    aggregate_id    TEXT,
+    aggregate_type  TEXT,
+    "sequence"      BIGINT,
+    event_date      TIMESTAMPTZ,
+    "position"      DECIMAL,
+    filter_offset   INTEGER,
+    PRIMARY KEY (projection_name, instance_id)
+);
+CREATE TABLE IF NOT EXISTS projections.failed_events2 (
+    projection_name     TEXT        NOT NULL,
+    instance_id         TEXT        NOT NULL,
+    aggregate_type      TEXT        NOT NULL,
+    aggregate_id        TEXT        NOT NULL,
+    event_creation_date TIMESTAMPTZ NOT NULL,
+    failed_sequence     BIGINT      NOT NULL,
+    failure_count       SMALLINT    DEFAULT 0,
+    error               TEXT,
+    last_failed         TIMESTAMPTZ,
+    PRIMARY KEY (projection_name, instance_id, aggregate_type, aggregate_id, failed_sequence)
+)`;
+
+/** A projection's own tables, as ZITADEL's handler creates them (IF NOT EXISTS). */
+export function tablesDdl(tables: readonly TableSpec[]): string {
+  const q = (c: string) => `"${c.replace(/"/g, '""')}"`;
+  const out: string[] = [];
+  const schemas = new Set(tables.map((t) => t.name.split('.')[0]!).filter((s, _i, a) => a.length > 0));
+  for (const s of schemas) if (tables.some((t) => t.name.includes('.'))) out.push(`CREATE SCHEMA IF NOT EXISTS ${q(s)}`);
+  for (const t of tables) {
+    const cols = t.columns.map((c) => `${q(c.name)} ${c.type}${c.nullable ? '' : ' NOT NULL'}${c.default !== undefined ? ` DEFAULT ${c.default}` : ''}`);
+    cols.push(`PRIMARY KEY (${t.primaryKey.map(q).join(', ')})`);
+    if (t.parent) cols.push(`FOREIGN KEY (${t.parent.columns.map(q).join(', ')}) REFERENCES ${quoteTable(t.parent.table)} (${t.parent.references.map(q).join(', ')}) ON DELETE CASCADE`);
+    out.push(`CREATE TABLE IF NOT EXISTS ${quoteTable(t.name)} (\n  ${cols.join(',\n  ')}\n)`);
+    const bare = t.name.slice(t.name.indexOf('.') + 1);
+    for (const ix of t.indexes ?? []) out.push(`CREATE INDEX IF NOT EXISTS ${q(`${bare}_${ix.name}_idx`)} ON ${quoteTable(t.name)} (${ix.columns.map(q).join(', ')})`);
+  }
+  return out.join(';\n');
+}
+
+/** The aggregate and event types a projection reads. */
+export function filterOf(p: ProjectionSpec): { aggregateTypes: string[]; eventTypes: string[] } {
+  const aggregateTypes = Object.keys(p.reducers).sort();
+  const eventTypes = [...new Set(aggregateTypes.flatMap((a) => Object.keys(p.reducers[a]!)))].sort();
+  return { aggregateTypes, eventTypes };
+}
+
+interface Cursor {
+  position: string;
+  /** ZITADEL's filter_offset: how many of this projection's events at `position` are done. */
+  offset: number;
+}
+
+interface EventRow {
+  instance_id: string;
+  aggregate_type: string;
+  aggregate_id: string;
+  event_type: string;
+  sequence: string;
+  position: string;
+  in_tx_order: number;
+  created_at: Date;
+  creator: string;
+  owner: string;
+  revision: number;
+  payload: unknown;
+}
+
+export interface FailedEvent {
+  instanceId: string;
+  aggregateType: string;
+  aggregateId: string;
+  sequence: number;
+  eventType: string;
+  error: string;
+  failureCount: number;
+  skipped: boolean;
+}
+
+export type BatchOutcome =
+  | { kind: 'locked' }
+  | { kind: 'caught-up' }
+  | { kind: 'done'; events: number; full: boolean; failed: FailedEvent[] };
+
+export interface PrefillOptions {
+  /** `folded` (the engine) or `per-event` (ZITADEL's loop: a statement under a savepoint each). */
+  readonly mode?: 'folded' | 'per-event';
+  readonly maxFailureCount?: number;
+}
+
+/** One projection's batches: what the step's workers (and the reference loop) call. */
+export class Prefill {
+  readonly tables: Tables;
+  readonly filter: { aggregateTypes: string[]; eventTypes: string[] };
+  private readonly reducers: ProjectionSpec['reducers'];
+
+  constructor(readonly projection: ProjectionSpec, private readonly options: PrefillOptions = {}) {
+    this.tables = new Tables(projection.tables);
+    this.filter = filterOf(projection);
+    this.reducers = projection.reducers;
+  }
+
+  /** The bound: the last event position now (what a step catches up to). */
+  static async bound(s: Session): Promise<string> {
+    const [r] = await s.query<{ p: string }>('SELECT coalesce(max("position"), 0)::text AS p FROM eventstore.events2', []);
+    return r!.p;
+  }
+
+  /** The instances, as ZITADEL lists them: added and not removed, up to the bound. */
+  static async instances(s: Session, bound: string): Promise<string[]> {
+    const rows = await s.query<{ id: string }>(
+      `SELECT instance_id AS id FROM eventstore.events2 WHERE aggregate_type = 'instance' AND event_type = 'instance.added' AND "position" <= $1::numeric
+       EXCEPT SELECT instance_id FROM eventstore.events2 WHERE aggregate_type = 'instance' AND event_type = 'instance.removed' AND "position" <= $1::numeric
+       ORDER BY 1`,
+      [bound],
+    );
+    return rows.map((r) => r.id);
+  }
+
+  /** Events of this projection per instance up to the bound, and how many are done (before each checkpoint). */
+  async counts(s: Session, instances: readonly string[], bound: string): Promise<Map<string, { total: number; done: number }>> {
+    const rows = await s.query<{ id: string; total: string; done: string }>(
+      `SELECT e.instance_id AS id, count(*)::text AS total,
+              count(*) FILTER (WHERE cs."position" IS NOT NULL AND e."position" < cs."position")::text AS done
+         FROM eventstore.events2 e
+         LEFT JOIN projections.current_states cs ON cs.instance_id = e.instance_id AND cs.projection_name = $5
+        WHERE e.instance_id = ANY($1::text[]) AND e.aggregate_type = ANY($2::text[]) AND e.event_type = ANY($3::text[]) AND e."position" <= $4::numeric
+        GROUP BY e.instance_id`,
+      [instances, this.filter.aggregateTypes, this.filter.eventTypes, bound, this.projection.name],
+    );
+    return new Map(rows.map((r) => [r.id, { total: Number(r.total), done: Number(r.done) }]));
+  }
+
+  /**
+   * One batch of `instance`, up to `limit` events, in the transaction `tx` (open): lock,
+   * checkpoint, events, reduce, write, checkpoint. The caller commits (or rolls back).
+   */
+  async batch(tx: Session, instance: string, bound: string, limit: number): Promise<BatchOutcome> {
+    const name = this.projection.name;
+    const [lock] = await tx.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock(hashtext($1), hashtext($2)) AS ok', [name, instance]);
+    if (!lock?.ok) return { kind: 'locked' };
+    let cp: Cursor | undefined;
+    try {
+      const [row] = await tx.query<{ position: string | null; filter_offset: number | null }>(
+        'SELECT "position"::text AS position, filter_offset FROM projections.current_states WHERE instance_id = $1 AND projection_name = $2 FOR UPDATE NOWAIT',
+        [instance, name],
+      );
+      if (row?.position != null) cp = { position: row.position, offset: row.filter_offset ?? 0 };
+    } catch (err) {
+      if ((err as { code?: string })?.code === '55P03') return { kind: 'locked' };
+      throw err;
+    }
+    if (cp && compareNumeric(cp.position, bound) >= 0) return { kind: 'caught-up' };
+    const events = await tx.query<EventRow>(
+      `SELECT instance_id, aggregate_type, aggregate_id, event_type, "sequence"::text AS sequence, "position"::text AS position, in_tx_order,
+              created_at, creator, "owner", revision, payload
+         FROM eventstore.events2
+        WHERE instance_id = $1 AND aggregate_type = ANY($2::text[]) AND event_type = ANY($3::text[])
+          AND "position" >= $4::numeric AND "position" <= $5::numeric
+        ORDER BY "position", in_tx_order
+        OFFSET $6 LIMIT $7`,
+      [instance, this.filter.aggregateTypes, this.filter.eventTypes, cp?.position ?? '0', bound, cp?.offset ?? 0, limit],
+    );
+    if (events.length === 0) return { kind: 'caught-up' };
+
+    const failed: FailedEvent[] = [];
+    let applied = events.length;
+    if (this.options.mode === 'per-event') applied = await this.perEvent(tx, events, failed);
+    else {
+      const folded = this.fold(events, failed);
+      if (folded === undefined) applied = await this.perEvent(tx, events, failed);
+      else {
+        await tx.query('SAVEPOINT zsetup_batch', []);
+        try {
+          for (const st of folded) await tx.query(st.sql, st.params);
+          await tx.query('RELEASE SAVEPOINT zsetup_batch', []);
+        } catch (err) {
+          if ((err as { code?: string })?.code === undefined) throw err;
+          // An SQL error: find the event, as ZITADEL would, one at a time.
+          await tx.query('ROLLBACK TO SAVEPOINT zsetup_batch', []);
+          failed.length = 0;
+          applied = await this.perEvent(tx, events, failed);
+        }
+      }
+    }
+    if (applied === 0) return { kind: 'done', events: 0, full: false, failed };
+    await this.saveCursor(tx, instance, cp, events.slice(0, applied));
+    return { kind: 'done', events: applied, full: events.length === limit && applied === events.length, failed };
+  }
+
+  /** The batch's changes folded, or undefined when a reducer threw or a change conflicts (the per-event path decides). */
+  private fold(events: readonly EventRow[], failed: FailedEvent[]): Statement[] | undefined {
+    const folder = new Folder(this.tables);
+    try {
+      for (const e of events) for (const c of this.reduce(e)) folder.add(c);
+    } catch (err) {
+      if (err instanceof ReducerError || err instanceof FoldConflict) return undefined;
+      throw err;
+    }
+    void failed;
+    return folder.flush();
+  }
+
+  private reduce(e: EventRow): Change[] {
+    const reducer = this.reducers[e.aggregate_type]?.[e.event_type];
+    if (!reducer) return [];
+    let out: ReturnType<typeof reducer>;
+    try {
+      out = reducer(toStored(e));
+    } catch (err) {
+      throw new ReducerError(err);
+    }
+    return out === undefined || out === null ? [] : Array.isArray(out) ? (out as Change[]) : [out as Change];
+  }
+
+  /**
+   * ZITADEL's way: each event's statements under a savepoint. A failing event is counted in
+   * failed_events2; below the maximum the batch ends before it (the next batch tries it
+   * again), at the maximum it is skipped. How many events were applied (or skipped).
+   */
+  private async perEvent(tx: Session, events: readonly EventRow[], failed: FailedEvent[]): Promise<number> {
+    const max = this.options.maxFailureCount ?? MAX_FAILURE_COUNT;
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i]!;
+      let error: unknown;
+      let changes: Change[] = [];
+      try {
+        changes = this.reduce(e);
+      } catch (err) {
+        error = err instanceof ReducerError ? err.cause : err;
+      }
+      if (error === undefined) {
+        for (const c of changes) {
+          const st = changeStatement(this.tables, c);
+          await tx.query('SAVEPOINT exec_stmt', []);
+          try {
+            await tx.query(st.sql, st.params);
+            await tx.query('RELEASE SAVEPOINT exec_stmt', []);
+          } catch (err) {
+            if ((err as { code?: string })?.code === undefined) throw err;
+            await tx.query('ROLLBACK TO SAVEPOINT exec_stmt', []);
+            error = err;
+            break;
+          }
+        }
+      }
+      if (error === undefined) continue;
+      const count = await this.countFailure(tx, e, error);
+      const skipped = count >= max;
+      failed.push({ instanceId: e.instance_id, aggregateType: e.aggregate_type, aggregateId: e.aggregate_id, sequence: Number(e.sequence), eventType: e.event_type, error: messageOf(error), failureCount: count, skipped });
+      if (!skipped) return i;
+    }
+    return events.length;
+  }
+
+  private async countFailure(tx: Session, e: EventRow, error: unknown): Promise<number> {
+    const [r] = await tx.query<{ n: number }>(
+      `INSERT INTO projections.failed_events2 (projection_name, instance_id, aggregate_type, aggregate_id, event_creation_date, failed_sequence, failure_count, error, last_failed)
+       VALUES ($1, $2, $3, $4, $5, $6::bigint, 1, $7, now())
+       ON CONFLICT (projection_name, instance_id, aggregate_type, aggregate_id, failed_sequence)
+       DO UPDATE SET failure_count = coalesce(failed_events2.failure_count, 0) + 1, error = excluded.error, last_failed = excluded.last_failed
+       RETURNING failure_count AS n`,
+      [this.projection.name, e.instance_id, e.aggregate_type, e.aggregate_id, e.created_at, e.sequence, messageOf(error)],
+    );
+    return Number(r?.n ?? 1);
+  }
+
+  /** The checkpoint of the last applied event, in ZITADEL's format (position and filter_offset). */
+  private async saveCursor(tx: Session, instance: string, cp: Cursor | undefined, done: readonly EventRow[]): Promise<void> {
+    const last = done[done.length - 1]!;
+    let atLast = 0;
+    for (let i = done.length - 1; i >= 0 && compareNumeric(done[i]!.position, last.position) === 0; i--) atLast++;
+    const offset = cp && compareNumeric(cp.position, last.position) === 0 ? cp.offset + atLast : atLast;
+    await tx.query(
+      `INSERT INTO projections.current_states (projection_name, instance_id, aggregate_id, aggregate_type, "sequence", event_date, "position", last_updated, filter_offset)
+       VALUES ($1, $2, $3, $4, $5::bigint, $6, $7::numeric, statement_timestamp(), $8)
+       ON CONFLICT (projection_name, instance_id) DO UPDATE SET
+         aggregate_id = excluded.aggregate_id, aggregate_type = excluded.aggregate_type, "sequence" = excluded."sequence",
+         event_date = excluded.event_date, "position" = excluded."position", last_updated = excluded.last_updated, filter_offset = excluded.filter_offset`,
+      [this.projection.name, instance, last.aggregate_id, last.aggregate_type, last.sequence, last.created_at, last.position, offset],
+    );
+  }
+}
+
+class ReducerError extends Error {
+  constructor(cause: unknown) {
+    super(messageOf(cause), { cause });
+    this.name = 'ReducerError';
+  }
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function toStored(e: EventRow): StoredEvent {
+  return {
+    instanceId: e.instance_id,
+    aggregateType: e.aggregate_type,
+    aggregateId: e.aggregate_id,
+    eventType: e.event_type,
+    sequence: Number(e.sequence),
+    position: e.position,
+    inTxOrder: e.in_tx_order,
+    createdAt: e.created_at,
+    creator: e.creator,
+    owner: e.owner,
+    revision: e.revision,
+    payload: e.payload ?? null,
+  };
+}
+
+/** Compare two non-negative decimal numbers given as text. */
+export function compareNumeric(a: string, b: string): number {
+  const [ai = '0', af = ''] = a.split('.');
+  const [bi = '0', bf = ''] = b.split('.');
+  const ia = ai.replace(/^0+(?=\d)/, '');
+  const ib = bi.replace(/^0+(?=\d)/, '');
+  if (ia.length !== ib.length) return ia.length < ib.length ? -1 : 1;
+  if (ia !== ib) return ia < ib ? -1 : 1;
+  const n = Math.max(af.length, bf.length);
+  const fa = af.padEnd(n, '0');
+  const fb = bf.padEnd(n, '0');
+  return fa === fb ? 0 : fa < fb ? -1 : 1;
+}
+
+/** The next batch size: grow while batches are quick, shrink when one is slow. */
+export function nextLimit(limit: number, tookMs: number): number {
+  if (tookMs > 2 * BATCH_TARGET_MS) return Math.max(100, Math.floor(limit / 2));
+  if (tookMs < BATCH_TARGET_MS / 2) return Math.min(MAX_BATCH, limit * 2);
+  return limit;
+}
+
+export { FIRST_BATCH };
+
+/** Run a prefill: workers over the instances, until each is caught up to the bound or the run stops. */
+export async function runPrefill(
+  ctx: StepContext,
+  projection: ProjectionSpec,
+  o: { workers?: number; mode?: 'folded' | 'per-event'; onFailed?: (f: FailedEvent) => void } = {},
+): Promise<{ events: number; instances: number; failed: FailedEvent[]; ms: number }> {
+  const t0 = performance.now();
+  const prefill = new Prefill(projection, { mode: o.mode });
+  // Tables first (ZITADEL's projection_tables does it for its projections).
+  await ctx.transaction(async (tx) => {
+    await tx.exec(STATE_TABLES_DDL);
+    await tx.exec(tablesDdl(projection.tables));
+  });
+  const saved = ctx.checkpoint as { bound?: string } | undefined;
+  const { bound, instances } = await ctx.transaction(async (tx) => {
+    const b = typeof saved?.bound === 'string' ? saved.bound : await Prefill.bound(tx);
+    return { bound: b, instances: await Prefill.instances(tx, b) };
+  });
+  const counts = instances.length > 0 ? await ctx.transaction((tx) => prefill.counts(tx, instances, bound)) : new Map<string, { total: number; done: number }>();
+  let total = 0;
+  let done = 0;
+  for (const c of counts.values()) {
+    total += c.total;
+    done += c.done;
+  }
+  const startDone = done;
+  ctx.progress({ done, total });
+  const poolMax = ctx.config.database.pool.max;
+  const workers = Math.max(1, Math.min(o.workers ?? ctx.config.apply.prefillWorkers ?? Math.floor(poolMax / 4), Math.max(1, instances.length)));
+  const queue = [...instances];
+  const failed: FailedEvent[] = [];
+  let lastSave = performance.now();
+  const save = async () => {
+    lastSave = performance.now();
+    await ctx.transaction((tx) => ctx.saveCheckpoint(tx, { bound }, { done, total }));
+  };
+  await save();
+  let waiting = 0;
+  const worker = async () => {
+    let limit = FIRST_BATCH;
+    for (;;) {
+      if (ctx.signal.aborted) return;
+      const instance = queue.shift();
+      if (instance === undefined) return;
+      let locked = false;
+      for (;;) {
+        if (ctx.signal.aborted) return;
+        const t = performance.now();
+        const r = await ctx.transaction((tx) => prefill.batch(tx, instance, bound, limit));
+        if (r.kind === 'locked') {
+          locked = true;
+          break;
+        }
+        if (r.kind === 'caught-up') break;
+        limit = nextLimit(limit, performance.now() - t);
+        done += r.events;
+        for (const f of r.failed) {
+          failed.push(f);
+          o.onFailed?.(f);
+        }
+        ctx.progress({ done: Math.min(done, total), total });
+        if (performance.now() - lastSave > 1000) await save();
+      }
+      if (locked) {
+        // Someone else reduces it now: come back to it once the others are done.
+        queue.push(instance);
+        waiting++;
+        if (waiting > queue.length * 4) await new Promise((res) => setTimeout(res, 50));
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: workers }, () => worker()));
+  if (!ctx.signal.aborted) await save();
+  return { events: done - startDone, instances: instances.length, failed, ms: performance.now() - t0 };
+}
