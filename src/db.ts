@@ -16,6 +16,8 @@ export interface Session {
   exec(script: string, options?: ExecOptions): Promise<void>;
   /** Server backend pid (PostgreSQL), for cancelling a running statement. */
   readonly backendPid?: number | undefined;
+  /** Cancel the statement running on this connection now (PostgreSQL cancel request). */
+  cancel?(): Promise<void>;
 }
 
 export interface ExecOptions {

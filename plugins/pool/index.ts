@@ -439,6 +439,7 @@ function wrapPg(c: PgClient | PoolClient): Session {
       }
     },
     backendPid: (c as unknown as { processID?: number }).processID,
+    cancel: () => sendCancel(c as unknown as PgWire),
   };
 }
 

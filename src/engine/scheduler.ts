@@ -87,7 +87,8 @@ export async function executePlan(options: ExecuteOptions): Promise<StepResult[]
   // once this one is done (its only unmet dependencies are members), while each is trainable.
   const trainFrom = (first: PlanEntry): PlanEntry[] => {
     const stepOf = (e: PlanEntry) => byName.get(e.step)!;
-    if (!trainable(first, stepOf(first), options)) return [first];
+    const canRide = (e: PlanEntry) => !alone.has(e.step) && trainable(e, stepOf(e), options);
+    if (!canRide(first)) return [first];
     const members = [first];
     const inTrain = new Set([first.step]);
     let bytes = trainBytes(stepOf(first));
@@ -105,11 +106,14 @@ export async function executePlan(options: ExecuteOptions): Promise<StepResult[]
         } else passed = Math.min(passed, index.get(d.step)!);
       }
       if (next === undefined) break;
+      // With room for steps at once, a step that becomes ready beside the train must not
+      // wait for all of it: the train ends where one is passed over.
+      if (options.concurrency > 1 && passed !== Infinity) break;
       const at = index.get(next.step)!;
       if (at > passed || at > (ready.peek() ?? Infinity)) break;
       const step = stepOf(next);
       bytes += trainBytes(step);
-      if (!trainable(next, step, options) || bytes > TRAIN_MAX_BYTES) break;
+      if (!canRide(next) || bytes > TRAIN_MAX_BYTES) break;
       members.push(next);
       inTrain.add(next.step);
       last = next;
@@ -124,8 +128,14 @@ export async function executePlan(options: ExecuteOptions): Promise<StepResult[]
       // Back to pending first, so that settling the applied ones makes the next ready; if the
       // run was stopped meanwhile, they are not run (pending steps were blocked at the stop).
       for (const m of out.rest) status.set(m.entry.step, 'pending');
+      // Their part was refused whole (a syntax error in one): each runs alone. What the
+      // server ran is unknown (the journal was unreadable): each checks it first.
+      if (out.alone || out.unsure) for (const m of out.rest) alone.add(m.entry.step);
+      if (out.unsure) for (const m of out.rest) verify.add(m.entry.step);
       if (stopHandled) for (const m of out.rest) block(m.entry, 'not run: the run was stopped');
       for (const r of out.applied) settle(r);
+      // A member given back with nothing left to wait for is ready again.
+      for (const m of out.rest) if (status.get(m.entry.step) === 'pending' && waiting.get(m.entry.step) === 0) ready.push(index.get(m.entry.step)!);
       if (!out.failed) return;
       const { member, prior } = out.failed;
       const sr = new StepRun(member.entry, member.step, options);
@@ -142,6 +152,9 @@ export async function executePlan(options: ExecuteOptions): Promise<StepResult[]
     return tracked;
   };
   const running = new Map<Promise<void>, { abandon(): void }>();
+  /** Steps that must run alone (not in a train), and steps that check the journal before they run. */
+  const alone = new Set<string>();
+  const verify = new Set<string>();
   let stopHandled = false;
   let abandonTimer: NodeJS.Timeout | undefined;
   let wake: (() => void) | undefined;
@@ -169,7 +182,7 @@ export async function executePlan(options: ExecuteOptions): Promise<StepResult[]
         }
         status.set(e.step, 'running');
         const sr = new StepRun(e, byName.get(e.step)!, options);
-        const p: Promise<void> = sr.run().then(settle, (err) =>
+        const p: Promise<void> = sr.run(undefined, { verifyFirst: verify.has(e.step) }).then(settle, (err) =>
           settle({ step: e.step, action: e.action, reason: e.reason, status: 'failed', error: new StepError(e.step, redact(causeChain(err), options.config.secrets), err) }),
         );
         const tracked = p.finally(() => running.delete(tracked));

@@ -178,7 +178,17 @@ export class StepRun {
    * in one message) and failed with `error`; `started`: its `started` record committed. The
    * run goes on from there as if that attempt had been its own: retry, or record the failure.
    */
-  async run(prior?: PriorAttempt): Promise<StepResult> {
+  async run(prior?: PriorAttempt, o: { verifyFirst?: boolean } = {}): Promise<StepResult> {
+    if (o.verifyFirst && !prior) {
+      // A train lost sight of what the server ran: this step may be done already.
+      const latest = (await this.options.store.load().catch(() => undefined))?.get(this.entry.step)?.latest;
+      if (latest?.event === 'done' && latest.owner === this.owner && latest.checksum === this.entry.checksum) {
+        const e = this.entry;
+        this.options.events.emit({ type: 'step.started', step: e.step, action: e.action, reason: e.reason });
+        this.options.events.emit({ type: 'step.done', step: e.step, durationMs: 0 });
+        return this.settled({ step: e.step, action: e.action, reason: e.reason, status: 'applied', durationMs: 0 });
+      }
+    }
     const faults = this.options.faults;
     if (!faults) return this.settled(await this.attempts(prior));
     faults.enter(this.scope);

@@ -33,7 +33,8 @@ import { randomBytes } from 'node:crypto';
 import type { ResolvedStep } from '../config/project.js';
 import type { PlanEntry } from '../plan/planner.js';
 import type { StepEvent } from '../state/store.js';
-import { withTimeout } from '../lock/lock.js';
+import { sleep, withTimeout } from '../lock/lock.js';
+import type { Session } from '../db.js';
 import { stepTransaction } from './transaction.js';
 import type { ExecuteOptions, StepResult } from './options.js';
 import type { PriorAttempt } from './step-run.js';
@@ -50,6 +51,10 @@ export interface TrainOutcome {
   readonly failed?: { readonly member: TrainMember; readonly prior: PriorAttempt };
   /** Members never run (after the one that failed, or not sent after a stop): the scheduler takes them back. */
   readonly rest: TrainMember[];
+  /** The rest must each run alone (their part was refused as a whole: a syntax error in one of them). */
+  readonly alone?: boolean;
+  /** What the server ran after the failed member is unknown (the journal was unreadable): the rest check it first. */
+  readonly unsure?: boolean;
 }
 
 /** At most this many steps, and about this much SQL, in one message. */
@@ -141,6 +146,10 @@ export class Train {
       }
     };
     let noticed = -1;
+    let cancelSent = false;
+    let session: Session | undefined;
+    // The first member of the part on the server.
+    let partFrom = 0;
     const onNotice = (message: string) => {
       if (!message.startsWith(token)) return;
       const i = Number(message.slice(token.length + 1));
@@ -148,6 +157,12 @@ export class Train {
       noticed = i;
       doneUpTo(i);
       announce(i);
+      // A stop that lets the running step finish (a deadline): that step just finished, so
+      // cancel the one that began (it is recorded interrupted; no later one starts).
+      if (this.options.signal.aborted && !cancelSent) {
+        cancelSent = true;
+        void session?.cancel?.().catch(() => undefined);
+      }
     };
 
     announce(0);
@@ -156,6 +171,7 @@ export class Train {
     let sentUpTo = 0;
     try {
       const sent = db.withSession(async (s) => {
+        session = s;
         // In parts: the first is small, so the first step starts at once; each next part is
         // built while the server runs the one before, and sent when that one succeeded.
         // A stop (a deadline lets the running step finish) sends no further part.
@@ -166,6 +182,7 @@ export class Train {
             const sql = Array.from({ length: upTo - from }, (_, k) => memberScript(from + k, from, upTo)).join('\n');
             await running;
             if (this.options.signal.aborted) break;
+            partFrom = from;
             running = s.exec(sql, { onNotice });
             sentUpTo = upTo;
             from = upTo;
@@ -184,11 +201,15 @@ export class Train {
       failure = err;
     }
 
+    // Nothing was sent (no connection): the first member's own attempt failed, as a lone
+    // step's would; it retries or fails from here.
+    if (sentUpTo === 0) return { applied, failed: { member: members[0]!, prior: { error: failure, started: false, startedAt: since } }, rest: members.slice(1) };
+
     // What committed: the journal says, per member, whether its `done` (or its `started`)
-    // is there, written by this run. Unreadable (the connection is gone, the run is being
-    // abandoned): the notices say it, and the member running gets its `started` sent again.
+    // is there, written by this run. It is read again (within the connect timeout) after a
+    // connection fault: without it, steps the server ran after the last notice would run again.
+    const state = abandoned ? undefined : await this.readJournal();
     let startedCommitted = false;
-    const state = abandoned ? undefined : await withTimeout(this.options.store.load(), READ_BOUND_MS).catch(() => undefined);
     if (state) {
       let upTo = current;
       while (upTo < sentUpTo) {
@@ -202,12 +223,28 @@ export class Train {
       doneUpTo(upTo);
       // All that was sent committed (the error came after): the rest was never sent.
       if (upTo === sentUpTo) return { applied, rest: members.slice(sentUpTo) };
+      // Nothing of the part ran: the server refused the whole message (it parses all of it
+      // first: a syntax error in any of its steps). Each of them runs alone instead, so the
+      // error is its own step's.
+      if (upTo === partFrom && !startedCommitted && noticed < partFrom) return { applied, rest: members.slice(partFrom), alone: true };
     }
     announce(current);
     return {
       applied,
       failed: { member: members[current]!, prior: { error: failure, started: startedCommitted, startedAt: since } },
       rest: members.slice(current + 1),
+      // Unknown what the server ran after the last notice: each checks the journal first.
+      ...(state ? {} : { unsure: true }),
     };
+  }
+
+  /** The journal, read again after a connection fault for up to the connect timeout (undefined: unreadable). */
+  private async readJournal(): Promise<Awaited<ReturnType<ExecuteOptions['store']['load']>> | undefined> {
+    const until = Date.now() + Math.max(READ_BOUND_MS, this.options.config.database?.pool?.connectTimeoutMs ?? 10_000);
+    for (let attempt = 0; ; attempt++) {
+      const state = await withTimeout(this.options.store.load(), READ_BOUND_MS).catch(() => undefined);
+      if (state || Date.now() >= until || this.options.signal.aborted) return state;
+      await sleep(Math.min(2000, 100 * 2 ** attempt), this.options.signal);
+    }
   }
 }

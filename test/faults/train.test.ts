@@ -142,4 +142,50 @@ t('SIGKILL mid-message: the running step is left started, and the next apply rec
   }
 });
 
+t('a syntax error in one step of a part: the steps before it are applied, the error is its own, the rest not run', async (ctx: DbCtx) => {
+  // s07 sits in the second part (members 5-20): the server refuses that whole message.
+  const d = dir(ctx, { [CONFIG]: chain(10, 'tr_syntax', (i) => (i === 7 ? 'CREATE TABLE tr_syntax_bad (id int' : undefined)) });
+  const a = await cli(['apply', '--json'], { cwd: d.dir, url: ctx.db.url });
+  assert.is(a.code, 1, a.stdout + a.stderr);
+  const ev = a.json();
+  assert.equal(ev.filter((e) => e.type === 'step.done').map((e) => e.step), ['s01', 's02', 's03', 's04', 's05', 's06']);
+  const failed = ev.filter((e) => e.type === 'step.failed');
+  assert.equal(failed.map((e) => e.step), ['s07']);
+  assert.match(failed[0].error, /syntax error/);
+  const j = byStep(await journal(ctx.db, 'tr_syntax'));
+  assert.equal(j.get('s07'), ['started', 'failed']);
+  for (let i = 8; i <= 10; i++) assert.is(j.get(name(i)), undefined);
+});
+
+t('--deadline during a part: no step begins after the stop but the one that began as it came (recorded interrupted)', async (ctx: DbCtx) => {
+  const d = dir(ctx, { [CONFIG]: chain(40, 'tr_deadline', (i) => (i > 1 ? `SELECT pg_sleep(0.2)` : undefined)) });
+  const a = await cli(['apply', '--json', '--deadline', '6s'], { cwd: d.dir, url: ctx.db.url, timeoutMs: 120_000 });
+  assert.is(a.code, 143, a.stdout + a.stderr);
+  const ev = a.json();
+  const stop = ev.findIndex((e) => e.type === 'run.stopping');
+  assert.ok(stop > 0, 'the deadline stopped the run');
+  const startedAfter = ev.slice(stop).filter((e) => e.type === 'step.started').map((e) => e.step);
+  assert.ok(startedAfter.length <= 1, `at most the step that began as the stop came: ${startedAfter}`);
+  for (const s of startedAfter) assert.ok(ev.some((e) => e.type === 'step.interrupted' && e.step === s), `${s} interrupted`);
+  const done = ev.filter((e) => e.type === 'step.done').length;
+  assert.ok(done >= 1 && done < 40, `${done} done before the deadline`);
+  const j = byStep(await journal(ctx.db, 'tr_deadline'));
+  for (const [step, events] of j) assert.ok(events.at(-1) === 'done' || events.at(-1) === 'interrupted', `${step}: ${events}`);
+});
+
+t('with apply.concurrency 2, a step beside a chain starts as soon as it is ready, not after the chain', async (ctx: DbCtx) => {
+  const chainSteps = Array.from({ length: 12 }, (_, k) => `  step('b${String(k + 1).padStart(2, '0')}', { sql: 'SELECT pg_sleep(0.1)'${k === 0 ? ", after: ['a']" : ''} }),`).join('\n');
+  const d = dir(ctx, {
+    [CONFIG]: `${HEAD}export default defineConfig({ state: { schema: 'tr_conc' }, apply: { concurrency: 2 }, steps: [
+  step('a', { sql: 'SELECT 1' }),
+${chainSteps}
+  step('x', { sql: 'SELECT pg_sleep(0.1)', after: ['a'] }),
+] });\n`,
+  });
+  const r = await cli(['apply', '--json'], { cwd: d.dir, url: ctx.db.url });
+  assert.is(r.code, 0, r.stdout + r.stderr);
+  const seen = r.json().map((e) => `${e.type} ${e.step}`);
+  assert.ok(seen.indexOf('step.started x') < seen.indexOf('step.done b06'), seen.join('\n'));
+});
+
 t.run();
