@@ -5,8 +5,11 @@ import { journal } from './journal/index.js';
 import { lock } from './lock/index.js';
 import { steps } from './steps/index.js';
 import { signalHandler } from './signal-handler/index.js';
+import { projections } from './projections/index.js';
 
-export { pool, journal, lock, steps, signalHandler };
+export { pool, journal, lock, steps, signalHandler, projections };
+export { prefill, Prefill, runPrefill, Folder, Tables, changeStatement, tablesDdl, STATE_TABLES_DDL, MAX_FAILURE_COUNT } from './projections/index.js';
+export type { PrefillStep, ProjectionSpec, TableSpec, ColumnSpec, IndexSpec, StoredEvent, Change, Reducer, Row } from './projections/index.js';
 export type { SignalHandlerOptions } from './signal-handler/index.js';
 // The built-in implementations, for tests and for plugins that wrap them.
 export { JournalStore } from './journal/index.js';
@@ -18,5 +21,5 @@ export { DataDirLock } from './pool/datadir.js';
  * replaces the built-in (`signalHandler(false)` leaves signal handling out).
  */
 export function defaultPlugins(): Plugin[] {
-  return [pool(), journal(), lock(), steps(), signalHandler()];
+  return [pool(), journal(), lock(), steps(), projections(), signalHandler()];
 }

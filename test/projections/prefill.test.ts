@@ -1,0 +1,120 @@
+/**
+ * Projection prefill end to end, with the real CLI on real PostgreSQL: a projection that
+ * records every event it reduces (a duplicate would break its primary key, a lost event
+ * would be missing) is prefilled from events shaped as ZITADEL writes them (pushes that
+ * share a position, in_tx_order within them), checkpointed in projections.current_states;
+ * a kill mid-prefill resumes from there; --no-init-projections leaves it out, and plan says so.
+ */
+import * as assert from 'uvu/assert';
+import { cli, startCli, dbSuite, dir, type DbCtx, type TestDb } from '../helpers.js';
+import { CONFIG, until } from '../interrupt/util.js';
+
+const t = dbSuite('projections: prefill');
+
+const EVENTS2 = `CREATE SCHEMA IF NOT EXISTS eventstore;
+CREATE TABLE IF NOT EXISTS eventstore.events2 (
+  instance_id TEXT NOT NULL, aggregate_type TEXT NOT NULL, aggregate_id TEXT NOT NULL, event_type TEXT NOT NULL,
+  "sequence" BIGINT NOT NULL, revision SMALLINT NOT NULL, created_at TIMESTAMPTZ NOT NULL, payload JSONB,
+  creator TEXT NOT NULL, "owner" TEXT NOT NULL, "position" DECIMAL NOT NULL, in_tx_order INTEGER NOT NULL,
+  PRIMARY KEY (instance_id, aggregate_type, aggregate_id, "sequence"));
+CREATE INDEX IF NOT EXISTS es_projection ON eventstore.events2 (instance_id, aggregate_type, event_type, "position");`;
+
+/** n instances; per instance `perInstance` user events in pushes of 1-3 events sharing a position. */
+async function fill(db: TestDb, instances: number, perInstance: number): Promise<number> {
+  await db.query(`DROP SCHEMA IF EXISTS projections CASCADE; DROP SCHEMA IF EXISTS zsetup CASCADE; DROP SCHEMA IF EXISTS eventstore CASCADE`);
+  await db.query(EVENTS2);
+  await db.query(`
+    WITH i AS (SELECT 'inst' || g AS id, g FROM generate_series(1, ${instances}) g)
+    INSERT INTO eventstore.events2
+    SELECT i.id, 'instance', i.id, 'instance.added', 1, 1, now(), '{"name":"x"}', 'sys', i.id, 1000 + i.g, 1 FROM i`);
+  await db.query(`
+    WITH e AS (
+      SELECT 'inst' || (g % ${instances} + 1) AS inst, g,
+             -- three events per push share one position: in_tx_order 1..3
+             (2000000 + g / 3)::numeric + 0.000001 * (g / 3) AS pos, g % 3 + 1 AS ord
+        FROM generate_series(0, ${instances * perInstance - 1}) g)
+    INSERT INTO eventstore.events2
+    SELECT inst, 'user', 'u' || (g / 3), CASE WHEN ord = 1 THEN 'user.human.added' ELSE 'user.human.email.changed' END,
+           ord, 2, now(), jsonb_build_object('email', 'e' || g || '@x'), 'sys', 'org1', pos, ord FROM e`);
+  const [r] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM eventstore.events2`);
+  return r!.n;
+}
+
+const PROJECTION = `const seen = {
+  name: 'projections.seen1',
+  tables: [{
+    name: 'projections.seen1',
+    columns: [
+      { name: 'instance_id', type: 'text' }, { name: 'aggregate_type', type: 'text' }, { name: 'aggregate_id', type: 'text' },
+      { name: 'sequence', type: 'bigint' }, { name: 'event_type', type: 'text' }, { name: 'position', type: 'numeric' },
+    ],
+    primaryKey: ['instance_id', 'aggregate_type', 'aggregate_id', 'sequence'],
+  }],
+  reducers: Object.fromEntries([['instance', ['instance.added']], ['user', ['user.human.added', 'user.human.email.changed']]].map(([agg, types]) => [agg,
+    Object.fromEntries(types.map((type) => [type, (e) => ({ op: 'insert', table: 'projections.seen1', row: {
+      instance_id: e.instanceId, aggregate_type: e.aggregateType, aggregate_id: e.aggregateId, sequence: e.sequence, event_type: e.eventType, position: e.position } })]))])),
+};`;
+
+const config = (extra = '') => `import { defineConfig, prefill } from 'zsetup';
+${PROJECTION}
+export default defineConfig({ ${extra} steps: [prefill(seen)] });
+`;
+
+async function expectExact(db: TestDb, events: number): Promise<void> {
+  const [r] = await db.query<{ n: number; missing: number }>(
+    `SELECT (SELECT count(*)::int FROM projections.seen1) AS n,
+            (SELECT count(*)::int FROM eventstore.events2 e WHERE NOT EXISTS (SELECT 1 FROM projections.seen1 s
+               WHERE s.instance_id = e.instance_id AND s.aggregate_type = e.aggregate_type AND s.aggregate_id = e.aggregate_id AND s.sequence = e."sequence")) AS missing`,
+  );
+  assert.is(r!.missing, 0, 'every event reduced');
+  assert.is(r!.n, events, 'and each once');
+}
+
+t('prefill: every event once, checkpoints in current_states (ZITADEL format), plan skips it after; --no-init-projections leaves it out', async (ctx: DbCtx) => {
+  const events = await fill(ctx.db, 4, 600);
+  const d = dir(ctx, { [CONFIG]: config() });
+  const off = await cli(['plan', '--no-init-projections', '--json'], { cwd: d.dir, url: ctx.db.url });
+  assert.is(off.code, 0, off.stdout + off.stderr);
+  const p = off.json().find((e) => e.step === 'projections.seen1');
+  assert.is(p.action, 'skip');
+  assert.match(p.reason, /projection prefill is off \(--no-init-projections\)/);
+  const offApply = await cli(['apply', '--no-init-projections'], { cwd: d.dir, url: ctx.db.url });
+  assert.is(offApply.code, 0, offApply.stdout + offApply.stderr);
+  assert.is((await ctx.db.query(`SELECT to_regclass('projections.seen1') AS t`))[0]!.t, null, 'nothing ran');
+
+  const a = await cli(['apply'], { cwd: d.dir, url: ctx.db.url });
+  assert.is(a.code, 0, a.stdout + a.stderr);
+  assert.match(a.stdout, /projections\.seen1: \d+ events over 4 instance\(s\)/);
+  await expectExact(ctx.db, events);
+  const states = await ctx.db.query<{ instance_id: string; position: string; filter_offset: number; aggregate_type: string }>(
+    `SELECT instance_id, "position"::text AS position, filter_offset, aggregate_type FROM projections.current_states WHERE projection_name = 'projections.seen1' ORDER BY 1`,
+  );
+  assert.is(states.length, 4);
+  for (const s of states) {
+    const [last] = await ctx.db.query<{ position: string }>(`SELECT max("position")::text AS position FROM eventstore.events2 WHERE instance_id = $1`, [s.instance_id]);
+    assert.is(s.position, last!.position, `${s.instance_id}: checkpoint at its last event`);
+    assert.ok(s.filter_offset >= 1);
+  }
+  const again = await cli(['plan', '--json'], { cwd: d.dir, url: ctx.db.url });
+  assert.is(again.json().find((e) => e.step === 'projections.seen1').action, 'skip');
+});
+
+t('SIGKILL mid-prefill: the next apply continues from current_states; every event exactly once', async (ctx: DbCtx) => {
+  const events = await fill(ctx.db, 2, 60_000);
+  const d = dir(ctx, { [CONFIG]: config() });
+  const run = startCli(['apply'], { cwd: d.dir, url: ctx.db.url, timeoutMs: 300_000 });
+  // Killed once some batches committed, well before the end.
+  await until(async () => {
+    const r = await ctx.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM projections.current_states WHERE projection_name = 'projections.seen1'`).catch(() => [{ n: 0 }]);
+    return r[0]!.n > 0;
+  }, 120_000, 'a first checkpoint');
+  run.child.kill('SIGKILL');
+  await run.done;
+  const [mid] = await ctx.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM projections.seen1`);
+  assert.ok(mid!.n < events, `killed mid-way (${mid!.n} of ${events})`);
+  const b = await cli(['apply', '--json'], { cwd: d.dir, url: ctx.db.url, timeoutMs: 300_000 });
+  assert.is(b.code, 0, b.stdout + b.stderr);
+  await expectExact(ctx.db, events);
+});
+
+t.run();
