@@ -16,6 +16,7 @@ import { planFor } from './run/checks.js';
 import type { RecordedEvent, StepState } from './state/store.js';
 import { describeHolder } from './lock/lock.js';
 import { recoverStuck, stuckSteps } from './run/recovery.js';
+import { joinWhileWaiting, type Joiner } from './run/join.js';
 import { retryConnectionFaults, session, type BaseOptions, type FailureStatus } from './run/session.js';
 
 export type { BaseOptions, FailureStatus };
@@ -111,7 +112,9 @@ export async function apply(options: ApplyOptions = {}): Promise<ApplyResult> {
     const { config, container } = project;
     const lock = resolveContract(container, Tokens.Lock, project.registrations, config.displayFile);
     const store = resolveContract(container, Tokens.StateStore, project.registrations, config.displayFile);
-    const handle = await acquireRunLock(lock, project, run);
+    // Waiting for the lock, take a share of a step the holder runs that can be shared (prefill).
+    const joiner = joinWhileWaiting({ steps: project.steps, db, store, config, events: project.events, signal: run.signal });
+    const handle = await acquireRunLock(lock, project, run, joiner).finally(() => joiner.stop());
     try {
       // Every record from here on is fenced, recovery's too: a run paused right after it got
       // the lock (SIGSTOP, a frozen VM) and taken over must not mark the new holder's step.
@@ -161,15 +164,25 @@ export async function apply(options: ApplyOptions = {}): Promise<ApplyResult> {
 }
 
 /** Wait for the run lock (saying who holds it while waiting); losing it later stops the run. */
-async function acquireRunLock(lock: Lock, project: Project, run: RunControl): Promise<Pick<LockHandle, 'fence' | 'release'>> {
+async function acquireRunLock(lock: Lock, project: Project, run: RunControl, joiner?: Joiner): Promise<Pick<LockHandle, 'fence' | 'release'>> {
   const { config, events } = project;
   const since = Date.now();
-  const handle = await lock.acquire({
-    owner: config.owner,
-    timeoutMs: config.lock.timeoutMs,
-    signal: run.signal,
-    onWait: (holder, waitedMs) => events.emit({ type: 'lock.waiting', lock: lock.description, holder: describeHolder(holder), waitedMs }),
-  });
+  let handle: LockHandle;
+  for (;;) {
+    try {
+      handle = await lock.acquire({
+        owner: config.owner,
+        timeoutMs: config.lock.timeoutMs,
+        signal: run.signal,
+        onWait: (holder, waitedMs) => events.emit({ type: 'lock.waiting', lock: lock.description, holder: describeHolder(holder), waitedMs }),
+      });
+      break;
+    } catch (err) {
+      // Waiting while it helped the holder's step is not waiting in vain: wait again.
+      if (err instanceof LockTimeoutError && joiner?.takeJoined() && !run.signal.aborted) continue;
+      throw err;
+    }
+  }
   const onLost = () => run.stop({ kind: 'lock-lost', message: String((handle.lost.reason as Error)?.message ?? handle.lost.reason) });
   handle.lost.addEventListener('abort', onLost, { once: true });
   const held = {

@@ -73,6 +73,13 @@ const prefillKind: StepKind<PrefillStep> = {
   off(_def, config) {
     return config.apply.initProjections ? undefined : 'projection prefill is off (--no-init-projections)';
   },
+  // An apply waiting for the run lock while another process prefills takes instances
+  // nobody holds (each batch claims its unit with ZITADEL's advisory lock and the
+  // current_states row), until none is left.
+  async join(def, ctx) {
+    const r = await runPrefill(ctx, def.projection, { workers: def.workers, joining: true });
+    if (r.events > 0) ctx.log(`joined: ${r.events} events over ${r.instances} instance(s) in ${(r.ms / 1000).toFixed(1)} s`);
+  },
   async run(def, ctx) {
     const r = await runPrefill(ctx, def.projection, { workers: def.workers });
     if (ctx.signal.aborted) return;

@@ -371,16 +371,20 @@ export { FIRST_BATCH };
 export async function runPrefill(
   ctx: StepContext,
   projection: ProjectionSpec,
-  o: { workers?: number; mode?: 'folded' | 'per-event'; onFailed?: (f: FailedEvent) => void } = {},
+  o: { workers?: number; mode?: 'folded' | 'per-event'; onFailed?: (f: FailedEvent) => void; joining?: boolean } = {},
 ): Promise<{ events: number; instances: number; failed: FailedEvent[]; ms: number }> {
   const t0 = performance.now();
   const prefill = new Prefill(projection, { mode: o.mode });
-  // Tables first (ZITADEL's projection_tables does it for its projections).
-  await ctx.transaction(async (tx) => {
-    await tx.exec(STATE_TABLES_DDL);
-    await tx.exec(tablesDdl(projection.tables));
-  });
+  // Tables first (ZITADEL's projection_tables does it for its projections); a process that
+  // joins works to the holder's bound, with the holder's tables.
   const saved = ctx.checkpoint as { bound?: string } | undefined;
+  if (o.joining && typeof saved?.bound !== 'string') return { events: 0, instances: 0, failed: [], ms: 0 };
+  if (!o.joining) {
+    await ctx.transaction(async (tx) => {
+      await tx.exec(STATE_TABLES_DDL);
+      await tx.exec(tablesDdl(projection.tables));
+    });
+  }
   const { bound, instances } = await ctx.transaction(async (tx) => {
     const b = typeof saved?.bound === 'string' ? saved.bound : await Prefill.bound(tx);
     return { bound: b, instances: await Prefill.instances(tx, b) };

@@ -243,6 +243,16 @@ interface StepKindBase<D extends StepDefinition> {
    * out is skipped, not failed: its dependants run.
    */
   off?(def: D, config: ResolvedConfig): string | undefined;
+  /**
+   * Share another process's work: while this `apply` waits for the run lock and the
+   * process holding it runs a step of this kind (its `started` is the latest record),
+   * take units of that step's work that nobody holds, claimed through PostgreSQL alone
+   * (transaction-level advisory locks, rows read `FOR UPDATE`), never through the run
+   * lock. Return once no unit is left or `ctx.signal` aborts (the lock was acquired, or
+   * the run stops). `ctx.checkpoint` is the holder's last checkpoint; `saveCheckpoint`
+   * does nothing (the step is not this process's).
+   */
+  join?(def: D, ctx: StepContext): Promise<void>;
 }
 
 /** A kind whose steps are SQL that the engine runs (`prepare` returns the `script`). */

@@ -7,7 +7,8 @@
  */
 import * as assert from 'uvu/assert';
 import { cli, startCli, dbSuite, dir, type DbCtx, type TestDb } from '../helpers.js';
-import { CONFIG, until } from '../interrupt/util.js';
+import pg from 'pg';
+import { CONFIG, until, waitFor } from '../interrupt/util.js';
 
 const t = dbSuite('projections: prefill');
 
@@ -100,7 +101,7 @@ t('prefill: every event once, checkpoints in current_states (ZITADEL format), pl
 });
 
 t('SIGKILL mid-prefill: the next apply continues from current_states; every event exactly once', async (ctx: DbCtx) => {
-  const events = await fill(ctx.db, 2, 60_000);
+  const events = await fill(ctx.db, 2, 25_000);
   const d = dir(ctx, { [CONFIG]: config() });
   const run = startCli(['apply'], { cwd: d.dir, url: ctx.db.url, timeoutMs: 300_000 });
   // Killed once some batches committed, well before the end.
@@ -115,6 +116,35 @@ t('SIGKILL mid-prefill: the next apply continues from current_states; every even
   const b = await cli(['apply', '--json'], { cwd: d.dir, url: ctx.db.url, timeoutMs: 300_000 });
   assert.is(b.code, 0, b.stdout + b.stderr);
   await expectExact(ctx.db, events);
+});
+
+t('two applies at once: the one waiting for the run lock joins the prefill, and every event is still reduced once', async (ctx: DbCtx) => {
+  const events = await fill(ctx.db, 8, 4_000);
+  const d = dir(ctx, { [CONFIG]: config("apply: { prefillWorkers: 1 },") });
+  // Every unit held with ZITADEL's own lock, as a running ZITADEL would: no batch runs
+  // until the test lets go, so the second apply is there to join before the work starts.
+  const gate = new pg.Client({ connectionString: ctx.db.url });
+  await gate.connect();
+  await gate.query('BEGIN');
+  for (let i = 1; i <= 8; i++) await gate.query(`SELECT pg_advisory_xact_lock(hashtext('projections.seen1'), hashtext('inst${i}'))`);
+  try {
+    const a = startCli(['apply'], { cwd: d.dir, url: ctx.db.url, timeoutMs: 300_000 });
+    await until(async () => {
+      const r = await ctx.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM zsetup.checkpoints WHERE step = 'projections.seen1'`).catch(() => [{ n: 0 }]);
+      return r[0]!.n > 0;
+    }, 120_000, 'the prefill started');
+    const b = startCli(['apply'], { cwd: d.dir, url: ctx.db.url, timeoutMs: 300_000 });
+    await waitFor(b.child, /joining the run of/, 120_000);
+    await gate.query('COMMIT');
+    const [ra, rb] = await Promise.all([a.done, b.done]);
+    assert.is(ra.code, 0, ra.stdout + ra.stderr);
+    assert.is(rb.code, 0, rb.stdout + rb.stderr);
+    const joined = /joined: (\d+) events/.exec(rb.stdout);
+    assert.ok(joined && Number(joined[1]) > 0, `the second did part of the work:\n${rb.stdout}`);
+    await expectExact(ctx.db, events);
+  } finally {
+    await gate.end().catch(() => undefined);
+  }
 });
 
 t.run();

@@ -1,0 +1,105 @@
+/**
+ * Joining: an `apply` that waits for the run lock while another process runs a step
+ * whose kind can share its work (`StepKind.join`, e.g. projection prefill) takes a share
+ * of it, instead of waiting idle. Which step the holder runs is read from the journal
+ * (its latest record is `started`, by another owner); the units of work are claimed
+ * through PostgreSQL by the kind itself. The join stops when the lock is acquired or the
+ * run stops; the holder records the step done, as always.
+ */
+import type { Database } from '../db.js';
+import type { StateStore } from '../state/store.js';
+import type { ResolvedStep } from '../config/project.js';
+import type { StepContext, ResolvedConfig } from '../config/dsl.js';
+import type { EngineEvents } from '../engine/events.js';
+import { redact, causeChain } from '../errors.js';
+import { sleep } from '../lock/lock.js';
+
+/** How often the journal is looked at while waiting. */
+const LOOK_EVERY_MS = 1000;
+
+export interface Joiner {
+  /** Whether work was joined since the last call (a lock wait that helped is not a timeout). */
+  takeJoined(): boolean;
+  /** Stop joining (the lock was acquired, or the wait ended). */
+  stop(): Promise<void>;
+}
+
+export function joinWhileWaiting(o: {
+  steps: readonly ResolvedStep[];
+  db: Database;
+  store: StateStore;
+  config: ResolvedConfig;
+  events: EngineEvents;
+  signal: AbortSignal;
+}): Joiner {
+  const ac = new AbortController();
+  const stopRun = () => ac.abort();
+  o.signal.addEventListener('abort', stopRun, { once: true });
+  const joinable = o.steps.filter((s) => typeof s.kind.join === 'function');
+  let joined = false;
+  const loop = (async () => {
+    if (joinable.length === 0) return;
+    while (!ac.signal.aborted) {
+      const state = await o.store.load().catch(() => undefined);
+      for (const s of joinable) {
+        if (ac.signal.aborted) break;
+        const st = state?.get(s.def.name);
+        const latest = st?.latest;
+        if (!latest || latest.event !== 'started' || latest.owner === o.config.owner || latest.checksum !== s.plan.checksum) continue;
+        // The holder saves its first checkpoint (the bound of its work) before it shares any.
+        if (st.checkpoint === undefined) continue;
+        joined = true;
+        o.events.emit({ type: 'log', level: 'info', step: s.def.name, message: `joining the run of ${latest.owner}: taking units of this step that nobody holds` });
+        try {
+          await s.kind.join!(s.def, joinContext(s, st.checkpoint.value, o, ac.signal));
+        } catch (err) {
+          if (!ac.signal.aborted) o.events.emit({ type: 'log', level: 'warn', step: s.def.name, message: redact(`joining stopped: ${causeChain(err)}`, o.config.secrets) });
+        }
+      }
+      await sleep(LOOK_EVERY_MS, ac.signal);
+    }
+  })();
+  return {
+    takeJoined() {
+      const j = joined;
+      joined = false;
+      return j;
+    },
+    async stop() {
+      ac.abort();
+      o.signal.removeEventListener('abort', stopRun);
+      await loop.catch(() => undefined);
+    },
+  };
+}
+
+function joinContext(s: ResolvedStep, checkpoint: unknown, o: { db: Database; config: ResolvedConfig; events: EngineEvents }, signal: AbortSignal): StepContext {
+  const name = s.def.name;
+  return {
+    name,
+    get db() {
+      return o.db.knex;
+    },
+    exec: (sql) => o.db.withSession((x) => x.exec(sql)),
+    query: (sql, params) => o.db.withSession((x) => x.query(sql, params)),
+    signal,
+    lastRun: undefined,
+    log: (message) => o.events.emit({ type: 'log', level: 'info', step: name, message: redact(String(message), o.config.secrets) }),
+    config: o.config,
+    checkpoint,
+    saveCheckpoint: async () => undefined,
+    transaction: (fn) =>
+      o.db.withSession(async (x) => {
+        await x.exec('BEGIN');
+        try {
+          const r = await fn(x);
+          await x.exec('COMMIT');
+          return r;
+        } catch (err) {
+          await x.exec('ROLLBACK').catch(() => undefined);
+          throw err;
+        }
+      }),
+    progress: () => undefined,
+  };
+}
