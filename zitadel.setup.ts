@@ -20,12 +20,14 @@
  * - 46_init_permission_functions: its views and functions read projection tables
  *   (projections.orgs1, projections.instance_members4, ...) that only exist once the
  *   projections are created (projection_tables, batch B), not at this point.
- * - The first-instance step, the later batch-A steps, batches B to D and the prefills.
+ * - The first-instance step, the later batch-A steps, batches B to D, and the prefill of
+ *   projections other than instances, orgs1 and users14 (prefilled at the end).
  *
  * Run it: `zsetup plan` / `zsetup apply` from this folder (ZSETUP_DATABASE_URL picks the
  * database; unset, the embedded PGlite in .zsetup/pglite).
  */
-import { defineConfig, step, repeatable, file } from 'zsetup';
+import { defineConfig, step, repeatable, file, prefill } from 'zsetup';
+import { instances, orgs1, users14 } from './plugins/zitadel/projections.js';
 
 /** Where a step's SQL lives: plugins/zitadel/sql/<name>.sql. */
 const sql = (name: string) => file(`plugins/zitadel/sql/${name}.sql`);
@@ -186,5 +188,11 @@ export default defineConfig({
         ctx.log(last ? `external address changed: ${show(last)} -> ${show(now)}` : `external address recorded: ${show(now)}`);
       },
     }),
+    // Projection prefill (ZITADEL's --init-projections, on by default): each step named after
+    // its projection's table, after the steps that create projections.current_states and
+    // failed_events2 (15, 17). `--no-init-projections` leaves them out.
+    prefill(instances),
+    prefill(orgs1),
+    prefill(users14),
   ],
 });

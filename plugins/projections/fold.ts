@@ -276,6 +276,18 @@ export class Folder {
       const match = (row: Record<string, unknown>) => fk.columns.every((c, i) => JSON.stringify(jsonValue(row[c])) === JSON.stringify(jsonValue(parentKey[fk.references[i]!])));
       if (!map) continue;
       const gone: Record<string, unknown>[] = [];
+      // The usual shape: the child's key is its reference to the parent (users14_humans by
+      // (instance_id, user_id)): one lookup instead of a scan of the child's rows.
+      if (fk.columns.length === child.spec.primaryKey.length && fk.columns.every((c, i) => c === child.spec.primaryKey[i])) {
+        const childKey = this.keyOf(child, Object.fromEntries(fk.columns.map((c, i) => [c, parentKey[fk.references[i]!]])));
+        const e = map.get(childKey);
+        if (e !== undefined) {
+          map.set(childKey, { state: 'deleted' });
+          if (e.state !== 'deleted') gone.push(this.rowOfKey(child, childKey));
+        }
+        for (const row of gone) this.cascade(child, row);
+        continue;
+      }
       for (const [k, e] of map) {
         const row = e.state === 'inserted' || e.state === 'upserted' ? e.row : e.state === 'updated' ? this.rowOfKey(child, k) : undefined;
         if (row && match(row)) {

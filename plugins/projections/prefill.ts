@@ -18,13 +18,13 @@
  * stop is never far: the engine cancels the batch in flight, it rolls back, and the next
  * run continues from `current_states`.
  */
-import type { Session, StepContext } from '../../src/plugin.js';
+import { quoteLiteral, type Session, type StepContext } from '../../src/plugin.js';
 import { Folder, FoldConflict, Tables, changeStatement, quoteTable, type Statement } from './fold.js';
 import type { Change, ProjectionSpec, StoredEvent, TableSpec } from './model.js';
 
 /** ZITADEL's defaults: MaxFailureCount 2; the batch size adapts from here. */
 export const MAX_FAILURE_COUNT = 2;
-const FIRST_BATCH = 1000;
+const FIRST_BATCH = 4000;
 const MAX_BATCH = 20_000;
 const BATCH_TARGET_MS = 100;
 
@@ -67,7 +67,9 @@ export function tablesDdl(tables: readonly TableSpec[]): string {
     if (t.parent) cols.push(`FOREIGN KEY (${t.parent.columns.map(q).join(', ')}) REFERENCES ${quoteTable(t.parent.table)} (${t.parent.references.map(q).join(', ')}) ON DELETE CASCADE`);
     out.push(`CREATE TABLE IF NOT EXISTS ${quoteTable(t.name)} (\n  ${cols.join(',\n  ')}\n)`);
     const bare = t.name.slice(t.name.indexOf('.') + 1);
-    for (const ix of t.indexes ?? []) out.push(`CREATE INDEX IF NOT EXISTS ${q(`${bare}_${ix.name}_idx`)} ON ${quoteTable(t.name)} (${ix.columns.map(q).join(', ')})`);
+    // A column name is quoted; anything else is an expression, as ZITADEL writes some (`LOWER(email)`).
+    const col = (c: string) => (/^[A-Za-z_][A-Za-z0-9_]*$/.test(c) ? q(c) : c);
+    for (const ix of t.indexes ?? []) out.push(`CREATE INDEX IF NOT EXISTS ${q(`${bare}_${ix.name}_idx`)} ON ${quoteTable(t.name)} (${ix.columns.map(col).join(', ')})`);
   }
   return out.join(';\n');
 }
@@ -171,15 +173,19 @@ export class Prefill {
    */
   async batch(tx: Session, instance: string, bound: string, limit: number): Promise<BatchOutcome> {
     const name = this.projection.name;
-    const [lock] = await tx.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock(hashtext($1), hashtext($2)) AS ok', [name, instance]);
-    if (!lock?.ok) return { kind: 'locked' };
     let cp: Cursor | undefined;
     try {
-      const [row] = await tx.query<{ position: string | null; filter_offset: number | null }>(
-        'SELECT "position"::text AS position, filter_offset FROM projections.current_states WHERE instance_id = $1 AND projection_name = $2 FOR UPDATE NOWAIT',
-        [instance, name],
+      // ZITADEL's unit lock, then its checkpoint row FOR UPDATE NOWAIT, in one round trip (the
+      // lateral row is read after the lock: a nested loop runs its outer side first).
+      const [row] = await tx.query<{ ok: boolean; position: string | null; filter_offset: number | null }>(
+        `SELECT l.ok, cs.position, cs.filter_offset
+           FROM (SELECT pg_try_advisory_xact_lock(hashtext($1), hashtext($2)) AS ok) l
+           LEFT JOIN LATERAL (SELECT "position"::text AS position, filter_offset FROM projections.current_states
+                               WHERE l.ok AND instance_id = $2 AND projection_name = $1 FOR UPDATE NOWAIT) cs ON true`,
+        [name, instance],
       );
-      if (row?.position != null) cp = { position: row.position, offset: row.filter_offset ?? 0 };
+      if (!row?.ok) return { kind: 'locked' };
+      if (row.position != null) cp = { position: row.position, offset: row.filter_offset ?? 0 };
     } catch (err) {
       if ((err as { code?: string })?.code === '55P03') return { kind: 'locked' };
       throw err;
@@ -204,10 +210,12 @@ export class Prefill {
       const folded = this.fold(events, failed);
       if (folded === undefined) applied = await this.perEvent(tx, events, failed);
       else {
+        // The writes and the checkpoint in one message (values inlined as literals).
+        const script = [...folded, this.cursorStatement(instance, cp, events)].map(inline).join(';\n');
         await tx.query('SAVEPOINT zsetup_batch', []);
         try {
-          for (const st of folded) await tx.query(st.sql, st.params);
-          await tx.query('RELEASE SAVEPOINT zsetup_batch', []);
+          await tx.exec(`${script};\nRELEASE SAVEPOINT zsetup_batch`);
+          return { kind: 'done', events: events.length, full: events.length === limit, failed };
         } catch (err) {
           if ((err as { code?: string })?.code === undefined) throw err;
           // An SQL error: find the event, as ZITADEL would, one at a time.
@@ -218,7 +226,8 @@ export class Prefill {
       }
     }
     if (applied === 0) return { kind: 'done', events: 0, full: false, failed };
-    await this.saveCursor(tx, instance, cp, events.slice(0, applied));
+    const st = this.cursorStatement(instance, cp, events.slice(0, applied));
+    await tx.query(st.sql, st.params);
     return { kind: 'done', events: applied, full: events.length === limit && applied === events.length, failed };
   }
 
@@ -300,20 +309,28 @@ export class Prefill {
   }
 
   /** The checkpoint of the last applied event, in ZITADEL's format (position and filter_offset). */
-  private async saveCursor(tx: Session, instance: string, cp: Cursor | undefined, done: readonly EventRow[]): Promise<void> {
+  private cursorStatement(instance: string, cp: Cursor | undefined, done: readonly EventRow[]): Statement {
     const last = done[done.length - 1]!;
     let atLast = 0;
     for (let i = done.length - 1; i >= 0 && compareNumeric(done[i]!.position, last.position) === 0; i--) atLast++;
     const offset = cp && compareNumeric(cp.position, last.position) === 0 ? cp.offset + atLast : atLast;
-    await tx.query(
-      `INSERT INTO projections.current_states (projection_name, instance_id, aggregate_id, aggregate_type, "sequence", event_date, "position", last_updated, filter_offset)
+    return {
+      sql: `INSERT INTO projections.current_states (projection_name, instance_id, aggregate_id, aggregate_type, "sequence", event_date, "position", last_updated, filter_offset)
        VALUES ($1, $2, $3, $4, $5::bigint, $6, $7::numeric, statement_timestamp(), $8)
        ON CONFLICT (projection_name, instance_id) DO UPDATE SET
          aggregate_id = excluded.aggregate_id, aggregate_type = excluded.aggregate_type, "sequence" = excluded."sequence",
          event_date = excluded.event_date, "position" = excluded."position", last_updated = excluded.last_updated, filter_offset = excluded.filter_offset`,
-      [this.projection.name, instance, last.aggregate_id, last.aggregate_type, last.sequence, last.created_at, last.position, offset],
-    );
+      params: [this.projection.name, instance, last.aggregate_id, last.aggregate_type, last.sequence, last.created_at, last.position, offset],
+    };
   }
+}
+
+/** A statement with its parameters written in as literals, to go in a script. */
+function inline(st: Statement): string {
+  return st.sql.replace(/\$(\d+)/g, (_m, n: string) => {
+    const v = st.params[Number(n) - 1];
+    return quoteLiteral(v instanceof Date ? v.toISOString() : (v as string | number | boolean | null | undefined));
+  });
 }
 
 class ReducerError extends Error {
@@ -433,6 +450,8 @@ export async function runPrefill(
         }
         ctx.progress({ done: Math.min(done, total), total });
         if (performance.now() - lastSave > 1000) await save();
+        // Fewer events than asked for, none left to try again: the unit is caught up.
+        if (!r.full && !r.failed.some((f) => !f.skipped)) break;
       }
       if (locked) {
         // Someone else reduces it now: come back to it once the others are done.

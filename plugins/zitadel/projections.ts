@@ -47,14 +47,20 @@ import type { Change, ProjectionSpec, Reducer, Row, StoredEvent, TableSpec } fro
 // ---- payload access as Go's encoding/json does it ----------------------------------------
 
 /** The payload's value for a Go field with json tag `name` (case-insensitive; the last matching key wins). */
+/** Per payload, its keys lower-cased (the last key that maps to a name wins, as the JSON text orders them). */
+const folded = new WeakMap<object, Map<string, unknown>>();
+
 function field(event: StoredEvent, name: string): unknown {
   const p = event.payload;
   if (p === null || typeof p !== 'object' || Array.isArray(p)) return undefined;
-  // Every key that maps to the field assigns it, in the order of the JSON text.
-  let found: unknown = undefined;
-  const lower = name.toLowerCase();
-  for (const [k, v] of Object.entries(p as Record<string, unknown>)) if (k.toLowerCase() === lower) found = v;
-  return found;
+  // The exact key first (what ZITADEL writes); then any key that maps to it case-insensitively.
+  let byLower = folded.get(p as object);
+  if (!byLower) {
+    byLower = new Map();
+    for (const [k, v] of Object.entries(p as Record<string, unknown>)) byLower.set(k.toLowerCase(), v);
+    folded.set(p as object, byLower);
+  }
+  return byLower.get(name.toLowerCase());
 }
 
 function typeError(event: StoredEvent, name: string, want: string, got: unknown): Error {

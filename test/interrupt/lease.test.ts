@@ -43,6 +43,8 @@ t.after((ctx) => {
 const TOTAL = 20_000;
 const BATCH = 1_000;
 const GATE = 7731;
+/** The config of the apply that takes the lease over. */
+const SECOND = 'second.config.mjs';
 
 /**
  * Start an apply of a lease-locked fill whose batch after row 3,000 waits at the test's
@@ -53,6 +55,9 @@ const GATE = 7731;
 async function startThenPause(ctx: Ctx, where: 'inBatch' | 'afterCheckpoint', what: string) {
   const d = scratch({
     [CONFIG]: fillConfig({ total: TOTAL, batch: BATCH, gate: { key: GATE, after: 3000, where }, extra: "lock: { kind: 'lease', leaseTtl: '1s' }," }),
+    // The run that takes over: the same steps with a lease that a machine under load still
+    // renews in time (its heartbeat is every third of it; 1 s lost it under two CPU hogs).
+    [SECOND]: fillConfig({ total: TOTAL, batch: BATCH, gate: { key: GATE, after: 3000, where }, extra: "lock: { kind: 'lease', leaseTtl: '10s' }," }),
   });
   ctx.dirs.push(d);
   const gate = await holdGate(ctx.db, GATE);
@@ -85,7 +90,7 @@ t('SIGSTOP the holder; a second apply takes the expired lease over and finishes;
   await leaseExpired(ctx);
   const cpPaused = (await checkpointOf(ctx.db))!;
 
-  const second = await cli(['apply'], { cwd: d.dir, url: ctx.db.url, timeoutMs: 30_000 });
+  const second = await cli(['apply', '--config', SECOND], { cwd: d.dir, url: ctx.db.url, timeoutMs: 30_000 });
   assert.is(second.code, 0, second.stdout + second.stderr);
   assert.match(second.stdout, new RegExp(`! 02_fill: left started by [^ ]*:${first.child.pid}:`));
   assert.match(second.stdout, new RegExp(`02_fill: starting from ${cpPaused}\\n`));

@@ -1,0 +1,149 @@
+#!/usr/bin/env node
+// bench/prefill.mjs: projection prefill of ZITADEL's instances, orgs1 and users14 from
+// ZITADEL-shaped events (scripts/zitadel-events.mjs), side by side in one run:
+// - reference: ZITADEL's loop, one event at a time, each statement under a savepoint,
+//   BulkLimit 1000, one worker (the oracle and the baseline);
+// - folded, 1 worker and N workers: zsetup's batches (fold.ts), adaptive batch size.
+// Every variant starts from empty projections on the same events; the projections are
+// compared by an ordered md5 of every table. Projections run one after another, as ZITADEL
+// runs them; instances are shared among the workers.
+//
+// Options: --events N (default 320000), --instances N (100), --seed N (1), --workers N (4),
+// --keep (do not drop the database). Bars (issue 9): folded 1 worker >= 30x the reference's
+// events/s; folded N workers >= 100,000 events/s; identical projections.
+import pg from 'pg';
+import { join } from 'node:path';
+import { ROOT, SERVER, admin, arg, load, machine, revision, requireBuild, serverVersion, table } from './lib/common.mjs';
+
+const EVENTS = Number(arg('--events', 320_000));
+const INSTANCES = Number(arg('--instances', 100));
+const SEED = Number(arg('--seed', 1));
+const WORKERS = Number(arg('--workers', 4));
+const KEEP = process.argv.includes('--keep');
+/** --no-reference: the folded variants only (profiling); no bars. */
+const NO_REF = process.argv.includes('--no-reference');
+
+requireBuild();
+const { generateEvents, events2Ddl } = await import(join(ROOT, 'scripts/zitadel-events.mjs'));
+const { Prefill, STATE_TABLES_DDL, tablesDdl, nextLimit, FIRST_BATCH } = await import(join(ROOT, 'dist/plugins/projections/prefill.js'));
+const zitadel = await import(join(ROOT, 'dist/plugins/zitadel/projections.js'));
+const PROJECTIONS = [zitadel.instances, zitadel.orgs1, zitadel.users14];
+
+const db = `zs_bench_prefill_${Math.random().toString(16).slice(2, 10)}`;
+const url = `${SERVER}/${db}`;
+await admin(`CREATE DATABASE ${db}`);
+const pool = new pg.Pool({ connectionString: url, max: WORKERS + 2 });
+const session = (c) => ({
+  query: async (sql, params) => (await c.query(params ? { text: sql, values: params } : sql)).rows,
+  exec: async (sql) => {
+    await c.query(sql);
+  },
+});
+
+async function transaction(fn) {
+  const c = await pool.connect();
+  try {
+    await c.query('BEGIN');
+    const r = await fn(session(c));
+    await c.query('COMMIT');
+    return r;
+  } catch (err) {
+    await c.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    c.release();
+  }
+}
+
+/** One projection caught up: `workers` loops over the instances. */
+async function prefillOne(projection, { mode, workers, adaptive }) {
+  const p = new Prefill(projection, { mode });
+  await transaction(async (tx) => {
+    await tx.exec(STATE_TABLES_DDL);
+    await tx.exec(tablesDdl(projection.tables));
+  });
+  const bound = await transaction((tx) => Prefill.bound(tx));
+  const instances = await transaction((tx) => Prefill.instances(tx, bound));
+  const queue = [...instances];
+  let events = 0;
+  const worker = async () => {
+    let limit = FIRST_BATCH;
+    for (let inst = queue.shift(); inst !== undefined; inst = queue.shift()) {
+      for (;;) {
+        const t = performance.now();
+        const r = await transaction((tx) => p.batch(tx, inst, bound, limit));
+        if (r.kind !== 'done') break;
+        events += r.events;
+        if (adaptive) limit = nextLimit(limit, performance.now() - t);
+        // As the step does: fewer than asked for and nothing to try again: caught up.
+        if (!r.full && !r.failed.some((f) => !f.skipped)) break;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: workers }, () => worker()));
+  return events;
+}
+
+async function md5s() {
+  const out = {};
+  for (const p of PROJECTIONS)
+    for (const t of p.tables) {
+      const key = t.primaryKey.map((k) => `"${k}"`).join(', ');
+      const r = await pool.query(`SELECT md5(coalesce(string_agg(x::text, '|' ORDER BY ${key}), '')) AS h, count(*)::int AS n FROM ${t.name} x`);
+      out[t.name] = `${r.rows[0].n}:${r.rows[0].h}`;
+    }
+  return out;
+}
+
+async function reset() {
+  for (const p of [...PROJECTIONS].reverse()) for (const t of [...p.tables].reverse()) await pool.query(`DROP TABLE IF EXISTS ${t.name} CASCADE`);
+  await pool.query('DROP SCHEMA IF EXISTS projections CASCADE');
+}
+
+async function variant(name, o) {
+  await reset();
+  const t0 = performance.now();
+  let events = 0;
+  for (const p of PROJECTIONS) events += await prefillOne(p, o);
+  const s = (performance.now() - t0) / 1000;
+  return { name, events, s, rate: events / s, md5: await md5s() };
+}
+
+try {
+  console.log(`prefill: ${machine()}, PostgreSQL ${await serverVersion()}`);
+  console.log(`code: ${revision()}`);
+  console.log(`database ${db}; at start: ${load()}\n`);
+  const c = await pool.connect();
+  const t0 = performance.now();
+  await c.query(events2Ddl());
+  const gen = await generateEvents(c, { events: EVENTS, instances: INSTANCES, seed: SEED });
+  await c.query('ANALYZE eventstore.events2');
+  c.release();
+  console.log(`generated ${gen.events} events over ${INSTANCES} instances (seed ${SEED}) in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+
+  const results = [];
+  if (!NO_REF) results.push(await variant('reference: per event, savepoint per statement, BulkLimit 1000, 1 worker', { mode: 'per-event', workers: 1, adaptive: false }));
+  results.push(await variant('zsetup folded, 1 worker', { mode: 'folded', workers: 1, adaptive: true }));
+  results.push(await variant(`zsetup folded, ${WORKERS} workers`, { mode: 'folded', workers: WORKERS, adaptive: true }));
+  if (NO_REF) results.unshift({ name: '(no reference)', events: 0, s: 1, rate: 1, md5: {} });
+  const ref = results[0];
+  console.log(
+    table([
+      ['variant', 'events reduced', 'seconds', 'events/s', 'vs reference'],
+      ...results.map((r) => [r.name, String(r.events), r.s.toFixed(2), String(Math.round(r.rate)), `${(r.rate / ref.rate).toFixed(1)}x`]),
+    ]),
+  );
+  const same = results.every((r) => JSON.stringify(r.md5) === JSON.stringify(ref.md5));
+  console.log(`\nprojections (rows:md5 per table): ${JSON.stringify(ref.md5)}`);
+  console.log(`at end: ${load()}`);
+  const bars = [
+    [results[1].rate >= 30 * ref.rate, `folded 1 worker >= 30x the reference: ${(results[1].rate / ref.rate).toFixed(1)}x`],
+    [results[2].rate >= 100_000, `folded ${WORKERS} workers >= 100,000 events/s: ${Math.round(results[2].rate).toLocaleString('en')}`],
+    [same, `identical projections in every variant${same ? '' : `: ${results.map((r) => JSON.stringify(r.md5)).join(' vs ')}`}`],
+  ];
+  for (const [ok, text] of bars) console.log(`${ok ? 'PASS' : 'FAIL'}  ${text}`);
+  process.exitCode = bars.every(([ok]) => ok) ? 0 : 1;
+} finally {
+  await pool.end();
+  if (!KEEP) await admin(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+}
