@@ -8,7 +8,7 @@ import { signalHandler } from './signal-handler/index.js';
 import { projections } from './projections/index.js';
 
 export { pool, journal, lock, steps, signalHandler, projections };
-export { prefill, Prefill, runPrefill, Folder, Tables, changeStatement, tablesDdl, STATE_TABLES_DDL, MAX_FAILURE_COUNT } from './projections/index.js';
+export { prefill, copyOf, Prefill, runPrefill, Folder, Tables, changeStatement, tablesDdl, STATE_TABLES_DDL, MAX_FAILURE_COUNT } from './projections/index.js';
 export type { PrefillStep, ProjectionSpec, TableSpec, ColumnSpec, IndexSpec, StoredEvent, Change, Reducer, Row } from './projections/index.js';
 export type { SignalHandlerOptions } from './signal-handler/index.js';
 // The built-in implementations, for tests and for plugins that wrap them.

@@ -26,7 +26,7 @@
  * the batch inserted) throws `FoldConflict`: the caller then applies that batch one event
  * at a time, where the failing event is found and recorded as ZITADEL does.
  */
-import type { Change, Row, TableSpec } from './model.js';
+import { isCopyOf, type Change, type Row, type TableSpec } from './model.js';
 
 /** One statement with `$1` parameters. */
 export interface Statement {
@@ -131,8 +131,10 @@ export function changeStatement(tables: Tables, change: Change): Statement {
       return insertStatement(tables, t, Object.keys(change.row), [change.row]);
     case 'upsert':
       return upsertStatement(tables, t, Object.keys(change.row), change.update ?? nonKey(t, Object.keys(change.row)), [change.row]);
-    case 'update':
-      return updateStatement(tables, t, Object.keys(change.set), [{ ...change.set, ...change.key }]);
+    case 'update': {
+      const { values, copies } = splitCopies(change.set);
+      return updateStatement(tables, t, Object.keys(values), [{ ...values, ...change.key }], copies);
+    }
     case 'delete':
       return deleteStatement(tables, t, [change.key]);
     case 'deleteWhere':
@@ -168,11 +170,27 @@ function upsertStatement(tables: Tables, t: TableInfo, columns: readonly string[
   };
 }
 
-function updateStatement(tables: Tables, t: TableInfo, set: readonly string[], rows: readonly Row[]): Statement {
+/** An update's literal values, and its copies (column -> the column it copies). */
+function splitCopies(set: Row): { values: Record<string, unknown>; copies: Record<string, string> } {
+  const values: Record<string, unknown> = {};
+  const copies: Record<string, string> = {};
+  for (const [c, v] of Object.entries(set)) {
+    if (isCopyOf(v)) copies[c] = v.copyOf;
+    else values[c] = v;
+  }
+  return { values, copies };
+}
+
+function updateStatement(tables: Tables, t: TableInfo, set: readonly string[], rows: readonly Row[], copies: Readonly<Record<string, string>> = {}): Statement {
   const key = t.spec.primaryKey;
   const columns = [...key, ...set.filter((c) => !key.includes(c))];
+  // A copy reads the row as it was before this statement (SET sees the old row).
+  const assign = [
+    ...set.map((c) => `${quoteColumn(c)} = x.${quoteColumn(c)}`),
+    ...Object.entries(copies).map(([c, from]) => (tables.typeOf(t, from), `${quoteColumn(c)} = t.${quoteColumn(from)}`)),
+  ];
   return {
-    sql: `UPDATE ${t.ident} AS t SET ${set.map((c) => `${quoteColumn(c)} = x.${quoteColumn(c)}`).join(', ')} FROM jsonb_to_recordset($1::jsonb) AS ${recordType(tables, t, columns)} WHERE ${key.map((k) => `t.${quoteColumn(k)} = x.${quoteColumn(k)}`).join(' AND ')}`,
+    sql: `UPDATE ${t.ident} AS t SET ${assign.join(', ')} FROM jsonb_to_recordset($1::jsonb) AS ${recordType(tables, t, columns)} WHERE ${key.map((k) => `t.${quoteColumn(k)} = x.${quoteColumn(k)}`).join(' AND ')}`,
     params: [rowsParam(columns, rows)],
   };
 }
@@ -229,14 +247,37 @@ export class Folder {
         return;
       }
       case 'update': {
-        if (entry === undefined) entries.set(key, { state: 'updated', set: { ...change.set } });
-        else if (entry.state === 'updated') Object.assign(entry.set, change.set);
-        else if (entry.state === 'inserted') Object.assign(entry.row, change.set);
-        else if (entry.state === 'upserted') {
-          Object.assign(entry.row, change.set);
-          for (const c of Object.keys(change.set)) entry.update.add(c);
+        if (entry === undefined) return void entries.set(key, { state: 'updated', set: { ...change.set } });
+        if (entry.state === 'deleted') return; // no row: nothing happens.
+        // Copies take the value the row has now, when the overlay knows it.
+        const known = (col: string): { value: unknown } | undefined => {
+          if (entry.state === 'updated') return col in entry.set ? { value: entry.set[col] } : undefined;
+          if (entry.state === 'upserted' && !entry.update.has(col)) return undefined; // an existing row keeps its own value
+          return col in entry.row ? { value: entry.row[col] } : undefined;
+        };
+        const set: Record<string, unknown> = {};
+        for (const [c, v] of Object.entries(change.set)) {
+          if (!isCopyOf(v)) set[c] = v;
+          else {
+            const k = known(v.copyOf);
+            if (k) set[c] = k.value;
+            else if (entry.state === 'updated') set[c] = v; // copied from the stored row at flush
+            else {
+              // The overlay cannot say (an upserted row that existed): what came before is written first.
+              this.endSegment();
+              this.entries(t).set(key, { state: 'updated', set: { ...change.set } });
+              return;
+            }
+          }
         }
-        // deleted: no row, nothing happens.
+        // A pending copy and a later change of its source merge safely: an UPDATE's SET reads
+        // the row as it was before it (verified = t.last, last = 'new' copies the old value).
+        if (entry.state === 'updated') Object.assign(entry.set, set);
+        else if (entry.state === 'inserted') Object.assign(entry.row, set);
+        else {
+          Object.assign(entry.row, set);
+          for (const c of Object.keys(set)) entry.update.add(c);
+        }
         return;
       }
       case 'delete': {
@@ -328,7 +369,12 @@ export class Folder {
     for (const t of tables) {
       const rows: Array<{ key: Row; set: Record<string, unknown> }> = [];
       for (const [k, e] of this.overlay.get(t.spec.name) ?? []) if (e.state === 'updated' && Object.keys(e.set).length > 0) rows.push({ key: this.rowOfKey(t, k), set: e.set });
-      for (const g of byColumns(rows, (r) => Object.keys(r.set).sort())) this.out.push(updateStatement(this.tables, t, g.cols, g.rows.map((r) => ({ ...r.set, ...r.key }))));
+      const sig = (r: { set: Record<string, unknown> }) => Object.entries(r.set).map(([c, v]) => (isCopyOf(v) ? `${c}=t.${v.copyOf}` : c)).sort();
+      for (const g of byColumns(rows, sig)) {
+        const { values, copies } = splitCopies(g.rows[0]!.set);
+        const cols = Object.keys(values).sort();
+        this.out.push(updateStatement(this.tables, t, cols, g.rows.map((r) => ({ ...splitCopies(r.set).values, ...r.key })), copies));
+      }
     }
     // 3. Inserts and upserts, parents first.
     for (const t of tables) {

@@ -23,7 +23,8 @@ import { Tokens, type Plugin, type StepDefinition, type StepKind } from '../../s
 import type { ProjectionSpec } from './model.js';
 import { filterOf, runPrefill, tablesDdl, type FailedEvent } from './prefill.js';
 
-export type { ProjectionSpec, TableSpec, ColumnSpec, IndexSpec, StoredEvent, Change, Reducer, Row } from './model.js';
+export type { ProjectionSpec, TableSpec, ColumnSpec, IndexSpec, StoredEvent, Change, Reducer, Row, CopyOf } from './model.js';
+export { copyOf } from './model.js';
 export { Prefill, runPrefill, tablesDdl, STATE_TABLES_DDL, MAX_FAILURE_COUNT } from './prefill.js';
 export { Folder, Tables, changeStatement } from './fold.js';
 

@@ -58,6 +58,23 @@ export interface StoredEvent {
 export type Row = Readonly<Record<string, unknown>>;
 
 /**
+ * In an update's `set`: the value of another column of the same row, as it is when the
+ * update runs (ZITADEL's `NewCopyCol`: `verified_email = last_email`).
+ */
+export interface CopyOf {
+  readonly copyOf: string;
+}
+
+/** `set: { verified_email: copyOf('last_email') }`. */
+export function copyOf(column: string): CopyOf {
+  return { copyOf: column };
+}
+
+export function isCopyOf(v: unknown): v is CopyOf {
+  return typeof v === 'object' && v !== null && typeof (v as CopyOf).copyOf === 'string' && Object.keys(v).length === 1;
+}
+
+/**
  * A row change. `key` and `row` values are JavaScript values (string, number, boolean,
  * Date, null, arrays, objects for jsonb).
  * - insert: a new row (a duplicate key is an error, as ZITADEL's create statement).

@@ -28,11 +28,8 @@
  *   phone, password, avatar, init code, MFA and machine secret events (about 40 types), so a
  *   table filled from these specs alone is not ZITADEL's table; nor is the checkpoint
  *   (ZITADEL's reads the last event of its own, longer, type list).
- * - `user.human.email.verified`: ZITADEL also runs
- *   `UPDATE users14_notifications SET verified_email = last_email` (handler.NewCopyCol): a
- *   copy from another column of the same row, which the model's `Change` (values only)
- *   cannot say. It is left out here, so `verified_email` stays NULL; the model needs a
- *   column-copy value (or the engine a special case) to be exact.
+ * - `user.human.email.verified` copies last_email to verified_email as ZITADEL's
+ *   handler.NewCopyCol does (`copyOf` in the model).
  * - `preferredLanguage` / `language` are language.Tag values in ZITADEL (parsed and
  *   canonicalized by golang.org/x/text/language). Here: case is canonicalized (en-us ->
  *   en-US, latn -> Latn); alias mapping (iw -> he) and full validation are not done; an empty
@@ -42,7 +39,7 @@
  * - users14_notifications has no `verified_email_lower` column in users14 (users11 had it,
  *   with an `email_search` index); the constant still exists in user.go, unused.
  */
-import type { Change, ProjectionSpec, Reducer, Row, StoredEvent, TableSpec } from '../projections/model.js';
+import { copyOf, type Change, type ProjectionSpec, type Reducer, type Row, type StoredEvent, type TableSpec } from '../projections/model.js';
 
 // ---- payload access as Go's encoding/json does it ----------------------------------------
 
@@ -464,7 +461,8 @@ export const users14: ProjectionSpec = {
         list(
           userUpdate(e),
           { op: 'update', table: HUMANS, key: childKey(e), set: { is_email_verified: true } },
-          // ZITADEL: UPDATE users14_notifications SET verified_email = last_email (see the header).
+          // ZITADEL: UPDATE users14_notifications SET verified_email = last_email (handler.NewCopyCol).
+          { op: 'update', table: NOTIFICATIONS, key: childKey(e), set: { verified_email: copyOf('last_email') } },
         ),
     },
     org: {

@@ -7,7 +7,7 @@
 import * as assert from 'uvu/assert';
 import { dbSuite } from '../helpers.js';
 import { Folder, FoldConflict, Tables, changeStatement } from '../../plugins/projections/fold.js';
-import type { Change, TableSpec } from '../../plugins/projections/model.js';
+import { copyOf, type Change, type TableSpec } from '../../plugins/projections/model.js';
 import pg from 'pg';
 
 const t = dbSuite('projections: folding');
@@ -32,6 +32,8 @@ const specs = (schema: string): TableSpec[] => [
       { name: 'user_id', type: 'text' },
       { name: 'email', type: 'text', default: "''" },
       { name: 'v', type: 'boolean', default: 'false' },
+      { name: 'last', type: 'text', nullable: true },
+      { name: 'verified', type: 'text', nullable: true },
     ],
     primaryKey: ['instance_id', 'user_id'],
     parent: { table: `${schema}.parent`, columns: ['instance_id', 'user_id'], references: ['instance_id', 'id'] },
@@ -41,7 +43,7 @@ const specs = (schema: string): TableSpec[] => [
 function ddl(schema: string): string {
   return `DROP SCHEMA IF EXISTS ${schema} CASCADE; CREATE SCHEMA ${schema};
 CREATE TABLE ${schema}.parent (instance_id text NOT NULL, id text NOT NULL, owner text NOT NULL, name text NOT NULL DEFAULT '', n bigint, at timestamptz, PRIMARY KEY (instance_id, id));
-CREATE TABLE ${schema}.child (instance_id text NOT NULL, user_id text NOT NULL, email text NOT NULL DEFAULT '', v boolean NOT NULL DEFAULT false, PRIMARY KEY (instance_id, user_id),
+CREATE TABLE ${schema}.child (instance_id text NOT NULL, user_id text NOT NULL, email text NOT NULL DEFAULT '', v boolean NOT NULL DEFAULT false, last text, verified text, PRIMARY KEY (instance_id, user_id),
   FOREIGN KEY (instance_id, user_id) REFERENCES ${schema}.parent (instance_id, id) ON DELETE CASCADE);`;
 }
 
@@ -73,7 +75,10 @@ function randomChanges(r: () => number, schema: string, n: number): Change[] {
     else if (x < 0.3) out.push({ op: 'insert', table: C, row: { ...ck, ...(r() < 0.5 ? { email: `e${i}` } : {}) } });
     else if (x < 0.38) out.push({ op: 'upsert', table: P, row: { ...k, owner: owner(), name: `u${i}`, n: i }, ...(r() < 0.5 ? { update: ['name'] } : {}) });
     else if (x < 0.58) out.push({ op: 'update', table: P, key: k, set: r() < 0.5 ? { name: `m${i}` } : { n: i, at: new Date(1_700_000_000_000 - i) } });
-    else if (x < 0.7) out.push({ op: 'update', table: C, key: ck, set: r() < 0.5 ? { email: `x${i}` } : { v: r() < 0.5 } });
+    else if (x < 0.64) out.push({ op: 'update', table: C, key: ck, set: r() < 0.5 ? { email: `x${i}` } : { v: r() < 0.5 } });
+    // ZITADEL's copy of one column into another (verified_email = last_email), and changes of the source.
+    else if (x < 0.67) out.push({ op: 'update', table: C, key: ck, set: r() < 0.5 ? { last: `l${i}` } : { last: `l${i}`, verified: copyOf('last') } });
+    else if (x < 0.7) out.push({ op: 'update', table: C, key: ck, set: { verified: copyOf('last'), ...(r() < 0.3 ? { v: true } : {}) } });
     else if (x < 0.8) out.push({ op: 'delete', table: P, key: k });
     else if (x < 0.86) out.push({ op: 'delete', table: C, key: ck });
     else if (x < 0.93) out.push({ op: 'deleteWhere', table: P, where: { instance_id: inst(), owner: owner() } });
@@ -106,7 +111,7 @@ async function seedRows(c: pg.Client, schema: string, r: () => number): Promise<
     for (const id of ['a', 'b', 'c', 'd', 'e']) {
       if (r() < 0.5) continue;
       await c.query(`INSERT INTO ${schema}.parent VALUES ($1, $2, $3, 'seed', 0, NULL)`, [inst, id, ['o1', 'o2', 'o3'][Math.floor(r() * 3)]]);
-      if (r() < 0.6) await c.query(`INSERT INTO ${schema}.child VALUES ($1, $2, 'seed@x', true)`, [inst, id]);
+      if (r() < 0.6) await c.query(`INSERT INTO ${schema}.child VALUES ($1, $2, 'seed@x', true, 'seedlast', NULL)`, [inst, id]);
     }
 }
 
