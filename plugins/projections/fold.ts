@@ -208,11 +208,17 @@ export class Folder {
   /** table -> key -> entry (insertion order kept). */
   private overlay = new Map<string, Map<string, Entry>>();
   private readonly out: Statement[] = [];
+  /** Deletes by other columns folded into the segment: they run first when it is written. */
+  private deletesWhere: Statement[] = [];
 
   constructor(private readonly tables: Tables) {}
 
   add(change: Change): void {
     const t = this.tables.get(change.table);
+    if (change.op === 'deleteWhere' && this.foldDeleteWhere(t, change.where)) {
+      this.deletesWhere.push(changeStatement(this.tables, change));
+      return;
+    }
     if (change.op === 'deleteWhere' || change.op === 'updateWhere') {
       this.endSegment();
       this.out.push(changeStatement(this.tables, change));
@@ -288,6 +294,44 @@ export class Folder {
     }
   }
 
+  /**
+   * A delete by other columns (the users of a removed org) folded into the segment, when
+   * running it before the segment's other writes gives the same result: the rows the overlay
+   * holds are matched here (and their children go too); a row the overlay does not hold is
+   * deleted by the statement, which then runs first, and a later update finds no row, as it
+   * would have. Not folded (false) when the result depends on a stored row the overlay does
+   * not know: a pending update of a column the delete matches on, an upserted row, or a child
+   * row inserted under a parent the overlay does not hold.
+   */
+  private foldDeleteWhere(t: TableInfo, where: Row): boolean {
+    const cols = Object.keys(where);
+    const entries = this.overlay.get(t.spec.name) ?? new Map<string, Entry>();
+    for (const e of entries.values()) {
+      if (e.state === 'upserted') return false;
+      if (e.state === 'updated' && cols.some((c) => c in e.set)) return false;
+    }
+    for (const child of t.children) {
+      const fk = child.spec.parent!;
+      for (const e of this.overlay.get(child.spec.name)?.values() ?? []) {
+        if (e.state !== 'inserted' && e.state !== 'upserted') continue;
+        const parentKey = this.keyOf(t, Object.fromEntries(fk.references.map((r, i) => [r, e.row[fk.columns[i]!]])));
+        const parent = entries.get(parentKey);
+        if (parent?.state !== 'inserted') return false;
+      }
+      // Grandchildren: not folded (no projection here has them).
+      if (child.children.length > 0) return false;
+    }
+    const same = (a: unknown, b: unknown) => JSON.stringify(jsonValue(a)) === JSON.stringify(jsonValue(b));
+    const gone: Record<string, unknown>[] = [];
+    for (const [k, e] of entries) {
+      if (e.state !== 'inserted' || !cols.every((c) => same(e.row[c], where[c]))) continue;
+      entries.set(k, { state: 'deleted' });
+      gone.push(this.rowOfKey(t, k));
+    }
+    for (const row of gone) this.cascade(t, row);
+    return true;
+  }
+
   /** The statements for everything added so far (the overlay starts empty again). */
   flush(): Statement[] {
     this.endSegment();
@@ -348,6 +392,8 @@ export class Folder {
 
   private endSegment(): void {
     const tables = this.tables.ordered();
+    // 0. Deletes by other columns folded into this segment: before everything else.
+    this.out.push(...this.deletesWhere.splice(0));
     const byColumns = <T>(rows: T[], cols: (r: T) => readonly string[]) => {
       const groups = new Map<string, { cols: readonly string[]; rows: T[] }>();
       for (const r of rows) {
