@@ -222,8 +222,8 @@ export class Prefill {
           await tx.exec(`SAVEPOINT zsetup_batch;\n${script};\nRELEASE SAVEPOINT zsetup_batch`);
           return { kind: 'done', events: events.length, full: events.length === limit, failed };
         } catch (err) {
-          if ((err as { code?: string })?.code === undefined) throw err;
-          // An SQL error: find the event, as ZITADEL would, one at a time.
+          if (!eventsFault(err)) throw err;
+          // An error of the data: find the event, as ZITADEL would, one at a time.
           await tx.query('ROLLBACK TO SAVEPOINT zsetup_batch', []);
           failed.length = 0;
           applied = await this.perEvent(tx, events, failed);
@@ -285,7 +285,7 @@ export class Prefill {
             await tx.query(st.sql, st.params);
             await tx.query('RELEASE SAVEPOINT exec_stmt', []);
           } catch (err) {
-            if ((err as { code?: string })?.code === undefined) throw err;
+            if (!eventsFault(err)) throw err;
             await tx.query('ROLLBACK TO SAVEPOINT exec_stmt', []);
             error = err;
             break;
@@ -336,6 +336,17 @@ function inline(st: Statement): string {
     const v = st.params[Number(n) - 1];
     return quoteLiteral(v instanceof Date ? v.toISOString() : (v as string | number | boolean | null | undefined));
   });
+}
+
+/**
+ * An error an event's own changes caused (its data: class 22, a constraint: 23, a statement
+ * that does not fit the table: 42), to be found and counted as a failed event. Anything else
+ * (a stop's cancel, a lost connection or lock, a deadlock, no memory) is the batch's, not an
+ * event's: it ends the batch, which rolls back and is run again later.
+ */
+function eventsFault(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === 'string' && /^(22|23|42)/.test(code);
 }
 
 class ReducerError extends Error {

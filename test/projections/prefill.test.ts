@@ -147,4 +147,23 @@ t('two applies at once: the one waiting for the run lock joins the prefill, and 
   }
 });
 
+t('SIGTERM mid-prefill: the batch in flight is cancelled and rolls back (no event counted as failed), exit 143; the next apply finishes exactly', async (ctx: DbCtx) => {
+  const events = await fill(ctx.db, 2, 25_000);
+  const d = dir(ctx, { [CONFIG]: config() });
+  const run = startCli(['apply'], { cwd: d.dir, url: ctx.db.url, timeoutMs: 300_000 });
+  await until(async () => {
+    const r = await ctx.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM projections.current_states WHERE projection_name = 'projections.seen1'`).catch(() => [{ n: 0 }]);
+    return r[0]!.n > 0;
+  }, 120_000, 'a first checkpoint');
+  run.child.kill('SIGTERM');
+  const r = await run.done;
+  assert.is(r.code, 143, r.stdout + r.stderr);
+  assert.match(r.stdout, /■ projections\.seen1: stopped/);
+  const [failed] = await ctx.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM projections.failed_events2`);
+  assert.is(failed!.n, 0, 'a stop is not a failed event');
+  const b = await cli(['apply'], { cwd: d.dir, url: ctx.db.url, timeoutMs: 300_000 });
+  assert.is(b.code, 0, b.stdout + b.stderr);
+  await expectExact(ctx.db, events);
+});
+
 t.run();
