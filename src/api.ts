@@ -174,7 +174,10 @@ async function acquireRunLock(lock: Lock, project: Project, run: RunControl, joi
         owner: config.owner,
         timeoutMs: config.lock.timeoutMs,
         signal: run.signal,
-        onWait: (holder, waitedMs) => events.emit({ type: 'lock.waiting', lock: lock.description, holder: describeHolder(holder), waitedMs }),
+        onWait: (holder, waitedMs) => {
+          joiner?.start();
+          events.emit({ type: 'lock.waiting', lock: lock.description, holder: describeHolder(holder), waitedMs });
+        },
       });
       break;
     } catch (err) {

@@ -213,7 +213,7 @@ export class Prefill {
     let applied = events.length;
     if (this.options.mode === 'per-event') applied = await this.perEvent(tx, events, failed);
     else {
-      const folded = this.fold(events, failed);
+      const folded = this.fold(events);
       if (folded === undefined) applied = await this.perEvent(tx, events, failed);
       else {
         // The writes and the checkpoint in one message (values inlined as literals).
@@ -237,7 +237,7 @@ export class Prefill {
   }
 
   /** The batch's changes folded, or undefined when a reducer threw or a change conflicts (the per-event path decides). */
-  private fold(events: readonly EventRow[], failed: FailedEvent[]): Statement[] | undefined {
+  private fold(events: readonly EventRow[]): Statement[] | undefined {
     const folder = new Folder(this.tables);
     try {
       for (const e of events) for (const c of this.reduce(e)) folder.add(c);
@@ -245,7 +245,6 @@ export class Prefill {
       if (err instanceof ReducerError || err instanceof FoldConflict) return undefined;
       throw err;
     }
-    void failed;
     return folder.flush();
   }
 

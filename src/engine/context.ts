@@ -5,6 +5,7 @@
  * outlives nothing: once its step settled, every call fails, so a stray callback of the
  * step's code cannot write after the engine recorded the outcome.
  */
+import { inTransaction } from './transaction.js';
 import { isDeepStrictEqual } from 'node:util';
 import type { Knex } from 'knex';
 import type { Session } from '../db.js';
@@ -82,17 +83,7 @@ export function createStepContext(
     },
     transaction: async (fn) => {
       live();
-      return o.db.withSession(async (s) => {
-        await s.exec('BEGIN');
-        try {
-          const r = await fn(s);
-          await s.exec('COMMIT');
-          return r;
-        } catch (err) {
-          await s.exec('ROLLBACK').catch(() => undefined);
-          throw err;
-        }
-      });
+      return inTransaction(o.db, fn);
     },
     progress: (p) => {
       if (!host.settled()) progress.report(p);

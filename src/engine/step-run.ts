@@ -181,8 +181,7 @@ export class StepRun {
   async run(prior?: PriorAttempt, o: { verifyFirst?: boolean } = {}): Promise<StepResult> {
     if (o.verifyFirst && !prior) {
       // A train lost sight of what the server ran: this step may be done already.
-      const latest = (await this.options.store.load().catch(() => undefined))?.get(this.entry.step)?.latest;
-      if (latest?.event === 'done' && latest.owner === this.owner && latest.checksum === this.entry.checksum) {
+      if (await this.doneByThisRun()) {
         const e = this.entry;
         this.options.events.emit({ type: 'step.started', step: e.step, action: e.action, reason: e.reason });
         this.options.events.emit({ type: 'step.done', step: e.step, durationMs: 0 });
@@ -197,6 +196,12 @@ export class StepRun {
     } finally {
       faults.leave(this.scope);
     }
+  }
+
+  /** The journal's latest record of this step is a `done` of this run (undefined when unreadable: no). */
+  private async doneByThisRun(): Promise<boolean> {
+    const latest = (await this.options.store.load().catch(() => undefined))?.get(this.entry.step)?.latest;
+    return latest?.event === 'done' && latest.owner === this.owner;
   }
 
   private settled(r: StepResult): StepResult {
@@ -254,8 +259,7 @@ export class StepRun {
           await sleep(delayMs, signal);
           // A connection that died around COMMIT leaves the outcome unknown: if our `done`
           // record committed, the step is applied; running it again would fail or repeat it.
-          const now = await this.options.store.load().then((m) => m.get(e.step)?.latest).catch(() => undefined);
-          if (now?.event === 'done' && now.owner === this.owner) {
+          if (await this.doneByThisRun()) {
             const durationMs = performance.now() - t0;
             events.emit({ type: 'step.done', step: e.step, durationMs });
             return { ...base, status: 'applied', durationMs };

@@ -4,7 +4,7 @@
  * session. Strings only; the step run sends them.
  */
 import { randomBytes } from 'node:crypto';
-import type { Database } from '../db.js';
+import type { Database, Session } from '../db.js';
 
 /**
  * A transactional step's work and its `done` record commit together, so they are made
@@ -79,6 +79,21 @@ export function checkNotice(notice: string): string {
  */
 export function noticeStatement(notice: string): string {
   return `DO $zsetup_note$ BEGIN RAISE NOTICE '${checkNotice(notice)}'; END $zsetup_note$`;
+}
+
+/** `fn` in one transaction on a pool connection: commit when it resolves, roll back when it throws. */
+export function inTransaction<T>(db: Database, fn: (s: Session) => Promise<T>): Promise<T> {
+  return db.withSession(async (s) => {
+    await s.exec('BEGIN');
+    try {
+      const r = await fn(s);
+      await s.exec('COMMIT');
+      return r;
+    } catch (err) {
+      await s.exec('ROLLBACK').catch(() => undefined);
+      throw err;
+    }
+  });
 }
 
 /** One synchronous commit flushes the WAL up to it, and so every asynchronous commit before it. */

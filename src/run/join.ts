@@ -13,11 +13,14 @@ import type { StepContext, ResolvedConfig } from '../config/dsl.js';
 import type { EngineEvents } from '../engine/events.js';
 import { redact, causeChain } from '../errors.js';
 import { sleep } from '../lock/lock.js';
+import { inTransaction } from '../engine/transaction.js';
 
 /** How often the journal is looked at while waiting. */
 const LOOK_EVERY_MS = 1000;
 
 export interface Joiner {
+  /** Start looking (once another process holds the lock: an uncontended apply reads nothing more). */
+  start(): void;
   /** Whether work was joined since the last call (a lock wait that helped is not a timeout). */
   takeJoined(): boolean;
   /** Stop joining (the lock was acquired, or the wait ended). */
@@ -37,7 +40,8 @@ export function joinWhileWaiting(o: {
   o.signal.addEventListener('abort', stopRun, { once: true });
   const joinable = o.steps.filter((s) => typeof s.kind.join === 'function');
   let joined = false;
-  const loop = (async () => {
+  let loop: Promise<void> | undefined;
+  const look = async () => {
     if (joinable.length === 0) return;
     while (!ac.signal.aborted) {
       const state = await o.store.load().catch(() => undefined);
@@ -58,8 +62,11 @@ export function joinWhileWaiting(o: {
       }
       await sleep(LOOK_EVERY_MS, ac.signal);
     }
-  })();
+  };
   return {
+    start() {
+      loop ??= look();
+    },
     takeJoined() {
       const j = joined;
       joined = false;
@@ -68,7 +75,7 @@ export function joinWhileWaiting(o: {
     async stop() {
       ac.abort();
       o.signal.removeEventListener('abort', stopRun);
-      await loop.catch(() => undefined);
+      await loop?.catch(() => undefined);
     },
   };
 }
@@ -88,18 +95,7 @@ function joinContext(s: ResolvedStep, checkpoint: unknown, o: { db: Database; co
     config: o.config,
     checkpoint,
     saveCheckpoint: async () => undefined,
-    transaction: (fn) =>
-      o.db.withSession(async (x) => {
-        await x.exec('BEGIN');
-        try {
-          const r = await fn(x);
-          await x.exec('COMMIT');
-          return r;
-        } catch (err) {
-          await x.exec('ROLLBACK').catch(() => undefined);
-          throw err;
-        }
-      }),
+    transaction: (fn) => inTransaction(o.db, fn),
     progress: () => undefined,
   };
 }

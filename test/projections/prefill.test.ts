@@ -61,6 +61,14 @@ ${PROJECTION}
 export default defineConfig({ ${extra} steps: [prefill(seen)] });
 `;
 
+/** Resolve once the prefill committed its first batch (a checkpoint row in current_states). */
+function firstCheckpoint(db: TestDb): Promise<unknown> {
+  return until(async () => {
+    const r = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM projections.current_states WHERE projection_name = 'projections.seen1'`).catch(() => [{ n: 0 }]);
+    return r[0]!.n > 0;
+  }, 120_000, 'a first checkpoint');
+}
+
 async function expectExact(db: TestDb, events: number): Promise<void> {
   const [r] = await db.query<{ n: number; missing: number }>(
     `SELECT (SELECT count(*)::int FROM projections.seen1) AS n,
@@ -105,10 +113,7 @@ t('SIGKILL mid-prefill: the next apply continues from current_states; every even
   const d = dir(ctx, { [CONFIG]: config() });
   const run = startCli(['apply'], { cwd: d.dir, url: ctx.db.url, timeoutMs: 300_000 });
   // Killed once some batches committed, well before the end.
-  await until(async () => {
-    const r = await ctx.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM projections.current_states WHERE projection_name = 'projections.seen1'`).catch(() => [{ n: 0 }]);
-    return r[0]!.n > 0;
-  }, 120_000, 'a first checkpoint');
+  await firstCheckpoint(ctx.db);
   run.child.kill('SIGKILL');
   await run.done;
   const [mid] = await ctx.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM projections.seen1`);
@@ -151,10 +156,7 @@ t('SIGTERM mid-prefill: the batch in flight is cancelled and rolls back (no even
   const events = await fill(ctx.db, 2, 25_000);
   const d = dir(ctx, { [CONFIG]: config() });
   const run = startCli(['apply'], { cwd: d.dir, url: ctx.db.url, timeoutMs: 300_000 });
-  await until(async () => {
-    const r = await ctx.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM projections.current_states WHERE projection_name = 'projections.seen1'`).catch(() => [{ n: 0 }]);
-    return r[0]!.n > 0;
-  }, 120_000, 'a first checkpoint');
+  await firstCheckpoint(ctx.db);
   run.child.kill('SIGTERM');
   const r = await run.done;
   assert.is(r.code, 143, r.stdout + r.stderr);
