@@ -70,7 +70,7 @@ async function loadModule(filepath: string): Promise<unknown> {
   const entry = input ? entryPath(input, JSON.stringify(JITI_OPTIONS)) : undefined;
   const code = entry ? readEntry(entry) : undefined;
   if (code !== undefined) {
-    return evaluate(filepath, code, { alias: selfAlias(), jiti: createJiti, importer: (specifier) => import(specifier) });
+    return evaluate(filepath, code, { alias: selfAlias(), jiti: createJiti, importer: (specifier) => import(specifier), options: JSON.stringify(JITI_OPTIONS) });
   }
   jiti ??= createJiti(import.meta.url);
   const exported = await jiti.import(filepath, { default: true });

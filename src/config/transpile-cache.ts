@@ -46,6 +46,10 @@ export interface EvalContext {
   jiti(filename: string): JitiLike;
   /** `import()` from this module (in the CLI bundle, the bundle loader's). */
   importer(specifier: string): Promise<unknown>;
+  /** jiti's options as the loader sets them (part of every entry's key). */
+  options?: string;
+  /** The config's own TypeScript files, by path, evaluated once per load (filled here). */
+  modules?: Map<string, Promise<unknown>>;
 }
 
 export interface JitiLike {
@@ -153,6 +157,54 @@ export function writeEntry(path: string, code: string): void {
  * loaded then. Returns what `jiti.import(filename, { default: true })` returns.
  */
 export async function evaluate(filename: string, code: string, ctx: EvalContext): Promise<unknown> {
+  const out = (await evaluateModule(filename, code, ctx)) as { default?: unknown } | undefined;
+  return out?.default ?? out;
+}
+
+/**
+ * A relative import of the config (`./plugins/x.js` written for `./plugins/x.ts`) that is a
+ * TypeScript file: its module from the cache too, so a config split over files loads without
+ * jiti as well; undefined when it is not such a file (then jiti loads it, as before). On a
+ * miss, jiti transforms it, the transform is kept, and it runs here as a hit would.
+ */
+function localTypeScript(from: string, id: string, ctx: EvalContext): Promise<unknown> | undefined {
+  if (!id.startsWith('./') && !id.startsWith('../')) return undefined;
+  const base = join(dirname(from), id);
+  const file = [base.replace(/\.(js|mjs|cjs)$/, (_m, e: string) => `.${e === 'js' ? 'ts' : e === 'mjs' ? 'mts' : 'cts'}`), base].find((f) => CACHED_EXTENSIONS.has(extnameOf(f)) && isFile(f));
+  if (file === undefined) return undefined;
+  const modules = (ctx.modules ??= new Map());
+  let loaded = modules.get(file);
+  if (loaded === undefined) {
+    loaded = (async () => {
+      const input = { filename: file, source: readFileSync(file, 'utf8') };
+      const entry = entryPath(input, ctx.options);
+      const code = entry ? readEntry(entry) : undefined;
+      if (code !== undefined) return evaluateModule(file, code, ctx);
+      // A miss: jiti's transform, kept, and run here like a hit (its own imports then come this way too).
+      const transformed = ctx.jiti(from).transform({ ...input, ts: true, async: true, jsx: false });
+      if (entry) writeEntry(entry, transformed);
+      return evaluateModule(file, transformed, ctx);
+    })();
+    modules.set(file, loaded);
+  }
+  return loaded;
+}
+
+function extnameOf(f: string): string {
+  const dot = f.lastIndexOf('.');
+  return dot < 0 ? '' : f.slice(dot).toLowerCase();
+}
+
+function isFile(f: string): boolean {
+  try {
+    return lstatSync(f).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** Run one cached transform as a module: its exports, with jiti's interop. */
+async function evaluateModule(filename: string, code: string, ctx: EvalContext): Promise<unknown> {
   const wrapper = `(async function (exports, require, module, __filename, __dirname, jitiImport, jitiESMResolve) { ${code}\n});`;
   const fn = runInThisContext(wrapper, { filename, lineOffset: 0, displayErrors: false }) as (...args: unknown[]) => Promise<unknown>;
   let child: JitiLike | undefined;
@@ -170,13 +222,12 @@ export async function evaluate(filename: string, code: string, ctx: EvalContext)
     const aliased = Object.prototype.hasOwnProperty.call(ctx.alias, id) ? ctx.alias[id]! : undefined;
     if (aliased !== undefined && aliased.endsWith('.js')) return ctx.importer(pathToFileURL(aliased).href).then(interopDefault);
     if (id.startsWith('node:') || builtinModules.includes(id)) return ctx.importer(id).then(interopDefault);
-    return jiti().import(id);
+    return localTypeScript(filename, id, ctx) ?? jiti().import(id);
   };
   const esmResolve = (id: string, opts?: unknown) => jiti().esmResolve(id, opts);
   await fn(mod.exports, req, mod, filename, dirname(filename), jitiImport, esmResolve);
   mod.loaded = true;
-  const out = interopDefault(mod.exports) as { default?: unknown } | undefined;
-  return out?.default ?? out;
+  return interopDefault(mod.exports);
 }
 
 /**

@@ -109,6 +109,25 @@ export default { steps: [step('a', { sql: 'SELECT 1' })], helper: helper(), kind
   );
 });
 
+test("a config's own TypeScript files come from the cache too: a split config loads without jiti", async () => {
+  await withTmp(
+    {
+      'split.ts': `import { lib } from './lib/one.js';\nexport default { steps: [], value: lib() };\n`,
+      'lib/one.ts': `import { deep } from './two.ts';\nexport const lib = (): string => \`one+\${deep}\`;\n`,
+      'lib/two.ts': `export const deep: string = 'two';\n`,
+    },
+    async (d, tmp) => {
+      const runs = [];
+      for (let i = 0; i < 3; i++) runs.push(await loadInChild(d.dir, 'split.ts', tmp));
+      for (const r of runs) assert.equal((r.out?.value as { value?: string })?.value, 'one+two', r.err);
+      assert.is(runs[0]!.out?.jiti, true, 'the first load goes through jiti');
+      assert.is(runs[1]!.out?.jiti, true, 'the second transforms the config files (the config itself is a hit)');
+      assert.is(runs[2]!.out?.jiti, false, 'the third: the config and both of its files come from the cache');
+      assert.is(entries(tmp).length, 3);
+    },
+  );
+});
+
 test('a changed config is never served stale (same size, same mtime)', async () => {
   await withTmp({ 'c.ts': "export default { steps: [], v: 'one' };\n" }, async (d, tmp) => {
     const file = join(d.dir, 'c.ts');
