@@ -62,7 +62,7 @@ async function prefillOne(projection, { mode, workers, adaptive }) {
     await tx.exec(STATE_TABLES_DDL);
     await tx.exec(tablesDdl(projection.tables));
   });
-  const bound = await transaction((tx) => Prefill.bound(tx));
+  const bound = await transaction((tx) => p.bound(tx));
   const instances = await transaction((tx) => Prefill.instances(tx, bound));
   const queue = [...instances];
   let events = 0;

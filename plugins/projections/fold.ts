@@ -42,11 +42,12 @@ export class FoldConflict extends Error {
   }
 }
 
+/** What the batch did to one row so far; `key` is the row's primary key columns. */
 type Entry =
-  | { state: 'updated'; set: Record<string, unknown> }
-  | { state: 'inserted'; row: Record<string, unknown>; deletedFirst: boolean }
-  | { state: 'upserted'; row: Record<string, unknown>; update: Set<string> }
-  | { state: 'deleted' };
+  | { state: 'updated'; key: Row; set: Record<string, unknown> }
+  | { state: 'inserted'; key: Row; row: Record<string, unknown>; deletedFirst: boolean }
+  | { state: 'upserted'; key: Row; row: Record<string, unknown>; update: Set<string> }
+  | { state: 'deleted'; key: Row };
 
 interface TableInfo {
   readonly spec: TableSpec;
@@ -55,6 +56,12 @@ interface TableInfo {
   /** Position in parent-first order. */
   readonly depth: number;
   readonly children: TableInfo[];
+  /**
+   * This table's key text is its parent's key text: the foreign key is the primary key, in
+   * the order of the parent's primary key (users14_humans (instance_id, user_id) ->
+   * users14 (instance_id, id)).
+   */
+  keyIsParentKey: boolean;
 }
 
 /** `projections.users14` -> `"projections"."users14"`. */
@@ -75,6 +82,33 @@ function jsonValue(v: unknown): unknown {
   return v === undefined ? null : v;
 }
 
+/** A value as JSON text (what `JSON.stringify(jsonValue(v))` gives, without the detours). */
+function jsonText(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (v === undefined || v === null) return 'null';
+  if (typeof v === 'number' || typeof v === 'boolean') return JSON.stringify(v);
+  if (v instanceof Date) return `"${v.toISOString()}"`;
+  if (typeof v === 'bigint') return `"${v}"`;
+  return JSON.stringify(v);
+}
+
+/**
+ * A key value as text: two values the server takes as the same key value give the same text
+ * (the key columns of ZITADEL's projections are text; `1` and `'1'` are one row there).
+ */
+function keyText(v: unknown): string {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
+  if (v instanceof Date) return v.toISOString();
+  return JSON.stringify(v);
+}
+
+/** Whether two values are the same value for the server (null is no value). */
+function sameValue(a: unknown, b: unknown): boolean {
+  if (a === undefined || a === null || b === undefined || b === null) return (a === undefined || a === null) && (b === undefined || b === null);
+  return keyText(a) === keyText(b);
+}
+
 /** The tables of one or more projections, checked and ordered parents first. */
 export class Tables {
   private readonly byName = new Map<string, TableInfo>();
@@ -91,9 +125,16 @@ export class Tables {
     for (const spec of specs) {
       const types = new Map(spec.columns.map((c) => [c.name, c.type] as const));
       for (const k of spec.primaryKey) if (!types.has(k)) throw new Error(`table ${spec.name}: primary key column ${k} is not declared`);
-      this.byName.set(spec.name, { spec, ident: quoteTable(spec.name), types, depth: depthOf(spec), children: [] });
+      this.byName.set(spec.name, { spec, ident: quoteTable(spec.name), types, depth: depthOf(spec), children: [], keyIsParentKey: false });
     }
-    for (const t of this.byName.values()) if (t.spec.parent) this.byName.get(t.spec.parent.table)!.children.push(t);
+    for (const t of this.byName.values()) {
+      const fk = t.spec.parent;
+      if (!fk) continue;
+      const parent = this.byName.get(fk.table)!;
+      parent.children.push(t);
+      const same = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((c, i) => c === b[i]);
+      t.keyIsParentKey = same(fk.columns, t.spec.primaryKey) && same(fk.references, parent.spec.primaryKey);
+    }
   }
 
   get(name: string): TableInfo {
@@ -119,35 +160,66 @@ function recordType(tables: Tables, t: TableInfo, columns: readonly string[]): s
   return `x(${columns.map((c) => `${quoteColumn(c)} ${tables.typeOf(t, c)}`).join(', ')})`;
 }
 
-function rowsParam(columns: readonly string[], rows: readonly Row[]): string {
-  return JSON.stringify(rows.map((r) => Object.fromEntries(columns.map((c) => [c, jsonValue(r[c])]))));
+/**
+ * The rows as a JSON array of objects with `columns` (absent values are null). Rows that hold
+ * exactly those columns, as the folder groups them, are written as they are (dates become ISO
+ * text, as jsonValue does); a BigInt needs the slow way.
+ */
+function rowsParam(columns: readonly string[], rows: readonly Row[], exact = false): string {
+  if (exact) {
+    try {
+      return JSON.stringify(rows);
+    } catch (err) {
+      if (!(err instanceof TypeError)) throw err;
+    }
+  }
+  const names = columns.map((c) => `${JSON.stringify(c)}:`);
+  const out = new Array<string>(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i]!;
+    let o = '{';
+    for (let j = 0; j < columns.length; j++) o += (j === 0 ? '' : ',') + names[j] + jsonText(r[columns[j]!]);
+    out[i] = `${o}}`;
+  }
+  return `[${out.join(',')}]`;
 }
 
-/** The statements of one change on its own (the per-event path, and the reference loop). */
+/**
+ * The statement of one change on its own, as ZITADEL's handler writes it (handler.NewCreate-,
+ * NewUpdate-, NewUpsert-, NewDeleteStatement: one row, plain parameters): the per-event path
+ * and the reference loop.
+ */
 export function changeStatement(tables: Tables, change: Change): Statement {
   const t = tables.get(change.table);
+  const params: unknown[] = [];
+  const p = (v: unknown) => `$${params.push(jsonValue(v))}`;
+  const cond = (row: Row) => {
+    const cols = Object.keys(row);
+    return cols.length === 0 ? 'true' : cols.map((c) => `${quoteColumn(c)} = ${p(row[c])}::${tables.typeOf(t, c)}`).join(' AND ');
+  };
   switch (change.op) {
     case 'insert':
-      return insertStatement(tables, t, Object.keys(change.row), [change.row]);
-    case 'upsert':
-      return upsertStatement(tables, t, Object.keys(change.row), change.update ?? nonKey(t, Object.keys(change.row)), [change.row]);
-    case 'update': {
-      const { values, copies } = splitCopies(change.set);
-      return updateStatement(tables, t, Object.keys(values), [{ ...values, ...change.key }], copies);
+    case 'upsert': {
+      const cols = Object.keys(change.row);
+      const values = cols.map((c) => `${p(change.row[c])}::${tables.typeOf(t, c)}`).join(', ');
+      const sql = `INSERT INTO ${t.ident} AS t (${cols.map(quoteColumn).join(', ')}) VALUES (${values})`;
+      if (change.op === 'insert') return { sql, params };
+      const update = change.update ?? nonKey(t, cols);
+      const set = update.length === 0 ? 'NOTHING' : `UPDATE SET ${update.map((c) => `${quoteColumn(c)} = excluded.${quoteColumn(c)}`).join(', ')}`;
+      return { sql: `${sql} ON CONFLICT (${t.spec.primaryKey.map(quoteColumn).join(', ')}) DO ${set}`, params };
+    }
+    case 'update':
+    case 'updateWhere': {
+      // A copy reads the row as it was before the statement (SET sees the old row).
+      const set = Object.entries(change.set)
+        .map(([c, v]) => (isCopyOf(v) ? (tables.typeOf(t, v.copyOf), `${quoteColumn(c)} = t.${quoteColumn(v.copyOf)}`) : `${quoteColumn(c)} = ${p(v)}::${tables.typeOf(t, c)}`))
+        .join(', ');
+      if (set === '') return { sql: 'SELECT 1 WHERE false', params: [] }; // nothing to set
+      return { sql: `UPDATE ${t.ident} AS t SET ${set} WHERE ${cond(change.op === 'update' ? change.key : change.where)}`, params };
     }
     case 'delete':
-      return deleteStatement(tables, t, [change.key]);
     case 'deleteWhere':
-    case 'updateWhere': {
-      const where = Object.keys(change.where);
-      const params: unknown[] = [];
-      const cond = where.map((c) => `${quoteColumn(c)} = $${params.push(jsonValue(change.where[c]))}::${tables.typeOf(t, c)}`).join(' AND ');
-      if (change.op === 'deleteWhere') return { sql: `DELETE FROM ${t.ident} WHERE ${cond || 'true'}`, params };
-      const set = Object.keys(change.set)
-        .map((c) => `${quoteColumn(c)} = $${params.push(jsonValue(change.set[c]))}::${tables.typeOf(t, c)}`)
-        .join(', ');
-      return { sql: `UPDATE ${t.ident} SET ${set} WHERE ${cond || 'true'}`, params };
-    }
+      return { sql: `DELETE FROM ${t.ident} WHERE ${cond(change.op === 'delete' ? change.key : change.where)}`, params };
   }
 }
 
@@ -157,7 +229,7 @@ function nonKey(t: TableInfo, columns: readonly string[]): string[] {
 
 function insertStatement(tables: Tables, t: TableInfo, columns: readonly string[], rows: readonly Row[]): Statement {
   const cols = columns.map(quoteColumn).join(', ');
-  return { sql: `INSERT INTO ${t.ident} (${cols}) SELECT ${cols} FROM jsonb_to_recordset($1::jsonb) AS ${recordType(tables, t, columns)}`, params: [rowsParam(columns, rows)] };
+  return { sql: `INSERT INTO ${t.ident} (${cols}) SELECT ${cols} FROM jsonb_to_recordset($1::jsonb) AS ${recordType(tables, t, columns)}`, params: [rowsParam(columns, rows, true)] };
 }
 
 function upsertStatement(tables: Tables, t: TableInfo, columns: readonly string[], update: readonly string[], rows: readonly Row[]): Statement {
@@ -166,7 +238,7 @@ function upsertStatement(tables: Tables, t: TableInfo, columns: readonly string[
   const set = update.length === 0 ? 'NOTHING' : `UPDATE SET ${update.map((c) => `${quoteColumn(c)} = excluded.${quoteColumn(c)}`).join(', ')}`;
   return {
     sql: `INSERT INTO ${t.ident} AS t (${cols}) SELECT ${cols} FROM jsonb_to_recordset($1::jsonb) AS ${recordType(tables, t, columns)} ON CONFLICT (${key}) DO ${set}`,
-    params: [rowsParam(columns, rows)],
+    params: [rowsParam(columns, rows, true)],
   };
 }
 
@@ -191,7 +263,7 @@ function updateStatement(tables: Tables, t: TableInfo, set: readonly string[], r
   ];
   return {
     sql: `UPDATE ${t.ident} AS t SET ${assign.join(', ')} FROM jsonb_to_recordset($1::jsonb) AS ${recordType(tables, t, columns)} WHERE ${key.map((k) => `t.${quoteColumn(k)} = x.${quoteColumn(k)}`).join(' AND ')}`,
-    params: [rowsParam(columns, rows)],
+    params: [rowsParam(columns, rows, true)],
   };
 }
 
@@ -199,13 +271,13 @@ function deleteStatement(tables: Tables, t: TableInfo, keys: readonly Row[]): St
   const key = t.spec.primaryKey;
   return {
     sql: `DELETE FROM ${t.ident} AS t USING jsonb_to_recordset($1::jsonb) AS ${recordType(tables, t, key)} WHERE ${key.map((k) => `t.${quoteColumn(k)} = x.${quoteColumn(k)}`).join(' AND ')}`,
-    params: [rowsParam(key, keys)],
+    params: [rowsParam(key, keys, true)],
   };
 }
 
 /** Changes in, folded statements out: `add` each change in order, then `flush`. */
 export class Folder {
-  /** table -> key -> entry (insertion order kept). */
+  /** table -> key text -> entry (insertion order kept). */
   private overlay = new Map<string, Map<string, Entry>>();
   private readonly out: Statement[] = [];
   /** Deletes by other columns folded into the segment: they run first when it is written. */
@@ -230,21 +302,23 @@ export class Folder {
     const entry = entries.get(key);
     switch (change.op) {
       case 'insert': {
-        if (entry === undefined) entries.set(key, { state: 'inserted', row: { ...change.row }, deletedFirst: false });
-        else if (entry.state === 'deleted') entries.set(key, { state: 'inserted', row: { ...change.row }, deletedFirst: true });
+        const inserted = (deletedFirst: boolean): Entry => ({ state: 'inserted', key: this.keyRow(t, keyRow), row: { ...change.row }, deletedFirst });
+        if (entry === undefined) entries.set(key, inserted(false));
+        else if (entry.state === 'deleted') entries.set(key, inserted(true));
         else if (entry.state === 'updated') {
           this.endSegment();
-          this.entries(t).set(key, { state: 'inserted', row: { ...change.row }, deletedFirst: false });
-        } else throw new FoldConflict(`${t.spec.name}: a row with key ${key} is inserted twice`);
+          this.entries(t).set(key, inserted(false));
+        } else throw new FoldConflict(`${t.spec.name}: a row with key ${JSON.stringify(entry.key)} is inserted twice`);
         return;
       }
       case 'upsert': {
         const update = change.update ?? nonKey(t, Object.keys(change.row));
-        if (entry === undefined) entries.set(key, { state: 'upserted', row: { ...change.row }, update: new Set(update) });
-        else if (entry.state === 'deleted') entries.set(key, { state: 'inserted', row: { ...change.row }, deletedFirst: true });
+        const upserted = (): Entry => ({ state: 'upserted', key: this.keyRow(t, keyRow), row: { ...change.row }, update: new Set(update) });
+        if (entry === undefined) entries.set(key, upserted());
+        else if (entry.state === 'deleted') entries.set(key, { state: 'inserted', key: entry.key, row: { ...change.row }, deletedFirst: true });
         else if (entry.state === 'updated') {
           this.endSegment();
-          this.entries(t).set(key, { state: 'upserted', row: { ...change.row }, update: new Set(update) });
+          this.entries(t).set(key, upserted());
         } else {
           // The row is there now: the upsert updates `update` from its row.
           for (const c of update) entry.row[c] = change.row[c];
@@ -253,7 +327,7 @@ export class Folder {
         return;
       }
       case 'update': {
-        if (entry === undefined) return void entries.set(key, { state: 'updated', set: { ...change.set } });
+        if (entry === undefined) return void entries.set(key, { state: 'updated', key: this.keyRow(t, keyRow), set: { ...change.set } });
         if (entry.state === 'deleted') return; // no row: nothing happens.
         // Copies take the value the row has now, when the overlay knows it.
         const known = (col: string): { value: unknown } | undefined => {
@@ -262,7 +336,8 @@ export class Folder {
           return col in entry.row ? { value: entry.row[col] } : undefined;
         };
         const set: Record<string, unknown> = {};
-        for (const [c, v] of Object.entries(change.set)) {
+        for (const c in change.set) {
+          const v = change.set[c];
           if (!isCopyOf(v)) set[c] = v;
           else {
             const k = known(v.copyOf);
@@ -271,7 +346,7 @@ export class Folder {
             else {
               // The overlay cannot say (an upserted row that existed): what came before is written first.
               this.endSegment();
-              this.entries(t).set(key, { state: 'updated', set: { ...change.set } });
+              this.entries(t).set(key, { state: 'updated', key: entry.key, set: { ...change.set } });
               return;
             }
           }
@@ -282,13 +357,14 @@ export class Folder {
         else if (entry.state === 'inserted') Object.assign(entry.row, set);
         else {
           Object.assign(entry.row, set);
-          for (const c of Object.keys(set)) entry.update.add(c);
+          for (const c in set) entry.update.add(c);
         }
         return;
       }
       case 'delete': {
-        entries.set(key, { state: 'deleted' });
-        this.cascade(t, change.key);
+        const k = entry?.key ?? this.keyRow(t, keyRow);
+        entries.set(key, { state: 'deleted', key: k });
+        this.cascade(t, key, k);
         return;
       }
     }
@@ -311,24 +387,27 @@ export class Folder {
       if (e.state === 'updated' && cols.some((c) => c in e.set)) return false;
     }
     for (const child of t.children) {
-      const fk = child.spec.parent!;
-      for (const e of this.overlay.get(child.spec.name)?.values() ?? []) {
-        if (e.state !== 'inserted' && e.state !== 'upserted') continue;
-        const parentKey = this.keyOf(t, Object.fromEntries(fk.references.map((r, i) => [r, e.row[fk.columns[i]!]])));
-        const parent = entries.get(parentKey);
-        if (parent?.state !== 'inserted') return false;
-      }
       // Grandchildren: not folded (no projection here has them).
       if (child.children.length > 0) return false;
+      const fk = child.spec.parent!;
+      for (const [k, e] of this.overlay.get(child.spec.name) ?? []) {
+        if (e.state !== 'inserted' && e.state !== 'upserted') continue;
+        let parentKey = k;
+        if (!child.keyIsParentKey) {
+          const ref = Object.fromEntries(fk.references.map((r, i) => [r, e.row[fk.columns[i]!]]));
+          if (fk.references.some((r) => ref[r] === undefined || ref[r] === null)) continue; // no parent: no cascade
+          parentKey = this.keyOf(t, ref);
+        }
+        if (entries.get(parentKey)?.state !== 'inserted') return false;
+      }
     }
-    const same = (a: unknown, b: unknown) => JSON.stringify(jsonValue(a)) === JSON.stringify(jsonValue(b));
-    const gone: Record<string, unknown>[] = [];
+    const gone: Array<[string, Row]> = [];
     for (const [k, e] of entries) {
-      if (e.state !== 'inserted' || !cols.every((c) => same(e.row[c], where[c]))) continue;
-      entries.set(k, { state: 'deleted' });
-      gone.push(this.rowOfKey(t, k));
+      if (e.state !== 'inserted' || !cols.every((c) => sameValue(e.row[c], where[c]))) continue;
+      entries.set(k, { state: 'deleted', key: e.key });
+      gone.push([k, e.key]);
     }
-    for (const row of gone) this.cascade(t, row);
+    for (const [k, row] of gone) this.cascade(t, k, row);
     return true;
   }
 
@@ -344,50 +423,52 @@ export class Folder {
     return m;
   }
 
+  /** The key's text: its columns' values as the server compares them, joined by NUL (which no text value holds). */
   private keyOf(t: TableInfo, row: Row): string {
-    const values = t.spec.primaryKey.map((k) => {
-      const v = row[k];
-      if (v === undefined || v === null) throw new Error(`${t.spec.name}: key column ${k} is missing in a change`);
-      return jsonValue(v);
-    });
-    return JSON.stringify(values);
+    const pk = t.spec.primaryKey;
+    let key = '';
+    for (let i = 0; i < pk.length; i++) {
+      const v = row[pk[i]!];
+      if (v === undefined || v === null) throw new Error(`${t.spec.name}: key column ${pk[i]} is missing in a change`);
+      key += i === 0 ? keyText(v) : `\u0000${keyText(v)}`;
+    }
+    return key;
+  }
+
+  /** The key columns of a row. */
+  private keyRow(t: TableInfo, row: Row): Row {
+    const out: Record<string, unknown> = {};
+    for (const k of t.spec.primaryKey) out[k] = row[k];
+    return out;
   }
 
   /** A parent row deleted: its children in the overlay go too (the server cascades the rest). */
-  private cascade(parent: TableInfo, parentKey: Row): void {
+  private cascade(parent: TableInfo, parentKeyText: string, parentKey: Row): void {
     for (const child of parent.children) {
       const map = this.overlay.get(child.spec.name);
-      const fk = child.spec.parent!;
-      const match = (row: Record<string, unknown>) => fk.columns.every((c, i) => JSON.stringify(jsonValue(row[c])) === JSON.stringify(jsonValue(parentKey[fk.references[i]!])));
       if (!map) continue;
-      const gone: Record<string, unknown>[] = [];
-      // The usual shape: the child's key is its reference to the parent (users14_humans by
-      // (instance_id, user_id)): one lookup instead of a scan of the child's rows.
-      if (fk.columns.length === child.spec.primaryKey.length && fk.columns.every((c, i) => c === child.spec.primaryKey[i])) {
-        const childKey = this.keyOf(child, Object.fromEntries(fk.columns.map((c, i) => [c, parentKey[fk.references[i]!]])));
-        const e = map.get(childKey);
+      const fk = child.spec.parent!;
+      const gone: Array<[string, Row]> = [];
+      if (child.keyIsParentKey) {
+        // The usual shape: one lookup instead of a scan of the child's rows.
+        const e = map.get(parentKeyText);
         if (e !== undefined) {
-          map.set(childKey, { state: 'deleted' });
-          if (e.state !== 'deleted') gone.push(this.rowOfKey(child, childKey));
+          map.set(parentKeyText, { state: 'deleted', key: e.key });
+          if (e.state !== 'deleted') gone.push([parentKeyText, e.key]);
         }
-        for (const row of gone) this.cascade(child, row);
-        continue;
-      }
-      for (const [k, e] of map) {
-        const row = e.state === 'inserted' || e.state === 'upserted' ? e.row : e.state === 'updated' ? this.rowOfKey(child, k) : undefined;
-        if (row && match(row)) {
-          map.set(k, { state: 'deleted' });
-          gone.push(row);
+      } else {
+        const match = (row: Row) => fk.columns.every((c, i) => sameValue(row[c], parentKey[fk.references[i]!]));
+        for (const [k, e] of map) {
+          const row = e.state === 'inserted' || e.state === 'upserted' ? e.row : e.state === 'updated' ? e.key : undefined;
+          if (row && match(row)) {
+            map.set(k, { state: 'deleted', key: e.key });
+            gone.push([k, e.key]);
+          }
         }
       }
       // Their own children go with them.
-      for (const row of gone) this.cascade(child, row);
+      for (const [k, row] of gone) this.cascade(child, k, row);
     }
-  }
-
-  private rowOfKey(t: TableInfo, key: string): Record<string, unknown> {
-    const values = JSON.parse(key) as unknown[];
-    return Object.fromEntries(t.spec.primaryKey.map((k, i) => [k, values[i]]));
   }
 
   private endSegment(): void {
@@ -408,13 +489,13 @@ export class Folder {
     // 1. Deletes, parents first.
     for (const t of tables) {
       const keys: Row[] = [];
-      for (const [k, e] of this.overlay.get(t.spec.name) ?? []) if (e.state === 'deleted' || (e.state === 'inserted' && e.deletedFirst)) keys.push(this.rowOfKey(t, k));
+      for (const e of this.overlay.get(t.spec.name)?.values() ?? []) if (e.state === 'deleted' || (e.state === 'inserted' && e.deletedFirst)) keys.push(e.key);
       if (keys.length > 0) this.out.push(deleteStatement(this.tables, t, keys));
     }
     // 2. Updates of rows the batch did not otherwise write.
     for (const t of tables) {
       const rows: Array<{ key: Row; set: Record<string, unknown> }> = [];
-      for (const [k, e] of this.overlay.get(t.spec.name) ?? []) if (e.state === 'updated' && Object.keys(e.set).length > 0) rows.push({ key: this.rowOfKey(t, k), set: e.set });
+      for (const e of this.overlay.get(t.spec.name)?.values() ?? []) if (e.state === 'updated' && Object.keys(e.set).length > 0) rows.push(e);
       const sig = (r: { set: Record<string, unknown> }) => Object.entries(r.set).map(([c, v]) => (isCopyOf(v) ? `${c}=t.${v.copyOf}` : c)).sort();
       for (const g of byColumns(rows, sig)) {
         const { values, copies } = splitCopies(g.rows[0]!.set);
@@ -426,13 +507,14 @@ export class Folder {
     for (const t of tables) {
       const inserts: Record<string, unknown>[] = [];
       const upserts: Array<{ row: Record<string, unknown>; update: string[] }> = [];
-      for (const e of (this.overlay.get(t.spec.name) ?? new Map<string, Entry>()).values()) {
+      for (const e of this.overlay.get(t.spec.name)?.values() ?? []) {
         if (e.state === 'inserted') inserts.push(e.row);
         else if (e.state === 'upserted') upserts.push({ row: e.row, update: [...e.update].sort() });
       }
-      for (const g of byColumns(inserts, (r) => Object.keys(r).sort())) this.out.push(insertStatement(this.tables, t, g.cols, g.rows));
-      for (const g of byColumns(upserts, (r) => [...Object.keys(r.row).sort(), '\u0001', ...r.update])) {
-        const cols = Object.keys(g.rows[0]!.row).sort();
+      // Grouped by their columns as listed (a reducer lists them in one order).
+      for (const g of byColumns(inserts, (r) => Object.keys(r))) this.out.push(insertStatement(this.tables, t, g.cols, g.rows));
+      for (const g of byColumns(upserts, (r) => [...Object.keys(r.row), '\u0001', ...r.update])) {
+        const cols = Object.keys(g.rows[0]!.row);
         this.out.push(upsertStatement(this.tables, t, cols, g.rows[0]!.update, g.rows.map((r) => r.row)));
       }
     }

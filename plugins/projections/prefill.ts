@@ -136,18 +136,41 @@ export class Prefill {
     this.reducers = projection.reducers;
   }
 
-  /** The bound: the last event position now (what a step catches up to). */
-  static async bound(s: Session): Promise<string> {
-    const [r] = await s.query<{ p: string }>('SELECT coalesce(max("position"), 0)::text AS p FROM eventstore.events2', []);
+  /**
+   * The bound: the position of this projection's last event now (what a step catches up to).
+   * Read from ZITADEL's index es_projection (instance_id, aggregate_type, event_type,
+   * position): the instance ids by a skip scan, then the last position per instance and
+   * event type, one index probe each; not a scan of the event log.
+   */
+  async bound(s: Session): Promise<string> {
+    const [r] = await s.query<{ p: string }>(
+      `WITH RECURSIVE ids AS (
+         SELECT min(instance_id) AS id FROM eventstore.events2
+         UNION ALL
+         SELECT (SELECT min(instance_id) FROM eventstore.events2 WHERE instance_id > ids.id) FROM ids WHERE ids.id IS NOT NULL)
+       SELECT coalesce(max(m.p), 0)::text AS p
+         FROM ids, unnest($1::text[]) a, unnest($2::text[]) t,
+              LATERAL (SELECT "position" AS p FROM eventstore.events2 e
+                        WHERE e.instance_id = ids.id AND e.aggregate_type = a AND e.event_type = t
+                        ORDER BY "position" DESC LIMIT 1) m
+        WHERE ids.id IS NOT NULL`,
+      [this.filter.aggregateTypes, this.filter.eventTypes],
+    );
     return r!.p;
   }
 
-  /** The instances, as ZITADEL lists them: added and not removed, up to the bound. */
+  /** The instances, as ZITADEL lists them: added and not removed, up to the bound (index probes per instance id). */
   static async instances(s: Session, bound: string): Promise<string[]> {
     const rows = await s.query<{ id: string }>(
-      `SELECT instance_id AS id FROM eventstore.events2 WHERE aggregate_type = 'instance' AND event_type = 'instance.added' AND "position" <= $1::numeric
-       EXCEPT SELECT instance_id FROM eventstore.events2 WHERE aggregate_type = 'instance' AND event_type = 'instance.removed' AND "position" <= $1::numeric
-       ORDER BY 1`,
+      `WITH RECURSIVE ids AS (
+         SELECT min(instance_id) AS id FROM eventstore.events2
+         UNION ALL
+         SELECT (SELECT min(instance_id) FROM eventstore.events2 WHERE instance_id > ids.id) FROM ids WHERE ids.id IS NOT NULL)
+       SELECT id FROM ids
+        WHERE id IS NOT NULL
+          AND EXISTS (SELECT 1 FROM eventstore.events2 e WHERE e.instance_id = ids.id AND e.aggregate_type = 'instance' AND e.event_type = 'instance.added' AND e."position" <= $1::numeric)
+          AND NOT EXISTS (SELECT 1 FROM eventstore.events2 e WHERE e.instance_id = ids.id AND e.aggregate_type = 'instance' AND e.event_type = 'instance.removed' AND e."position" <= $1::numeric)
+        ORDER BY 1`,
       [bound],
     );
     return rows.map((r) => r.id);
@@ -200,10 +223,11 @@ export class Prefill {
     const events = await tx.query<EventRow>(
       `SELECT instance_id, aggregate_type, aggregate_id, event_type, "sequence"::text AS sequence, "position"::text AS position, in_tx_order,
               created_at, creator, "owner", revision, payload
-         FROM eventstore.events2
-        WHERE instance_id = $1 AND aggregate_type = ANY($2::text[]) AND event_type = ANY($3::text[])
-          AND "position" >= $4::numeric AND "position" <= $5::numeric
-        ORDER BY "position", in_tx_order
+         FROM eventstore.events2 e
+        WHERE e.instance_id = $1 AND e.aggregate_type = ANY($2::text[]) AND e.event_type = ANY($3::text[])
+          AND e."position" >= $4::numeric AND e."position" <= $5::numeric
+        -- e."position": the column (numeric), not the output column of that name (text)
+        ORDER BY e."position", e.in_tx_order
         OFFSET $6 LIMIT $7`,
       [instance, this.filter.aggregateTypes, this.filter.eventTypes, cp?.position ?? '0', bound, cp?.offset ?? 0, limit],
     );
@@ -418,7 +442,7 @@ export async function runPrefill(
     });
   }
   const { bound, instances } = await ctx.transaction(async (tx) => {
-    const b = typeof saved?.bound === 'string' ? saved.bound : await Prefill.bound(tx);
+    const b = typeof saved?.bound === 'string' ? saved.bound : await prefill.bound(tx);
     return { bound: b, instances: await Prefill.instances(tx, b) };
   });
   const counts = instances.length > 0 ? await ctx.transaction((tx) => prefill.counts(tx, instances, bound)) : new Map<string, { total: number; done: number }>();

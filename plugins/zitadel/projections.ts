@@ -43,21 +43,21 @@ import { copyOf, type Change, type ProjectionSpec, type Reducer, type Row, type 
 
 // ---- payload access as Go's encoding/json does it ----------------------------------------
 
-/** The payload's value for a Go field with json tag `name` (case-insensitive; the last matching key wins). */
-/** Per payload, its keys lower-cased (the last key that maps to a name wins, as the JSON text orders them). */
-const folded = new WeakMap<object, Map<string, unknown>>();
+/** Field names lower-cased, once each. */
+const lowered = new Map<string, string>();
 
+/**
+ * The payload's value for a Go field with json tag `name`: Go's encoding/json matches keys
+ * case-insensitively, and of several keys that match, the last one in the JSON text wins.
+ */
 function field(event: StoredEvent, name: string): unknown {
   const p = event.payload;
   if (p === null || typeof p !== 'object' || Array.isArray(p)) return undefined;
-  // The exact key first (what ZITADEL writes); then any key that maps to it case-insensitively.
-  let byLower = folded.get(p as object);
-  if (!byLower) {
-    byLower = new Map();
-    for (const [k, v] of Object.entries(p as Record<string, unknown>)) byLower.set(k.toLowerCase(), v);
-    folded.set(p as object, byLower);
-  }
-  return byLower.get(name.toLowerCase());
+  let lower = lowered.get(name);
+  if (lower === undefined) lowered.set(name, (lower = name.toLowerCase()));
+  let found: unknown;
+  for (const k in p as Record<string, unknown>) if (k.length === name.length && (k === name || k.toLowerCase() === lower)) found = (p as Record<string, unknown>)[k];
+  return found;
 }
 
 function typeError(event: StoredEvent, name: string, want: string, got: unknown): Error {

@@ -38,12 +38,26 @@ const specs = (schema: string): TableSpec[] => [
     primaryKey: ['instance_id', 'user_id'],
     parent: { table: `${schema}.parent`, columns: ['instance_id', 'user_id'], references: ['instance_id', 'id'] },
   },
+  // A child whose key is not its reference to the parent (the cascade scans for it).
+  {
+    name: `${schema}.note`,
+    columns: [
+      { name: 'instance_id', type: 'text' },
+      { name: 'note_id', type: 'text' },
+      { name: 'user_id', type: 'text' },
+      { name: 'body', type: 'text', default: "''" },
+    ],
+    primaryKey: ['instance_id', 'note_id'],
+    parent: { table: `${schema}.parent`, columns: ['instance_id', 'user_id'], references: ['instance_id', 'id'] },
+  },
 ];
 
 function ddl(schema: string): string {
   return `DROP SCHEMA IF EXISTS ${schema} CASCADE; CREATE SCHEMA ${schema};
 CREATE TABLE ${schema}.parent (instance_id text NOT NULL, id text NOT NULL, owner text NOT NULL, name text NOT NULL DEFAULT '', n bigint, at timestamptz, PRIMARY KEY (instance_id, id));
 CREATE TABLE ${schema}.child (instance_id text NOT NULL, user_id text NOT NULL, email text NOT NULL DEFAULT '', v boolean NOT NULL DEFAULT false, last text, verified text, PRIMARY KEY (instance_id, user_id),
+  FOREIGN KEY (instance_id, user_id) REFERENCES ${schema}.parent (instance_id, id) ON DELETE CASCADE);
+CREATE TABLE ${schema}.note (instance_id text NOT NULL, note_id text NOT NULL, user_id text NOT NULL, body text NOT NULL DEFAULT '', PRIMARY KEY (instance_id, note_id),
   FOREIGN KEY (instance_id, user_id) REFERENCES ${schema}.parent (instance_id, id) ON DELETE CASCADE);`;
 }
 
@@ -70,6 +84,15 @@ function randomChanges(r: () => number, schema: string, n: number): Change[] {
   for (let i = 0; i < n; i++) {
     const k = { instance_id: inst(), id: id() };
     const ck = { instance_id: k.instance_id, user_id: k.id };
+    const N = `${schema}.note`;
+    if (r() < 0.12) {
+      const nk = { instance_id: k.instance_id, note_id: pick(['n1', 'n2', 'n3']) };
+      const y = r();
+      if (y < 0.5) out.push({ op: 'insert', table: N, row: { ...nk, user_id: id(), ...(r() < 0.5 ? { body: `b${i}` } : {}) } });
+      else if (y < 0.75) out.push({ op: 'update', table: N, key: nk, set: { body: `c${i}` } });
+      else out.push({ op: 'delete', table: N, key: nk });
+      continue;
+    }
     const x = r();
     if (x < 0.18) out.push({ op: 'insert', table: P, row: { ...k, owner: owner(), ...(r() < 0.5 ? { name: `n${i}` } : {}), n: i, at: new Date(1_700_000_000_000 + i * 1000) } });
     else if (x < 0.3) out.push({ op: 'insert', table: C, row: { ...ck, ...(r() < 0.5 ? { email: `e${i}` } : {}) } });
@@ -112,6 +135,7 @@ async function seedRows(c: pg.Client, schema: string, r: () => number): Promise<
       if (r() < 0.5) continue;
       await c.query(`INSERT INTO ${schema}.parent VALUES ($1, $2, $3, 'seed', 0, NULL)`, [inst, id, ['o1', 'o2', 'o3'][Math.floor(r() * 3)]]);
       if (r() < 0.6) await c.query(`INSERT INTO ${schema}.child VALUES ($1, $2, 'seed@x', true, 'seedlast', NULL)`, [inst, id]);
+      if (r() < 0.3) await c.query(`INSERT INTO ${schema}.note VALUES ($1, $2, $3, 'seed') ON CONFLICT DO NOTHING`, [inst, `n${1 + Math.floor(r() * 3)}`, id]);
     }
 }
 
@@ -119,6 +143,7 @@ const dump = async (c: pg.Client, schema: string) =>
   JSON.stringify([
     (await c.query(`SELECT * FROM ${schema}.parent ORDER BY instance_id, id`)).rows,
     (await c.query(`SELECT * FROM ${schema}.child ORDER BY instance_id, user_id`)).rows,
+    (await c.query(`SELECT * FROM ${schema}.note ORDER BY instance_id, note_id`)).rows,
   ]);
 
 t('random change sequences: folded statements leave the same rows as one statement per change', async (ctx) => {
