@@ -25,7 +25,7 @@ const NO_REF = process.argv.includes('--no-reference');
 
 requireBuild();
 const { generateEvents, events2Ddl } = await import(join(ROOT, 'scripts/zitadel-events.mjs'));
-const { Prefill, STATE_TABLES_DDL, tablesDdl, nextLimit, FIRST_BATCH } = await import(join(ROOT, 'dist/plugins/projections/prefill.js'));
+const { Prefill, STATE_TABLES_DDL, tablesDdl, drain } = await import(join(ROOT, 'dist/plugins/projections/prefill.js'));
 const zitadel = await import(join(ROOT, 'dist/plugins/zitadel/projections.js'));
 const PROJECTIONS = [zitadel.instances, zitadel.orgs1, zitadel.users14];
 
@@ -55,7 +55,7 @@ async function transaction(fn) {
   }
 }
 
-/** One projection caught up: `workers` loops over the instances. */
+/** One projection caught up as the step does it (drain(): `workers` loops over the instances). */
 async function prefillOne(projection, { mode, workers, adaptive }) {
   const p = new Prefill(projection, { mode });
   await transaction(async (tx) => {
@@ -64,23 +64,12 @@ async function prefillOne(projection, { mode, workers, adaptive }) {
   });
   const bound = await transaction((tx) => p.bound(tx));
   const instances = await transaction((tx) => Prefill.instances(tx, bound));
-  const queue = [...instances];
+  const counts = await transaction((tx) => p.counts(tx, instances, bound));
+  const remaining = new Map([...counts].map(([id, c]) => [id, c.total - c.done]));
   let events = 0;
-  const worker = async () => {
-    let limit = FIRST_BATCH;
-    for (let inst = queue.shift(); inst !== undefined; inst = queue.shift()) {
-      for (;;) {
-        const t = performance.now();
-        const r = await transaction((tx) => p.batch(tx, inst, bound, limit));
-        if (r.kind !== 'done') break;
-        events += r.events;
-        if (adaptive) limit = nextLimit(limit, performance.now() - t);
-        // As the step does: fewer than asked for and nothing to try again: caught up.
-        if (!r.full && !r.failed.some((f) => !f.skipped)) break;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: workers }, () => worker()));
+  const host = { transaction, stopped: () => false, batchDone: (n) => void (events += n) };
+  // The reference: ZITADEL's BulkLimit 1000, one unit at a time (drain does not pack units in per-event mode).
+  await drain(p, instances, remaining, bound, workers, host, adaptive ? undefined : 1000);
   return events;
 }
 

@@ -25,7 +25,7 @@ import { filterOf, runPrefill, tablesDdl, type FailedEvent } from './prefill.js'
 
 export type { ProjectionSpec, TableSpec, ColumnSpec, IndexSpec, StoredEvent, Change, Reducer, Row, CopyOf } from './model.js';
 export { copyOf } from './model.js';
-export { Prefill, runPrefill, tablesDdl, STATE_TABLES_DDL, MAX_FAILURE_COUNT } from './prefill.js';
+export { Prefill, runPrefill, drain, tablesDdl, STATE_TABLES_DDL, MAX_FAILURE_COUNT } from './prefill.js';
 export { Folder, Tables, changeStatement } from './fold.js';
 
 export interface PrefillStep extends StepDefinition {

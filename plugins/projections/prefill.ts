@@ -113,6 +113,11 @@ export interface FailedEvent {
   skipped: boolean;
 }
 
+/** What batchMany did to each unit: `more` when it read `limit` events (there may be more). */
+export type ManyOutcome =
+  | { kind: 'split' }
+  | { kind: 'done'; events: number; units: Map<string, { kind: 'locked' | 'caught-up' | 'more'; events: number }> };
+
 export type BatchOutcome =
   | { kind: 'locked' }
   | { kind: 'caught-up' }
@@ -130,6 +135,11 @@ export class Prefill {
   readonly filter: { aggregateTypes: string[]; eventTypes: string[] };
   private readonly reducers: ProjectionSpec['reducers'];
 
+  /** `folded` (the engine) or `per-event` (ZITADEL's loop). */
+  get mode(): 'folded' | 'per-event' {
+    return this.options.mode ?? 'folded';
+  }
+
   constructor(readonly projection: ProjectionSpec, private readonly options: PrefillOptions = {}) {
     this.tables = new Tables(projection.tables);
     this.filter = filterOf(projection);
@@ -143,6 +153,19 @@ export class Prefill {
    * event type, one index probe each; not a scan of the event log.
    */
   async bound(s: Session): Promise<string> {
+    // Without that index (an event table not made by ZITADEL's DDL), one scan is cheaper.
+    const [ix] = await s.query<{ ok: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[3]
+                       WHERE i.indrelid = 'eventstore.events2'::regclass AND i.indnatts >= 4 AND a.attname = 'position'
+                         AND i.indkey[0] = (SELECT attnum FROM pg_attribute WHERE attrelid = i.indrelid AND attname = 'instance_id')
+                         AND i.indkey[1] = (SELECT attnum FROM pg_attribute WHERE attrelid = i.indrelid AND attname = 'aggregate_type')
+                         AND i.indkey[2] = (SELECT attnum FROM pg_attribute WHERE attrelid = i.indrelid AND attname = 'event_type')) AS ok`,
+      [],
+    );
+    if (!ix?.ok) {
+      const [r] = await s.query<{ p: string }>('SELECT coalesce(max("position"), 0)::text AS p FROM eventstore.events2', []);
+      return r!.p;
+    }
     const [r] = await s.query<{ p: string }>(
       `WITH RECURSIVE ids AS (
          SELECT min(instance_id) AS id FROM eventstore.events2
@@ -191,46 +214,80 @@ export class Prefill {
   }
 
   /**
+   * ZITADEL's unit lock, then the unit's checkpoint row FOR UPDATE NOWAIT, for each instance,
+   * in one round trip (the lateral row is read after the lock: a nested loop runs its outer
+   * side first). Undefined when a checkpoint row is locked by someone else (55P03). The
+   * batch commits without waiting for the WAL flush: its rows and its checkpoint are lost or
+   * kept together (the step makes everything durable before it is recorded done). Joins by
+   * key only: a projection table filled this fast has no statistics yet, and the planner then
+   * hashes the whole table for a batch of keys (7-36 ms per statement seen, growing with the
+   * table); every statement of a batch has an index to use instead.
+   */
+  private async lockUnits(tx: Session, instances: readonly string[]): Promise<Map<string, { ok: boolean; cp: Cursor | undefined }> | undefined> {
+    try {
+      const rows = await tx.query<{ id: string; ok: boolean; position: string | null; filter_offset: number | null }>(
+        `SELECT u.id, l.ok, cs.position, cs.filter_offset
+           FROM (SELECT set_config('synchronous_commit', 'off', true), set_config('enable_seqscan', 'off', true),
+                        set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)) cfg,
+                unnest($2::text[]) WITH ORDINALITY u(id, n)
+          CROSS JOIN LATERAL (SELECT pg_try_advisory_xact_lock(hashtext($1), hashtext(u.id)) AS ok) l
+           LEFT JOIN LATERAL (SELECT "position"::text AS position, filter_offset FROM projections.current_states
+                               WHERE l.ok AND instance_id = u.id AND projection_name = $1 FOR UPDATE NOWAIT) cs ON true
+          ORDER BY u.n`,
+        [this.projection.name, instances],
+      );
+      return new Map(rows.map((r) => [r.id, { ok: r.ok, cp: r.position == null ? undefined : { position: r.position, offset: r.filter_offset ?? 0 } }]));
+    } catch (err) {
+      if ((err as { code?: string })?.code === '55P03') return undefined;
+      throw err;
+    }
+  }
+
+  /** The next events of each unit after its checkpoint, up to the bound, at most `limit` each, in one round trip. */
+  private async readEvents(tx: Session, units: ReadonlyArray<{ instance: string; cp: Cursor | undefined }>, bound: string, limit: number): Promise<Map<string, EventRow[]>> {
+    const rows = await tx.query<EventRow>(
+      `SELECT ev.instance_id, ev.aggregate_type, ev.aggregate_id, ev.event_type, ev.sequence, ev.position, ev.in_tx_order,
+              ev.created_at, ev.creator, ev."owner", ev.revision, ev.payload
+         FROM unnest($1::text[], $2::numeric[], $3::int[]) WITH ORDINALITY u(id, pos, off, n)
+        CROSS JOIN LATERAL (
+              SELECT e.instance_id, e.aggregate_type, e.aggregate_id, e.event_type, e."sequence"::text AS sequence, e."position"::text AS position,
+                     e."position" AS pos_n, e."sequence" AS seq_n, e.in_tx_order, e.created_at, e.creator, e."owner", e.revision, e.payload
+                FROM eventstore.events2 e
+               WHERE e.instance_id = u.id AND e.aggregate_type = ANY($4::text[]) AND e.event_type = ANY($5::text[])
+                 AND e."position" >= u.pos AND e."position" <= $6::numeric
+               -- e."position": the column (numeric), not the output column of that name (text).
+               -- ZITADEL orders by position and in_tx_order; two pushes can share a position (two
+               -- transactions in one microsecond), so the event's key breaks ties: the offset
+               -- of a checkpoint then always counts the same events.
+               ORDER BY e."position", e.in_tx_order, e.aggregate_type, e.aggregate_id, e."sequence"
+              OFFSET u.off LIMIT $7) ev
+        ORDER BY u.n, ev.pos_n, ev.in_tx_order, ev.aggregate_type, ev.aggregate_id, ev.seq_n`,
+      [
+        units.map((u) => u.instance),
+        units.map((u) => u.cp?.position ?? '0'),
+        units.map((u) => u.cp?.offset ?? 0),
+        this.filter.aggregateTypes,
+        this.filter.eventTypes,
+        bound,
+        limit,
+      ],
+    );
+    const out = new Map<string, EventRow[]>(units.map((u) => [u.instance, []]));
+    for (const r of rows) out.get(r.instance_id)!.push(r);
+    return out;
+  }
+
+  /**
    * One batch of `instance`, up to `limit` events, in the transaction `tx` (open): lock,
    * checkpoint, events, reduce, write, checkpoint. The caller commits (or rolls back).
    */
   async batch(tx: Session, instance: string, bound: string, limit: number): Promise<BatchOutcome> {
-    const name = this.projection.name;
-    let cp: Cursor | undefined;
-    try {
-      // ZITADEL's unit lock, then its checkpoint row FOR UPDATE NOWAIT, in one round trip (the
-      // lateral row is read after the lock: a nested loop runs its outer side first). The
-      // batch commits without waiting for the WAL flush: its rows and its checkpoint are lost
-      // or kept together (the step makes everything durable before it is recorded done).
-      // Joins by key only: a projection table filled this fast has no statistics yet, and the
-      // planner then hashes the whole table for a batch of keys (7-36 ms per statement seen,
-      // growing with the table); every statement of a batch has an index to use instead.
-      const [row] = await tx.query<{ ok: boolean; position: string | null; filter_offset: number | null }>(
-        `SELECT l.ok, cs.position, cs.filter_offset
-           FROM (SELECT pg_try_advisory_xact_lock(hashtext($1), hashtext($2)) AS ok, set_config('synchronous_commit', 'off', true),
-                        set_config('enable_seqscan', 'off', true), set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)) l
-           LEFT JOIN LATERAL (SELECT "position"::text AS position, filter_offset FROM projections.current_states
-                               WHERE l.ok AND instance_id = $2 AND projection_name = $1 FOR UPDATE NOWAIT) cs ON true`,
-        [name, instance],
-      );
-      if (!row?.ok) return { kind: 'locked' };
-      if (row.position != null) cp = { position: row.position, offset: row.filter_offset ?? 0 };
-    } catch (err) {
-      if ((err as { code?: string })?.code === '55P03') return { kind: 'locked' };
-      throw err;
-    }
-    if (cp && compareNumeric(cp.position, bound) >= 0) return { kind: 'caught-up' };
-    const events = await tx.query<EventRow>(
-      `SELECT instance_id, aggregate_type, aggregate_id, event_type, "sequence"::text AS sequence, "position"::text AS position, in_tx_order,
-              created_at, creator, "owner", revision, payload
-         FROM eventstore.events2 e
-        WHERE e.instance_id = $1 AND e.aggregate_type = ANY($2::text[]) AND e.event_type = ANY($3::text[])
-          AND e."position" >= $4::numeric AND e."position" <= $5::numeric
-        -- e."position": the column (numeric), not the output column of that name (text)
-        ORDER BY e."position", e.in_tx_order
-        OFFSET $6 LIMIT $7`,
-      [instance, this.filter.aggregateTypes, this.filter.eventTypes, cp?.position ?? '0', bound, cp?.offset ?? 0, limit],
-    );
+    const unit = (await this.lockUnits(tx, [instance]))?.get(instance);
+    if (!unit?.ok) return { kind: 'locked' };
+    const cp = unit.cp;
+    // Past the bound: caught up. At the bound, the rest of the last push may be left (offset).
+    if (cp && compareNumeric(cp.position, bound) > 0) return { kind: 'caught-up' };
+    const events = (await this.readEvents(tx, [{ instance, cp }], bound, limit)).get(instance)!;
     if (events.length === 0) return { kind: 'caught-up' };
 
     const failed: FailedEvent[] = [];
@@ -241,7 +298,7 @@ export class Prefill {
       if (folded === undefined) applied = await this.perEvent(tx, events, failed);
       else {
         // The writes and the checkpoint in one message (values inlined as literals).
-        const script = [...folded, this.cursorStatement(instance, cp, events)].map(inline).join(';\n');
+        const script = [...folded, this.cursorStatement([{ instance, cp, done: events }])].map(inline).join(';\n');
         try {
           await tx.exec(`SAVEPOINT zsetup_batch;\n${script};\nRELEASE SAVEPOINT zsetup_batch`);
           return { kind: 'done', events: events.length, full: events.length === limit, failed };
@@ -255,9 +312,52 @@ export class Prefill {
       }
     }
     if (applied === 0) return { kind: 'done', events: 0, full: false, failed };
-    const st = this.cursorStatement(instance, cp, events.slice(0, applied));
+    const st = this.cursorStatement([{ instance, cp, done: events.slice(0, applied) }]);
     await tx.query(st.sql, st.params);
     return { kind: 'done', events: applied, full: events.length === limit && applied === events.length, failed };
+  }
+
+  /**
+   * One batch over several small units (instances with few events each, up to `limit` each):
+   * one transaction, one lock query, one read, one fold, one message of writes and
+   * checkpoints, instead of one of each per instance. A unit locked by someone else is left
+   * out. `split` when the batch cannot be written as folded statements (a reducer threw, a
+   * change conflicts, the data violates a constraint): nothing of it is written, and the
+   * caller runs its units one by one (batch()), where failing events are found and counted.
+   */
+  async batchMany(tx: Session, instances: readonly string[], bound: string, limit: number): Promise<ManyOutcome> {
+    const locks = await this.lockUnits(tx, instances);
+    if (!locks) return { kind: 'split' };
+    const units: Array<{ instance: string; cp: Cursor | undefined }> = [];
+    const result: ManyOutcome = { kind: 'done', events: 0, units: new Map() };
+    for (const instance of instances) {
+      const u = locks.get(instance)!;
+      if (!u.ok) result.units.set(instance, { kind: 'locked', events: 0 });
+      else if (u.cp && compareNumeric(u.cp.position, bound) > 0) result.units.set(instance, { kind: 'caught-up', events: 0 });
+      else units.push({ instance, cp: u.cp });
+    }
+    if (units.length === 0) return result;
+    const events = await this.readEvents(tx, units, bound, limit);
+    const all = units.flatMap((u) => events.get(u.instance)!);
+    const folded = this.options.mode === 'per-event' ? undefined : this.fold(all);
+    if (folded === undefined) return { kind: 'split' };
+    const withEvents = units.filter((u) => events.get(u.instance)!.length > 0).map((u) => ({ ...u, done: events.get(u.instance)! }));
+    if (withEvents.length > 0) {
+      const script = [...folded, this.cursorStatement(withEvents)].map(inline).join(';\n');
+      try {
+        await tx.exec(`SAVEPOINT zsetup_batch;\n${script};\nRELEASE SAVEPOINT zsetup_batch`);
+      } catch (err) {
+        if (!eventsFault(err)) throw err;
+        await tx.query('ROLLBACK TO SAVEPOINT zsetup_batch', []);
+        return { kind: 'split' };
+      }
+    }
+    for (const u of units) {
+      const n = events.get(u.instance)!.length;
+      result.units.set(u.instance, { kind: n === limit ? 'more' : 'caught-up', events: n });
+      result.events += n;
+    }
+    return result;
   }
 
   /** The batch's changes folded, or undefined when a reducer threw or a change conflicts (the per-event path decides). */
@@ -300,19 +400,21 @@ export class Prefill {
       } catch (err) {
         error = err instanceof ReducerError ? err.cause : err;
       }
-      if (error === undefined) {
-        for (const c of changes) {
-          const st = changeStatement(this.tables, c);
-          await tx.query('SAVEPOINT exec_stmt', []);
-          try {
+      // ZITADEL's handler (executeStatement): one savepoint per event, over all its statements;
+      // a failing statement rolls back the event's earlier ones too. ZITADEL never releases it
+      // (the reference does the same); the search for a failing event does.
+      if (error === undefined && changes.length > 0) {
+        await tx.query('SAVEPOINT exec_stmt', []);
+        try {
+          for (const c of changes) {
+            const st = changeStatement(this.tables, c);
             await tx.query(st.sql, st.params);
-            await tx.query('RELEASE SAVEPOINT exec_stmt', []);
-          } catch (err) {
-            if (!eventsFault(err)) throw err;
-            await tx.query('ROLLBACK TO SAVEPOINT exec_stmt', []);
-            error = err;
-            break;
           }
+          if (this.mode !== 'per-event') await tx.query('RELEASE SAVEPOINT exec_stmt', []);
+        } catch (err) {
+          if (!eventsFault(err)) throw err;
+          await tx.query('ROLLBACK TO SAVEPOINT exec_stmt', []);
+          error = err;
         }
       }
       if (error === undefined) continue;
@@ -336,19 +438,24 @@ export class Prefill {
     return Number(r?.n ?? 1);
   }
 
-  /** The checkpoint of the last applied event, in ZITADEL's format (position and filter_offset). */
-  private cursorStatement(instance: string, cp: Cursor | undefined, done: readonly EventRow[]): Statement {
-    const last = done[done.length - 1]!;
-    let atLast = 0;
-    for (let i = done.length - 1; i >= 0 && compareNumeric(done[i]!.position, last.position) === 0; i--) atLast++;
-    const offset = cp && compareNumeric(cp.position, last.position) === 0 ? cp.offset + atLast : atLast;
+  /** The checkpoint of each unit's last applied event, in ZITADEL's format (position and filter_offset): one statement. */
+  private cursorStatement(units: ReadonlyArray<{ instance: string; cp: Cursor | undefined; done: readonly EventRow[] }>): Statement {
+    const params: unknown[] = [this.projection.name];
+    const values = units.map(({ instance, cp, done }) => {
+      const last = done[done.length - 1]!;
+      let atLast = 0;
+      for (let i = done.length - 1; i >= 0 && compareNumeric(done[i]!.position, last.position) === 0; i--) atLast++;
+      const offset = cp && compareNumeric(cp.position, last.position) === 0 ? cp.offset + atLast : atLast;
+      const n = params.push(instance, last.aggregate_id, last.aggregate_type, last.sequence, last.created_at, last.position, offset);
+      return `($1, $${n - 6}, $${n - 5}, $${n - 4}, $${n - 3}::bigint, $${n - 2}::timestamptz, $${n - 1}::numeric, statement_timestamp(), $${n}::integer)`;
+    });
     return {
       sql: `INSERT INTO projections.current_states (projection_name, instance_id, aggregate_id, aggregate_type, "sequence", event_date, "position", last_updated, filter_offset)
-       VALUES ($1, $2, $3, $4, $5::bigint, $6, $7::numeric, statement_timestamp(), $8)
+       VALUES ${values.join(', ')}
        ON CONFLICT (projection_name, instance_id) DO UPDATE SET
          aggregate_id = excluded.aggregate_id, aggregate_type = excluded.aggregate_type, "sequence" = excluded."sequence",
          event_date = excluded.event_date, "position" = excluded."position", last_updated = excluded.last_updated, filter_offset = excluded.filter_offset`,
-      params: [this.projection.name, instance, last.aggregate_id, last.aggregate_type, last.sequence, last.created_at, last.position, offset],
+      params,
     };
   }
 }
@@ -415,13 +522,12 @@ export function compareNumeric(a: string, b: string): number {
 }
 
 /** The next batch size: grow while batches are quick, shrink when one is slow. */
-export function nextLimit(limit: number, tookMs: number): number {
+function adapt(limit: number, tookMs: number): number {
   if (tookMs > 2 * BATCH_TARGET_MS) return Math.max(100, Math.floor(limit / 2));
   if (tookMs < BATCH_TARGET_MS / 2) return Math.min(MAX_BATCH, limit * 2);
   return limit;
 }
 
-export { FIRST_BATCH };
 
 /** Run a prefill: workers over the instances, until each is caught up to the bound or the run stops. */
 export async function runPrefill(
@@ -456,7 +562,6 @@ export async function runPrefill(
   ctx.progress({ done, total });
   const poolMax = ctx.config.database.pool.max;
   const workers = Math.max(1, Math.min(o.workers ?? ctx.config.apply.prefillWorkers ?? Math.floor(poolMax / 4), Math.max(1, instances.length)));
-  const queue = [...instances];
   const failed: FailedEvent[] = [];
   let lastSave = performance.now();
   const save = async () => {
@@ -464,43 +569,120 @@ export async function runPrefill(
     await ctx.transaction((tx) => ctx.saveCheckpoint(tx, { bound }, { done, total }));
   };
   await save();
-  let waiting = 0;
-  const worker = async () => {
-    let limit = FIRST_BATCH;
-    for (;;) {
-      if (ctx.signal.aborted) return;
-      const instance = queue.shift();
-      if (instance === undefined) return;
-      let locked = false;
-      for (;;) {
-        if (ctx.signal.aborted) return;
-        const t = performance.now();
-        const r = await ctx.transaction((tx) => prefill.batch(tx, instance, bound, limit));
-        if (r.kind === 'locked') {
-          locked = true;
-          break;
-        }
-        if (r.kind === 'caught-up') break;
-        limit = nextLimit(limit, performance.now() - t);
-        done += r.events;
-        for (const f of r.failed) {
-          failed.push(f);
-          o.onFailed?.(f);
-        }
-        ctx.progress({ done: Math.min(done, total), total });
-        if (performance.now() - lastSave > 1000) await save();
-        // Fewer events than asked for, none left to try again: the unit is caught up.
-        if (!r.full && !r.failed.some((f) => !f.skipped)) break;
+  const remaining = new Map([...counts].map(([id, c]) => [id, c.total - c.done]));
+  await drain(prefill, instances, remaining, bound, workers, {
+    transaction: (fn) => ctx.transaction(fn),
+    stopped: () => ctx.signal.aborted,
+    async batchDone(events, f) {
+      done += events;
+      for (const x of f) {
+        failed.push(x);
+        o.onFailed?.(x);
       }
-      if (locked) {
-        // Someone else reduces it now: come back to it once the others are done.
-        queue.push(instance);
-        waiting++;
-        if (waiting > queue.length * 4) await new Promise((res) => setTimeout(res, 50));
+      ctx.progress({ done: Math.min(done, total), total });
+      if (performance.now() - lastSave > 1000) await save();
+    },
+  });
+  if (!ctx.signal.aborted) await save();
+  return { events: done - startDone, instances: instances.length, failed, ms: performance.now() - t0 };
+}
+
+/** What the workers of drain() need from their caller. */
+export interface DrainHost {
+  transaction<T>(fn: (tx: Session) => Promise<T>): Promise<T>;
+  stopped(): boolean;
+  /** After each committed batch: events applied (or skipped), and the events that failed in it. */
+  batchDone(events: number, failed: readonly FailedEvent[]): Promise<void> | void;
+}
+
+/** At most this many units in one batch of small units. */
+const MAX_UNITS_PER_BATCH = 200;
+
+/**
+ * `workers` loops over the units (instances) until each is caught up to the bound, locked by
+ * someone else until the end, or the host stops. A unit with fewer events left than half a
+ * batch (`remaining`, from the counts at the start) goes in one batch with other small units
+ * (batchMany); a big one has batches of its own (batch()), whose size adapts so one takes
+ * ~100 ms. A unit someone else holds (a running ZITADEL, another zsetup) is tried again once
+ * the others are done.
+ */
+export async function drain(
+  prefill: Prefill,
+  instances: readonly string[],
+  remaining: ReadonlyMap<string, number>,
+  bound: string,
+  workers: number,
+  host: DrainHost,
+  /** A fixed batch size (ZITADEL's BulkLimit, for the reference loop) instead of the adaptive one. */
+  fixedLimit?: number,
+): Promise<void> {
+  const queue = [...instances];
+  let waiting = 0;
+  // The batch size is shared: small units are packed up to it, and big units' batches adapt it.
+  let limit = fixedLimit ?? FIRST_BATCH;
+  const nextLimit = (l: number, ms: number) => (fixedLimit ? l : adapt(l, ms));
+  // Events left per unit (an estimate: the counts at the start, less what was done since).
+  const rest = new Map(remaining);
+  const left = (id: string) => rest.get(id) ?? 0;
+  const took = (id: string, events: number) => rest.set(id, Math.max(0, left(id) - events));
+  // ZITADEL's loop (the reference) goes one unit at a time.
+  const pack = prefill.mode !== 'per-event';
+  const worker = async () => {
+    while (!host.stopped()) {
+      const first = queue.shift();
+      if (first === undefined) return;
+      const group = [first];
+      if (pack && left(first) < limit / 2) {
+        let sum = left(first);
+        while (group.length < MAX_UNITS_PER_BATCH && queue.length > 0 && sum + left(queue[0]!) <= limit) {
+          sum += left(queue[0]!);
+          group.push(queue.shift()!);
+        }
+      }
+      const retry: string[] = [];
+      if (group.length > 1) {
+        const t = performance.now();
+        const r = await host.transaction((tx) => prefill.batchMany(tx, group, bound, limit));
+        if (r.kind === 'split') group.forEach((id) => retry.push(id));
+        else {
+          limit = nextLimit(limit, performance.now() - t);
+          for (const [id, u] of r.units) {
+            took(id, u.events);
+            if (u.kind === 'more') queue.unshift(id);
+            else if (u.kind === 'locked') retry.push(id);
+          }
+          await host.batchDone(r.events, []);
+          // Units someone else holds: come back to them later.
+          for (const id of retry.splice(0)) queue.push(id);
+          if (r.units.size > 0 && [...r.units.values()].every((u) => u.kind === 'locked')) await backoff();
+          continue;
+        }
+      }
+      // One unit at a time (a big unit, or the units of a batch that had to be split).
+      for (const id of group.length > 1 ? retry.splice(0) : group) {
+        for (;;) {
+          if (host.stopped()) return;
+          const t = performance.now();
+          const r = await host.transaction((tx) => prefill.batch(tx, id, bound, limit));
+          if (r.kind === 'locked') {
+            queue.push(id);
+            await backoff();
+            break;
+          }
+          if (r.kind === 'caught-up') break;
+          limit = nextLimit(limit, performance.now() - t);
+          took(id, r.events);
+          await host.batchDone(r.events, r.failed);
+          // Fewer events than asked for, none left to try again: the unit is caught up.
+          if (!r.full && !r.failed.some((f) => !f.skipped)) break;
+        }
       }
     }
   };
+  /** Everyone left holds a unit someone else has: wait a little before asking again. */
+  const backoff = async () => {
+    waiting++;
+    if (waiting > queue.length * 4) await new Promise((res) => setTimeout(res, 50));
+  };
   await Promise.all(Array.from({ length: workers }, () => worker()));
-  if (!ctx.signal.aborted) await save();
-  return { events: done - startDone, instances: instances.length, failed, ms: performance.now() - t0 };
 }
