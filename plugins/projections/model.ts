@@ -14,11 +14,18 @@ export interface ColumnSpec {
   readonly nullable?: boolean;
   /** An SQL default expression, e.g. `''`, `0`, `false`. */
   readonly default?: string;
+  /**
+   * A generated column: `GENERATED ALWAYS AS (<expression>) STORED`, computed by the server
+   * (ZITADEL's setup step 25 adds `verified_email_lower` so). Reducers do not write it.
+   */
+  readonly generated?: string;
 }
 
 export interface IndexSpec {
   /** The index's suffix: the index is `<table>_<name>_idx` (ZITADEL's convention). */
   readonly name: string;
+  /** The index's whole name where it does not follow the convention (one a setup step adds). */
+  readonly fullName?: string;
   readonly columns: readonly string[];
 }
 
@@ -46,6 +53,10 @@ export interface StoredEvent {
   /** `events2.position` (numeric), as text: exact. */
   readonly position: string;
   readonly inTxOrder: number;
+  /**
+   * `events2.created_at`. Exact to the microsecond as the event table has it: written into a
+   * row as it is (its `toISOString()` and JSON keep the microseconds a plain Date drops).
+   */
   readonly createdAt: Date;
   readonly creator: string;
   /** `events2.owner`: the resource owner (the org). */
@@ -100,4 +111,22 @@ export interface ProjectionSpec {
   readonly tables: readonly TableSpec[];
   /** aggregate type -> event type -> reducer. Only these events are read. */
   readonly reducers: Readonly<Record<string, Readonly<Record<string, Reducer>>>>;
+}
+
+/**
+ * A timestamp exact to the microsecond: a Date (to the millisecond, for arithmetic) whose
+ * ISO text, and so its JSON and every row it is written into, is the exact one.
+ */
+export class EventTime extends Date {
+  constructor(private readonly iso: string) {
+    super(iso);
+  }
+
+  override toISOString(): string {
+    return this.iso;
+  }
+
+  override toJSON(): string {
+    return this.iso;
+  }
 }

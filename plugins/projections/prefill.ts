@@ -20,7 +20,7 @@
  */
 import { quoteLiteral, type Session, type StepContext } from '../../src/plugin.js';
 import { Folder, FoldConflict, Tables, changeStatement, quoteTable, type Statement } from './fold.js';
-import type { Change, ProjectionSpec, StoredEvent, TableSpec } from './model.js';
+import { EventTime, type Change, type ProjectionSpec, type StoredEvent, type TableSpec } from './model.js';
 
 /** ZITADEL's defaults: MaxFailureCount 2; the batch size adapts from here. */
 export const MAX_FAILURE_COUNT = 2;
@@ -62,14 +62,18 @@ export function tablesDdl(tables: readonly TableSpec[]): string {
   const schemas = new Set(tables.map((t) => t.name.split('.')[0]!).filter((s, _i, a) => a.length > 0));
   for (const s of schemas) if (tables.some((t) => t.name.includes('.'))) out.push(`CREATE SCHEMA IF NOT EXISTS ${q(s)}`);
   for (const t of tables) {
-    const cols = t.columns.map((c) => `${q(c.name)} ${c.type}${c.nullable ? '' : ' NOT NULL'}${c.default !== undefined ? ` DEFAULT ${c.default}` : ''}`);
+    const cols = t.columns.map((c) =>
+      c.generated !== undefined
+        ? `${q(c.name)} ${c.type} GENERATED ALWAYS AS (${c.generated}) STORED`
+        : `${q(c.name)} ${c.type}${c.nullable ? '' : ' NOT NULL'}${c.default !== undefined ? ` DEFAULT ${c.default}` : ''}`,
+    );
     cols.push(`PRIMARY KEY (${t.primaryKey.map(q).join(', ')})`);
     if (t.parent) cols.push(`FOREIGN KEY (${t.parent.columns.map(q).join(', ')}) REFERENCES ${quoteTable(t.parent.table)} (${t.parent.references.map(q).join(', ')}) ON DELETE CASCADE`);
     out.push(`CREATE TABLE IF NOT EXISTS ${quoteTable(t.name)} (\n  ${cols.join(',\n  ')}\n)`);
     const bare = t.name.slice(t.name.indexOf('.') + 1);
     // A column name is quoted; anything else is an expression, as ZITADEL writes some (`LOWER(email)`).
     const col = (c: string) => (/^[A-Za-z_][A-Za-z0-9_]*$/.test(c) ? q(c) : c);
-    for (const ix of t.indexes ?? []) out.push(`CREATE INDEX IF NOT EXISTS ${q(`${bare}_${ix.name}_idx`)} ON ${quoteTable(t.name)} (${ix.columns.map(col).join(', ')})`);
+    for (const ix of t.indexes ?? []) out.push(`CREATE INDEX IF NOT EXISTS ${q(ix.fullName ?? `${bare}_${ix.name}_idx`)} ON ${quoteTable(t.name)} (${ix.columns.map(col).join(', ')})`);
   }
   return out.join(';\n');
 }
@@ -95,7 +99,8 @@ interface EventRow {
   sequence: string;
   position: string;
   in_tx_order: number;
-  created_at: Date;
+  /** ISO 8601 in UTC, to the microsecond. */
+  created_at: string;
   creator: string;
   owner: string;
   revision: number;
@@ -251,7 +256,8 @@ export class Prefill {
          FROM unnest($1::text[], $2::numeric[], $3::int[]) WITH ORDINALITY u(id, pos, off, n)
         CROSS JOIN LATERAL (
               SELECT e.instance_id, e.aggregate_type, e.aggregate_id, e.event_type, e."sequence"::text AS sequence, e."position"::text AS position,
-                     e."position" AS pos_n, e."sequence" AS seq_n, e.in_tx_order, e.created_at, e.creator, e."owner", e.revision, e.payload
+                     e."position" AS pos_n, e."sequence" AS seq_n, e.in_tx_order,
+                     to_char(e.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at, e.creator, e."owner", e.revision, e.payload
                 FROM eventstore.events2 e
                WHERE e.instance_id = u.id AND e.aggregate_type = ANY($4::text[]) AND e.event_type = ANY($5::text[])
                  AND e."position" >= u.pos AND e."position" <= $6::numeric
@@ -499,7 +505,7 @@ function toStored(e: EventRow): StoredEvent {
     sequence: Number(e.sequence),
     position: e.position,
     inTxOrder: e.in_tx_order,
-    createdAt: e.created_at,
+    createdAt: new EventTime(e.created_at),
     creator: e.creator,
     owner: e.owner,
     revision: e.revision,

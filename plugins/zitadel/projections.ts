@@ -36,8 +36,12 @@
  *   or absent tag is "und" (root: NULL in users14_humans.preferred_language).
  * - users14_humans has the index `users14_humans_email_idx ON (instance_id, LOWER(email))`:
  *   an expression, given as the column `LOWER(email)` (the DDL must not quote it).
- * - users14_notifications has no `verified_email_lower` column in users14 (users11 had it,
- *   with an `email_search` index); the constant still exists in user.go, unused.
+ * - users14_notifications.verified_email_lower (generated: lower(verified_email)) and its index
+ *   users14_notifications_email_search are not in user.go's Init() but in setup step 25
+ *   (cmd/setup/25.sql), which runs after projection_tables and before the prefill: every
+ *   real table has them, so the table here does too.
+ * - Timestamps (creation_date, change_date, password_changed, the checkpoint's event_date)
+ *   are the event's created_at to the microsecond, as Go's time.Time writes it (EventTime).
  */
 import { copyOf, type Change, type ProjectionSpec, type Reducer, type Row, type StoredEvent, type TableSpec } from '../projections/model.js';
 
@@ -343,13 +347,36 @@ const notificationsTable: TableSpec = {
     { name: 'last_phone', type: 'text', nullable: true },
     { name: 'verified_phone', type: 'text', nullable: true },
     { name: 'password_set', type: 'boolean', default: 'false' },
+    // Setup step 25 (cmd/setup/25.sql) adds it before ZITADEL prefills: every real table has it.
+    { name: 'verified_email_lower', type: 'text', generated: 'lower(verified_email)' },
   ],
   primaryKey: ['instance_id', 'user_id'],
   parent: childOfUsers,
+  indexes: [{ name: 'email_search', fullName: 'users14_notifications_email_search', columns: ['instance_id', 'verified_email_lower'] }],
 };
 
 const userKey = (e: StoredEvent): Row => ({ instance_id: e.instanceId, id: e.aggregateId });
 const childKey = (e: StoredEvent): Row => ({ instance_id: e.instanceId, user_id: e.aggregateId });
+
+/** reduceHumanEmailChanged. */
+function emailChanged(e: StoredEvent): readonly Change[] {
+  const email = str(e, 'email');
+  return list(
+    userUpdate(e),
+    { op: 'update', table: HUMANS, key: childKey(e), set: { email, is_email_verified: false } },
+    { op: 'update', table: NOTIFICATIONS, key: childKey(e), set: { last_email: nullIfEmpty(email) } },
+  );
+}
+
+/** reduceHumanEmailVerified. */
+function emailVerified(e: StoredEvent): readonly Change[] {
+  return list(
+    userUpdate(e),
+    { op: 'update', table: HUMANS, key: childKey(e), set: { is_email_verified: true } },
+    // ZITADEL: UPDATE users14_notifications SET verified_email = last_email (handler.NewCopyCol).
+    { op: 'update', table: NOTIFICATIONS, key: childKey(e), set: { verified_email: copyOf('last_email') } },
+  );
+}
 
 /** The users14 row of an added user (state active). */
 const userRow = (e: StoredEvent, type: number): Row => ({
@@ -449,21 +476,11 @@ export const users14: ProjectionSpec = {
       'user.removed': (e) => ({ op: 'delete', table: USERS, key: userKey(e) }),
       'user.username.changed': setUsername,
       'user.domain.claimed': setUsername,
-      'user.human.email.changed': (e) => {
-        const email = str(e, 'email');
-        return list(
-          userUpdate(e),
-          { op: 'update', table: HUMANS, key: childKey(e), set: { email, is_email_verified: false } },
-          { op: 'update', table: NOTIFICATIONS, key: childKey(e), set: { last_email: nullIfEmpty(email) } },
-        );
-      },
-      'user.human.email.verified': (e) =>
-        list(
-          userUpdate(e),
-          { op: 'update', table: HUMANS, key: childKey(e), set: { is_email_verified: true } },
-          // ZITADEL: UPDATE users14_notifications SET verified_email = last_email (handler.NewCopyCol).
-          { op: 'update', table: NOTIFICATIONS, key: childKey(e), set: { verified_email: copyOf('last_email') } },
-        ),
+      'user.human.email.changed': emailChanged,
+      'user.human.email.verified': emailVerified,
+      // The v1 types, reduced the same way (UserV1EmailChangedType, UserV1EmailVerifiedType).
+      'user.email.changed': emailChanged,
+      'user.email.verified': emailVerified,
     },
     org: {
       // reduceOwnerRemoved: DELETE WHERE instance_id AND resource_owner = the org's id.

@@ -21,15 +21,16 @@ const log: ProjectionSpec = {
         { name: 'instance_id', type: 'text' },
         { name: 'id', type: 'text' },
         { name: 'trail', type: 'text' },
+        { name: 'at', type: 'timestamptz', nullable: true },
       ],
       primaryKey: ['instance_id', 'id'],
     },
   ],
   reducers: {
     thing: {
-      'thing.added': (e) => ({ op: 'insert', table: 'projections.order1', row: { instance_id: e.instanceId, id: e.aggregateId, trail: String(e.sequence) } }),
+      'thing.added': (e) => ({ op: 'insert', table: 'projections.order1', row: { instance_id: e.instanceId, id: e.aggregateId, trail: String(e.sequence), at: e.createdAt } }),
       // The trail of sequences, as the events came: only the order of application decides it.
-      'thing.changed': (e) => ({ op: 'update', table: 'projections.order1', key: { instance_id: e.instanceId, id: e.aggregateId }, set: { trail: `${(e.payload as { before: string }).before}` } }),
+      'thing.changed': (e) => ({ op: 'update', table: 'projections.order1', key: { instance_id: e.instanceId, id: e.aggregateId }, set: { trail: `${(e.payload as { before: string }).before}`, at: e.createdAt } }),
     },
   },
 };
@@ -58,7 +59,8 @@ t('events are applied by numeric position, then in_tx_order, across batches of o
     await c.query(`INSERT INTO eventstore.events2 VALUES ('i1', 'instance', 'i1', 'instance.added', 1, 1, now(), '{}', 'sys', 'i1', 1, 0)`);
     for (const [seq, pos, ord, type] of events) {
       const before = events.filter(([s]) => s <= seq).map(([s]) => s).join('>');
-      await c.query(`INSERT INTO eventstore.events2 VALUES ('i1', 'thing', 't1', $1, $2, 1, now(), $3, 'sys', 'i1', $4::numeric, $5)`, [type, seq, JSON.stringify({ before }), pos, ord]);
+      // created_at to the microsecond, as Go's time.Time writes it: the rows keep every digit.
+      await c.query(`INSERT INTO eventstore.events2 VALUES ('i1', 'thing', 't1', $1, $2, 1, $6::timestamptz, $3, 'sys', 'i1', $4::numeric, $5)`, [type, seq, JSON.stringify({ before }), pos, ord, `2026-12-02 10:00:0${seq}.12345${seq}+00`]);
     }
     await c.query(STATE_TABLES_DDL);
     await c.query(tablesDdl(log.tables));
@@ -80,10 +82,10 @@ t('events are applied by numeric position, then in_tx_order, across batches of o
       assert.ok(batches <= 6, 'one event per batch, six batches');
     }
     assert.is(batches, 6);
-    const rows = (await c.query(`SELECT trail FROM projections.order1`)).rows;
-    assert.equal(rows, [{ trail: '1>2>3>4>5>6' }], 'applied in numeric position order, in_tx_order within one position');
-    const cs = (await c.query(`SELECT "position"::text AS position, filter_offset, "sequence"::int AS seq FROM projections.current_states WHERE projection_name = 'projections.order1'`)).rows;
-    assert.equal(cs, [{ position: '100', filter_offset: 1, seq: 6 }]);
+    const rows = (await c.query(`SELECT trail, to_char(at AT TIME ZONE 'UTC', 'SS.US') AS at FROM projections.order1`)).rows;
+    assert.equal(rows, [{ trail: '1>2>3>4>5>6', at: '06.123456' }], 'applied in numeric position order, in_tx_order within one position; created_at to the microsecond');
+    const cs = (await c.query(`SELECT "position"::text AS position, filter_offset, "sequence"::int AS seq, to_char(event_date AT TIME ZONE 'UTC', 'SS.US') AS at FROM projections.current_states WHERE projection_name = 'projections.order1'`)).rows;
+    assert.equal(cs, [{ position: '100', filter_offset: 1, seq: 6, at: '06.123456' }]);
   } finally {
     await c.end();
   }
