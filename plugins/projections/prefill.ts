@@ -85,6 +85,13 @@ export function filterOf(p: ProjectionSpec): { aggregateTypes: string[]; eventTy
   return { aggregateTypes, eventTypes };
 }
 
+/** A unit a batch works on: its instance, its checkpoint, its next events. */
+interface Unit {
+  readonly instance: string;
+  readonly cp: Cursor | undefined;
+  readonly events: EventRow[];
+}
+
 interface Cursor {
   position: string;
   /** ZITADEL's filter_offset: how many of this projection's events at `position` are done. */
@@ -284,39 +291,64 @@ export class Prefill {
   }
 
   /**
+   * What a batch works on: the units locked (ZITADEL's lock and checkpoint row), those past
+   * the bound left out, and the next events of the others. `busy` when a checkpoint row is
+   * locked by someone else (the transaction is then aborted).
+   */
+  private async claim(
+    tx: Session,
+    instances: readonly string[],
+    bound: string,
+    limit: number,
+  ): Promise<{ busy: true } | { busy: false; skipped: Map<string, 'locked' | 'caught-up'>; units: Unit[] }> {
+    const locks = await this.lockUnits(tx, instances);
+    if (!locks) return { busy: true };
+    const skipped = new Map<string, 'locked' | 'caught-up'>();
+    const open: Array<{ instance: string; cp: Cursor | undefined }> = [];
+    for (const instance of instances) {
+      const u = locks.get(instance)!;
+      if (!u.ok) skipped.set(instance, 'locked');
+      // Past the bound: caught up. At the bound, the rest of the last push may be left (offset).
+      else if (u.cp && compareNumeric(u.cp.position, bound) > 0) skipped.set(instance, 'caught-up');
+      else open.push({ instance, cp: u.cp });
+    }
+    const events = open.length > 0 ? await this.readEvents(tx, open, bound, limit) : new Map<string, EventRow[]>();
+    return { busy: false, skipped, units: open.map((u) => ({ ...u, events: events.get(u.instance)! })) };
+  }
+
+  /**
+   * The units' events folded and written with their checkpoints, in one message (values
+   * inlined as literals). False when they cannot be (a reducer threw, a change conflicts,
+   * the data breaks a constraint): then nothing of them is written.
+   */
+  private async writeFolded(tx: Session, units: readonly Unit[]): Promise<boolean> {
+    const folded = this.fold(units.flatMap((u) => u.events));
+    if (folded === undefined) return false;
+    const script = [...folded, this.cursorStatement(units.map((u) => ({ instance: u.instance, cp: u.cp, done: u.events })))].map(inline).join(';\n');
+    try {
+      await tx.exec(`SAVEPOINT zsetup_batch;\n${script};\nRELEASE SAVEPOINT zsetup_batch`);
+      return true;
+    } catch (err) {
+      if (!eventsFault(err)) throw err;
+      await tx.query('ROLLBACK TO SAVEPOINT zsetup_batch', []);
+      return false;
+    }
+  }
+
+  /**
    * One batch of `instance`, up to `limit` events, in the transaction `tx` (open): lock,
    * checkpoint, events, reduce, write, checkpoint. The caller commits (or rolls back).
    */
   async batch(tx: Session, instance: string, bound: string, limit: number): Promise<BatchOutcome> {
-    const unit = (await this.lockUnits(tx, [instance]))?.get(instance);
-    if (!unit?.ok) return { kind: 'locked' };
-    const cp = unit.cp;
-    // Past the bound: caught up. At the bound, the rest of the last push may be left (offset).
-    if (cp && compareNumeric(cp.position, bound) > 0) return { kind: 'caught-up' };
-    const events = (await this.readEvents(tx, [{ instance, cp }], bound, limit)).get(instance)!;
-    if (events.length === 0) return { kind: 'caught-up' };
-
+    const c = await this.claim(tx, [instance], bound, limit);
+    if (c.busy || c.skipped.get(instance) === 'locked') return { kind: 'locked' };
+    const unit = c.units[0];
+    if (!unit || unit.events.length === 0) return { kind: 'caught-up' };
+    const { cp, events } = unit;
+    if (this.mode !== 'per-event' && (await this.writeFolded(tx, [unit]))) return { kind: 'done', events: events.length, full: events.length === limit, failed: [] };
+    // ZITADEL's way, one event at a time: the reference loop, or finding the event that failed.
     const failed: FailedEvent[] = [];
-    let applied = events.length;
-    if (this.options.mode === 'per-event') applied = await this.perEvent(tx, events, failed);
-    else {
-      const folded = this.fold(events);
-      if (folded === undefined) applied = await this.perEvent(tx, events, failed);
-      else {
-        // The writes and the checkpoint in one message (values inlined as literals).
-        const script = [...folded, this.cursorStatement([{ instance, cp, done: events }])].map(inline).join(';\n');
-        try {
-          await tx.exec(`SAVEPOINT zsetup_batch;\n${script};\nRELEASE SAVEPOINT zsetup_batch`);
-          return { kind: 'done', events: events.length, full: events.length === limit, failed };
-        } catch (err) {
-          if (!eventsFault(err)) throw err;
-          // An error of the data: find the event, as ZITADEL would, one at a time.
-          await tx.query('ROLLBACK TO SAVEPOINT zsetup_batch', []);
-          failed.length = 0;
-          applied = await this.perEvent(tx, events, failed);
-        }
-      }
-    }
+    const applied = await this.perEvent(tx, events, failed);
     if (applied === 0) return { kind: 'done', events: 0, full: false, failed };
     const st = this.cursorStatement([{ instance, cp, done: events.slice(0, applied) }]);
     await tx.query(st.sql, st.params);
@@ -328,40 +360,20 @@ export class Prefill {
    * one transaction, one lock query, one read, one fold, one message of writes and
    * checkpoints, instead of one of each per instance. A unit locked by someone else is left
    * out. `split` when the batch cannot be written as folded statements (a reducer threw, a
-   * change conflicts, the data violates a constraint): nothing of it is written, and the
-   * caller runs its units one by one (batch()), where failing events are found and counted.
+   * change conflicts, the data violates a constraint, a checkpoint row is locked): nothing of
+   * it is written, and the caller runs its units one by one (batch()), where failing events
+   * are found and counted.
    */
   async batchMany(tx: Session, instances: readonly string[], bound: string, limit: number): Promise<ManyOutcome> {
-    const locks = await this.lockUnits(tx, instances);
-    if (!locks) return { kind: 'split' };
-    const units: Array<{ instance: string; cp: Cursor | undefined }> = [];
+    const c = await this.claim(tx, instances, bound, limit);
+    if (c.busy) return { kind: 'split' };
+    const withEvents = c.units.filter((u) => u.events.length > 0);
+    if (withEvents.length > 0 && (this.mode === 'per-event' || !(await this.writeFolded(tx, withEvents)))) return { kind: 'split' };
     const result: ManyOutcome = { kind: 'done', events: 0, units: new Map() };
-    for (const instance of instances) {
-      const u = locks.get(instance)!;
-      if (!u.ok) result.units.set(instance, { kind: 'locked', events: 0 });
-      else if (u.cp && compareNumeric(u.cp.position, bound) > 0) result.units.set(instance, { kind: 'caught-up', events: 0 });
-      else units.push({ instance, cp: u.cp });
-    }
-    if (units.length === 0) return result;
-    const events = await this.readEvents(tx, units, bound, limit);
-    const all = units.flatMap((u) => events.get(u.instance)!);
-    const folded = this.options.mode === 'per-event' ? undefined : this.fold(all);
-    if (folded === undefined) return { kind: 'split' };
-    const withEvents = units.filter((u) => events.get(u.instance)!.length > 0).map((u) => ({ ...u, done: events.get(u.instance)! }));
-    if (withEvents.length > 0) {
-      const script = [...folded, this.cursorStatement(withEvents)].map(inline).join(';\n');
-      try {
-        await tx.exec(`SAVEPOINT zsetup_batch;\n${script};\nRELEASE SAVEPOINT zsetup_batch`);
-      } catch (err) {
-        if (!eventsFault(err)) throw err;
-        await tx.query('ROLLBACK TO SAVEPOINT zsetup_batch', []);
-        return { kind: 'split' };
-      }
-    }
-    for (const u of units) {
-      const n = events.get(u.instance)!.length;
-      result.units.set(u.instance, { kind: n === limit ? 'more' : 'caught-up', events: n });
-      result.events += n;
+    for (const [instance, kind] of c.skipped) result.units.set(instance, { kind, events: 0 });
+    for (const u of c.units) {
+      result.units.set(u.instance, { kind: u.events.length === limit ? 'more' : 'caught-up', events: u.events.length });
+      result.events += u.events.length;
     }
     return result;
   }
