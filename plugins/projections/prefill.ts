@@ -569,7 +569,9 @@ export async function runPrefill(
     const b = typeof saved?.bound === 'string' ? saved.bound : await prefill.bound(tx);
     return { bound: b, instances: await Prefill.instances(tx, b) };
   });
-  const counts = instances.length > 0 ? await ctx.transaction((tx) => prefill.counts(tx, instances, bound)) : new Map<string, { total: number; done: number }>();
+  // The counts (the holder's progress, and which units are small enough to share a batch):
+  // a scan of the projection's index entries, which a joiner does not repeat.
+  const counts = instances.length > 0 && !o.joining ? await ctx.transaction((tx) => prefill.counts(tx, instances, bound)) : new Map<string, { total: number; done: number }>();
   let total = 0;
   let done = 0;
   for (const c of counts.values()) {
@@ -587,7 +589,7 @@ export async function runPrefill(
     await ctx.transaction((tx) => ctx.saveCheckpoint(tx, { bound }, { done, total }));
   };
   await save();
-  const remaining = new Map([...counts].map(([id, c]) => [id, c.total - c.done]));
+  const remaining = o.joining ? undefined : new Map([...counts].map(([id, c]) => [id, c.total - c.done]));
   await drain(prefill, instances, remaining, bound, workers, {
     transaction: (fn) => ctx.transaction(fn),
     stopped: () => ctx.signal.aborted,
@@ -627,7 +629,8 @@ const MAX_UNITS_PER_BATCH = 200;
 export async function drain(
   prefill: Prefill,
   instances: readonly string[],
-  remaining: ReadonlyMap<string, number>,
+  /** Events left per unit at the start (units not in it have none); undefined: not known, no unit shares a batch. */
+  remaining: ReadonlyMap<string, number> | undefined,
   bound: string,
   workers: number,
   host: DrainHost,
@@ -644,7 +647,7 @@ export async function drain(
   const left = (id: string) => rest.get(id) ?? 0;
   const took = (id: string, events: number) => rest.set(id, Math.max(0, left(id) - events));
   // ZITADEL's loop (the reference) goes one unit at a time.
-  const pack = prefill.mode !== 'per-event';
+  const pack = prefill.mode !== 'per-event' && remaining !== undefined;
   const worker = async () => {
     while (!host.stopped()) {
       const first = queue.shift();

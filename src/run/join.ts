@@ -21,7 +21,7 @@ const LOOK_EVERY_MS = 1000;
 export interface Joiner {
   /** Start looking (once another process holds the lock: an uncontended apply reads nothing more). */
   start(): void;
-  /** Whether work was joined since the last call (a lock wait that helped is not a timeout). */
+  /** Whether work was joined since the last call, or is being joined now (a lock wait that helps is not a timeout). */
   takeJoined(): boolean;
   /** Stop joining (the lock was acquired, or the wait ended). */
   stop(): Promise<void>;
@@ -40,6 +40,8 @@ export function joinWhileWaiting(o: {
   o.signal.addEventListener('abort', stopRun, { once: true });
   const joinable = o.steps.filter((s) => typeof s.kind.join === 'function');
   let joined = false;
+  /** Joins running now: a wait that is helping is not a timeout, however long one join takes. */
+  let active = 0;
   let loop: Promise<void> | undefined;
   const look = async () => {
     if (joinable.length === 0) return;
@@ -54,10 +56,13 @@ export function joinWhileWaiting(o: {
         if (st.checkpoint === undefined) continue;
         joined = true;
         o.events.emit({ type: 'log', level: 'info', step: s.def.name, message: `joining the run of ${latest.owner}: taking units of this step that nobody holds` });
+        active++;
         try {
           await s.kind.join!(s.def, joinContext(s, st.checkpoint.value, o, ac.signal));
         } catch (err) {
           if (!ac.signal.aborted) o.events.emit({ type: 'log', level: 'warn', step: s.def.name, message: redact(`joining stopped: ${causeChain(err)}`, o.config.secrets) });
+        } finally {
+          active--;
         }
       }
       await sleep(LOOK_EVERY_MS, ac.signal);
@@ -68,7 +73,7 @@ export function joinWhileWaiting(o: {
       loop ??= look();
     },
     takeJoined() {
-      const j = joined;
+      const j = joined || active > 0;
       joined = false;
       return j;
     },

@@ -123,7 +123,7 @@ t('SIGKILL mid-prefill: the next apply continues from current_states; every even
   await expectExact(ctx.db, events);
 });
 
-t('two applies at once: the one waiting for the run lock joins the prefill, and every event is still reduced once', async (ctx: DbCtx) => {
+t('two applies at once: the one waiting for the run lock joins the prefill (a join longer than its lock timeout is not a timeout), and every event is still reduced once', async (ctx: DbCtx) => {
   const events = await fill(ctx.db, 8, 4_000);
   const d = dir(ctx, { [CONFIG]: config("apply: { prefillWorkers: 1 },") });
   // Every unit held with ZITADEL's own lock, as a running ZITADEL would: no batch runs
@@ -138,8 +138,11 @@ t('two applies at once: the one waiting for the run lock joins the prefill, and 
       const r = await ctx.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM zsetup.checkpoints WHERE step = 'projections.seen1'`).catch(() => [{ n: 0 }]);
       return r[0]!.n > 0;
     }, 120_000, 'the prefill started');
-    const b = startCli(['apply'], { cwd: d.dir, url: ctx.db.url, timeoutMs: 300_000 });
+    // A lock timeout of 1 s: the join cannot finish while the units are held, and each timeout
+    // that finds the join still running waits again (it printed the wait three more times).
+    const b = startCli(['apply', '--lock-timeout', '1s'], { cwd: d.dir, url: ctx.db.url, timeoutMs: 300_000 });
     await waitFor(b.child, /joining the run of/, 120_000);
+    await waitFor(b.child, /(waiting for lock held by[^]*){3}/, 120_000);
     await gate.query('COMMIT');
     const [ra, rb] = await Promise.all([a.done, b.done]);
     assert.is(ra.code, 0, ra.stdout + ra.stderr);
