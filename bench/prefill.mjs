@@ -64,8 +64,7 @@ async function prefillOne(projection, { mode, workers, adaptive }) {
   });
   const bound = await transaction((tx) => p.bound(tx));
   const instances = await transaction((tx) => Prefill.instances(tx, bound));
-  const counts = await transaction((tx) => p.counts(tx, instances, bound));
-  const remaining = new Map([...counts].map(([id, c]) => [id, c.total - c.done]));
+  const remaining = await transaction((tx) => p.remaining(tx, instances, bound));
   let events = 0;
   const host = { transaction, stopped: () => false, batchDone: (n) => void (events += n) };
   // The reference: ZITADEL's BulkLimit 1000, one unit at a time (drain does not pack units in per-event mode).

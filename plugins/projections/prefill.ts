@@ -211,18 +211,22 @@ export class Prefill {
     return rows.map((r) => r.id);
   }
 
-  /** Events of this projection per instance up to the bound, and how many are done (before each checkpoint). */
-  async counts(s: Session, instances: readonly string[], bound: string): Promise<Map<string, { total: number; done: number }>> {
-    const rows = await s.query<{ id: string; total: string; done: string }>(
-      `SELECT e.instance_id AS id, count(*)::text AS total,
-              count(*) FILTER (WHERE cs."position" IS NOT NULL AND e."position" < cs."position")::text AS done
-         FROM eventstore.events2 e
-         LEFT JOIN projections.current_states cs ON cs.instance_id = e.instance_id AND cs.projection_name = $5
-        WHERE e.instance_id = ANY($1::text[]) AND e.aggregate_type = ANY($2::text[]) AND e.event_type = ANY($3::text[]) AND e."position" <= $4::numeric
-        GROUP BY e.instance_id`,
+  /**
+   * Events of this projection left per instance: after its checkpoint (less the events its
+   * filter_offset says are done at that position), up to the bound. Exact; an index range per
+   * instance, so a resumed step counts only what is left.
+   */
+  async remaining(s: Session, instances: readonly string[], bound: string): Promise<Map<string, number>> {
+    const rows = await s.query<{ id: string; n: number }>(
+      `SELECT u.id, greatest(0, (SELECT count(*) FROM eventstore.events2 e
+                                  WHERE e.instance_id = u.id AND e.aggregate_type = ANY($2::text[]) AND e.event_type = ANY($3::text[])
+                                    AND e."position" >= coalesce(cs."position", 0) AND e."position" <= $4::numeric)
+                                - coalesce(cs.filter_offset, 0))::int AS n
+         FROM unnest($1::text[]) u(id)
+         LEFT JOIN projections.current_states cs ON cs.instance_id = u.id AND cs.projection_name = $5`,
       [instances, this.filter.aggregateTypes, this.filter.eventTypes, bound, this.projection.name],
     );
-    return new Map(rows.map((r) => [r.id, { total: Number(r.total), done: Number(r.done) }]));
+    return new Map(rows.map((r) => [r.id, r.n]));
   }
 
   /**
@@ -557,7 +561,7 @@ export async function runPrefill(
   const prefill = new Prefill(projection, { mode: o.mode });
   // Tables first (ZITADEL's projection_tables does it for its projections); a process that
   // joins works to the holder's bound, with the holder's tables.
-  const saved = ctx.checkpoint as { bound?: string } | undefined;
+  const saved = ctx.checkpoint as { bound?: string; total?: number } | undefined;
   if (o.joining && typeof saved?.bound !== 'string') return { events: 0, instances: 0, failed: [], ms: 0 };
   if (!o.joining) {
     await ctx.transaction(async (tx) => {
@@ -569,15 +573,14 @@ export async function runPrefill(
     const b = typeof saved?.bound === 'string' ? saved.bound : await prefill.bound(tx);
     return { bound: b, instances: await Prefill.instances(tx, b) };
   });
-  // The counts (the holder's progress, and which units are small enough to share a batch):
-  // a scan of the projection's index entries, which a joiner does not repeat.
-  const counts = instances.length > 0 && !o.joining ? await ctx.transaction((tx) => prefill.counts(tx, instances, bound)) : new Map<string, { total: number; done: number }>();
-  let total = 0;
-  let done = 0;
-  for (const c of counts.values()) {
-    total += c.total;
-    done += c.done;
-  }
+  // What is left per unit (the holder's progress, and which units are small enough to share
+  // a batch); a joiner does not count. The total is the first run's (kept in the checkpoint),
+  // so a resumed step shows how far the whole is.
+  const remaining = instances.length > 0 && !o.joining ? await ctx.transaction((tx) => prefill.remaining(tx, instances, bound)) : new Map<string, number>();
+  let left = 0;
+  for (const n of remaining.values()) left += n;
+  const total = typeof saved?.total === 'number' && saved.total >= left ? saved.total : left;
+  let done = total - left;
   const startDone = done;
   ctx.progress({ done, total });
   const poolMax = ctx.config.database.pool.max;
@@ -586,11 +589,10 @@ export async function runPrefill(
   let lastSave = performance.now();
   const save = async () => {
     lastSave = performance.now();
-    await ctx.transaction((tx) => ctx.saveCheckpoint(tx, { bound }, { done, total }));
+    await ctx.transaction((tx) => ctx.saveCheckpoint(tx, { bound, total }, { done, total }));
   };
   await save();
-  const remaining = o.joining ? undefined : new Map([...counts].map(([id, c]) => [id, c.total - c.done]));
-  await drain(prefill, instances, remaining, bound, workers, {
+  await drain(prefill, instances, o.joining ? undefined : remaining, bound, workers, {
     transaction: (fn) => ctx.transaction(fn),
     stopped: () => ctx.signal.aborted,
     async batchDone(events, f) {

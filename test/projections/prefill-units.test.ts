@@ -115,10 +115,10 @@ async function drained(url: string, projection: ProjectionSpec, limit: number): 
     });
     const bound = await transaction((s) => p.bound(s));
     const list = await transaction((s) => Prefill.instances(s, bound));
-    const counts = await transaction((s) => p.counts(s, list, bound));
+    const remaining = await transaction((s) => p.remaining(s, list, bound));
     let events = 0;
     const host = { transaction, stopped: () => false, batchDone: (n: number) => void (events += n) };
-    await drain(p, list, new Map([...counts].map(([id, c]) => [id, c.total - c.done])), bound, 2, host, limit);
+    await drain(p, list, remaining, bound, 2, host, limit);
     return { events, packed };
   } finally {
     await pool.end();
