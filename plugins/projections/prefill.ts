@@ -27,6 +27,8 @@ export const MAX_FAILURE_COUNT = 2;
 const FIRST_BATCH = 4000;
 const MAX_BATCH = 20_000;
 const BATCH_TARGET_MS = 100;
+/** Events folded between two turns of the event loop. */
+const FOLD_SLICE = 1000;
 
 /** ZITADEL's checkpoint and failed-event tables (setup steps 15 and 17), if missing. */
 export const STATE_TABLES_DDL = `CREATE SCHEMA IF NOT EXISTS projections;
@@ -304,8 +306,10 @@ export class Prefill {
     instances: readonly string[],
     bound: string,
     limit: number,
+    stopped?: () => boolean,
   ): Promise<{ busy: true } | { busy: false; skipped: Map<string, 'locked' | 'caught-up'>; units: Unit[] }> {
     const locks = await this.lockUnits(tx, instances);
+    stopIf(stopped);
     if (!locks) return { busy: true };
     const skipped = new Map<string, 'locked' | 'caught-up'>();
     const open: Array<{ instance: string; cp: Cursor | undefined }> = [];
@@ -317,6 +321,7 @@ export class Prefill {
       else open.push({ instance, cp: u.cp });
     }
     const events = open.length > 0 ? await this.readEvents(tx, open, bound, limit) : new Map<string, EventRow[]>();
+    stopIf(stopped);
     return { busy: false, skipped, units: open.map((u) => ({ ...u, events: events.get(u.instance)! })) };
   }
 
@@ -325,9 +330,11 @@ export class Prefill {
    * inlined as literals). False when they cannot be (a reducer threw, a change conflicts,
    * the data breaks a constraint): then nothing of them is written.
    */
-  private async writeFolded(tx: Session, units: readonly Unit[]): Promise<boolean> {
-    const folded = this.fold(units.flatMap((u) => u.events));
+  private async writeFolded(tx: Session, units: readonly Unit[], stopped?: () => boolean): Promise<boolean> {
+    const folded = await this.fold(units.flatMap((u) => u.events), stopped);
     if (folded === undefined) return false;
+    // A stop that came while folding: the writes are not sent (the batch rolls back).
+    stopIf(stopped);
     const script = [...folded, this.cursorStatement(units.map((u) => ({ instance: u.instance, cp: u.cp, done: u.events })))].map(inline).join(';\n');
     try {
       await tx.exec(`SAVEPOINT zsetup_batch;\n${script};\nRELEASE SAVEPOINT zsetup_batch`);
@@ -343,13 +350,13 @@ export class Prefill {
    * One batch of `instance`, up to `limit` events, in the transaction `tx` (open): lock,
    * checkpoint, events, reduce, write, checkpoint. The caller commits (or rolls back).
    */
-  async batch(tx: Session, instance: string, bound: string, limit: number): Promise<BatchOutcome> {
-    const c = await this.claim(tx, [instance], bound, limit);
+  async batch(tx: Session, instance: string, bound: string, limit: number, stopped?: () => boolean): Promise<BatchOutcome> {
+    const c = await this.claim(tx, [instance], bound, limit, stopped);
     if (c.busy || c.skipped.get(instance) === 'locked') return { kind: 'locked' };
     const unit = c.units[0];
     if (!unit || unit.events.length === 0) return { kind: 'caught-up' };
     const { cp, events } = unit;
-    if (this.mode !== 'per-event' && (await this.writeFolded(tx, [unit]))) return { kind: 'done', events: events.length, full: events.length === limit, failed: [] };
+    if (this.mode !== 'per-event' && (await this.writeFolded(tx, [unit], stopped))) return { kind: 'done', events: events.length, full: events.length === limit, failed: [] };
     // ZITADEL's way, one event at a time: the reference loop, or finding the event that failed.
     const failed: FailedEvent[] = [];
     const applied = await this.perEvent(tx, events, failed);
@@ -368,11 +375,11 @@ export class Prefill {
    * it is written, and the caller runs its units one by one (batch()), where failing events
    * are found and counted.
    */
-  async batchMany(tx: Session, instances: readonly string[], bound: string, limit: number): Promise<ManyOutcome> {
-    const c = await this.claim(tx, instances, bound, limit);
+  async batchMany(tx: Session, instances: readonly string[], bound: string, limit: number, stopped?: () => boolean): Promise<ManyOutcome> {
+    const c = await this.claim(tx, instances, bound, limit, stopped);
     if (c.busy) return { kind: 'split' };
     const withEvents = c.units.filter((u) => u.events.length > 0);
-    if (withEvents.length > 0 && (this.mode === 'per-event' || !(await this.writeFolded(tx, withEvents)))) return { kind: 'split' };
+    if (withEvents.length > 0 && (this.mode === 'per-event' || !(await this.writeFolded(tx, withEvents, stopped)))) return { kind: 'split' };
     const result: ManyOutcome = { kind: 'done', events: 0, units: new Map() };
     for (const [instance, kind] of c.skipped) result.units.set(instance, { kind, events: 0 });
     for (const u of c.units) {
@@ -383,10 +390,17 @@ export class Prefill {
   }
 
   /** The batch's changes folded, or undefined when a reducer threw or a change conflicts (the per-event path decides). */
-  private fold(events: readonly EventRow[]): Statement[] | undefined {
+  private async fold(events: readonly EventRow[], stopped?: () => boolean): Promise<Statement[] | undefined> {
     const folder = new Folder(this.tables);
     try {
-      for (const e of events) for (const c of this.reduce(e)) folder.add(c);
+      for (let i = 0; i < events.length; i++) {
+        // Let the other workers' I/O and a stop in every so often (a big batch folds for tens of ms).
+        if (i > 0 && i % FOLD_SLICE === 0) {
+          await new Promise((r) => setImmediate(r));
+          stopIf(stopped);
+        }
+        for (const c of this.reduce(events[i]!)) folder.add(c);
+      }
     } catch (err) {
       if (err instanceof ReducerError || err instanceof FoldConflict) return undefined;
       throw err;
@@ -499,6 +513,18 @@ function inline(st: Statement): string {
 function eventsFault(err: unknown): boolean {
   const code = (err as { code?: unknown })?.code;
   return typeof code === 'string' && /^(22|23|42)/.test(code);
+}
+
+/** The run stopped while a batch was being prepared: it is not written (its transaction rolls back). */
+export class PrefillStopped extends Error {
+  constructor() {
+    super('prefill stopped: the batch in progress was not written');
+    this.name = 'PrefillStopped';
+  }
+}
+
+function stopIf(stopped: (() => boolean) | undefined): void {
+  if (stopped?.()) throw new PrefillStopped();
 }
 
 class ReducerError extends Error {
@@ -665,7 +691,7 @@ export async function drain(
       const retry: string[] = [];
       if (group.length > 1) {
         const t = performance.now();
-        const r = await host.transaction((tx) => prefill.batchMany(tx, group, bound, limit));
+        const r = await host.transaction((tx) => prefill.batchMany(tx, group, bound, limit, host.stopped));
         if (r.kind === 'split') group.forEach((id) => retry.push(id));
         else {
           limit = nextLimit(limit, performance.now() - t);
@@ -686,7 +712,7 @@ export async function drain(
         for (;;) {
           if (host.stopped()) return;
           const t = performance.now();
-          const r = await host.transaction((tx) => prefill.batch(tx, id, bound, limit));
+          const r = await host.transaction((tx) => prefill.batch(tx, id, bound, limit, host.stopped));
           if (r.kind === 'locked') {
             queue.push(id);
             await backoff();
