@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // bench/prefill.mjs: projection prefill of ZITADEL's instances, orgs1 and users14 from
 // ZITADEL-shaped events (scripts/zitadel-events.mjs), side by side in one run:
-// - reference: ZITADEL's loop, one event at a time, each statement under a savepoint,
+// - reference: ZITADEL's loop, one event at a time, an event's statements under one savepoint (never released, as ZITADEL's executeStatement), plain INSERT ... VALUES / UPDATE statements,
 //   BulkLimit 1000, one worker (the oracle and the baseline);
 // - folded, 1 worker and N workers: zsetup's batches (fold.ts), adaptive batch size.
 // Every variant starts from empty projections on the same events; the projections are
@@ -110,7 +110,7 @@ try {
   console.log(`generated ${gen.events} events over ${INSTANCES} instances (seed ${SEED}) in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
 
   const results = [];
-  if (!NO_REF) results.push(await variant('reference: per event, savepoint per statement, BulkLimit 1000, 1 worker', { mode: 'per-event', workers: 1, adaptive: false }));
+  if (!NO_REF) results.push(await variant('reference: per event, savepoint per event, BulkLimit 1000, 1 worker', { mode: 'per-event', workers: 1, adaptive: false }));
   results.push(await variant('zsetup folded, 1 worker', { mode: 'folded', workers: 1, adaptive: true }));
   results.push(await variant(`zsetup folded, ${WORKERS} workers`, { mode: 'folded', workers: WORKERS, adaptive: true }));
   if (NO_REF) results.unshift({ name: '(no reference)', events: 0, s: 1, rate: 1, md5: {} });
