@@ -63,6 +63,8 @@ export function joinWhileWaiting(o: {
           if (!ac.signal.aborted) o.events.emit({ type: 'log', level: 'warn', step: s.def.name, message: redact(`joining stopped: ${causeChain(err)}`, o.config.secrets) });
         } finally {
           active--;
+          // The wait in which a join ended helped too: the next timeout waits again.
+          joined = true;
         }
       }
       await sleep(LOOK_EVERY_MS, ac.signal);

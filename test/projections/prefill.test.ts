@@ -138,9 +138,11 @@ t('two applies at once: the one waiting for the run lock joins the prefill (a jo
       const r = await ctx.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM zsetup.checkpoints WHERE step = 'projections.seen1'`).catch(() => [{ n: 0 }]);
       return r[0]!.n > 0;
     }, 120_000, 'the prefill started');
-    // A lock timeout of 1 s: the join cannot finish while the units are held, and each timeout
+    // A lock timeout of 2 s: the join cannot finish while the units are held, and each timeout
     // that finds the join still running waits again (it printed the wait three more times).
-    const b = startCli(['apply', '--lock-timeout', '1s'], { cwd: d.dir, url: ctx.db.url, timeoutMs: 300_000 });
+    // The wait in which the join ends counts as help too, which leaves the holder a whole
+    // timeout to finish after it.
+    const b = startCli(['apply', '--lock-timeout', '2s'], { cwd: d.dir, url: ctx.db.url, timeoutMs: 300_000 });
     await waitFor(b.child, /joining the run of/, 120_000);
     await waitFor(b.child, /(waiting for lock held by[^]*){3}/, 120_000);
     await gate.query('COMMIT');
