@@ -618,6 +618,8 @@ export async function runPrefill(
     await ctx.transaction((tx) => ctx.saveCheckpoint(tx, { bound, total }, { done, total }));
   };
   await save();
+  // A stop ends the batches in progress (PrefillStopped: nothing of them written); what was
+  // done is still counted (a joiner logs it; the engine records a stopped step interrupted).
   await drain(prefill, instances, o.joining ? undefined : remaining, bound, workers, {
     transaction: (fn) => ctx.transaction(fn),
     stopped: () => ctx.signal.aborted,
@@ -630,6 +632,8 @@ export async function runPrefill(
       ctx.progress({ done: Math.min(done, total), total });
       if (performance.now() - lastSave > 1000) await save();
     },
+  }).catch((err: unknown) => {
+    if (!(err instanceof PrefillStopped)) throw err;
   });
   if (!ctx.signal.aborted) await save();
   return { events: done - startDone, instances: instances.length, failed, ms: performance.now() - t0 };
@@ -667,6 +671,8 @@ export async function drain(
 ): Promise<void> {
   const queue = [...instances];
   let waiting = 0;
+  let halted: { err: unknown } | undefined;
+  const stopped = () => host.stopped() || halted !== undefined;
   // The batch size is shared: small units are packed up to it, and big units' batches adapt it.
   let limit = fixedLimit ?? FIRST_BATCH;
   const nextLimit = (l: number, ms: number) => (fixedLimit ? l : adapt(l, ms));
@@ -677,7 +683,7 @@ export async function drain(
   // ZITADEL's loop (the reference) goes one unit at a time.
   const pack = prefill.mode !== 'per-event' && remaining !== undefined;
   const worker = async () => {
-    while (!host.stopped()) {
+    while (!stopped()) {
       const first = queue.shift();
       if (first === undefined) return;
       const group = [first];
@@ -691,7 +697,7 @@ export async function drain(
       const retry: string[] = [];
       if (group.length > 1) {
         const t = performance.now();
-        const r = await host.transaction((tx) => prefill.batchMany(tx, group, bound, limit, host.stopped));
+        const r = await host.transaction((tx) => prefill.batchMany(tx, group, bound, limit, stopped));
         if (r.kind === 'split') group.forEach((id) => retry.push(id));
         else {
           limit = nextLimit(limit, performance.now() - t);
@@ -710,9 +716,9 @@ export async function drain(
       // One unit at a time (a big unit, or the units of a batch that had to be split).
       for (const id of group.length > 1 ? retry.splice(0) : group) {
         for (;;) {
-          if (host.stopped()) return;
+          if (stopped()) return;
           const t = performance.now();
-          const r = await host.transaction((tx) => prefill.batch(tx, id, bound, limit, host.stopped));
+          const r = await host.transaction((tx) => prefill.batch(tx, id, bound, limit, stopped));
           if (r.kind === 'locked') {
             queue.push(id);
             await backoff();
@@ -733,5 +739,7 @@ export async function drain(
     waiting++;
     if (waiting > queue.length * 4) await new Promise((res) => setTimeout(res, 50));
   };
-  await Promise.all(Array.from({ length: workers }, () => worker()));
+  // The first error stops the other workers at their next check; drain returns once all have.
+  await Promise.all(Array.from({ length: workers }, () => worker().catch((err: unknown) => void (halted ??= { err }))));
+  if (halted) throw halted.err;
 }
