@@ -32,6 +32,7 @@ const TRANSIENT_CODES = new Set([
 export const CONNECTION_FAULT_MESSAGE = /Connection terminated|connection (?:was )?closed|Client has encountered a connection error|ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|socket hang up|not queryable/i;
 
 const SQLSTATE = /^[0-9A-Z]{5}$/;
+const NODE_ERRNO = /^E[A-Z]{4}$/;
 
 /** 08xxx connection exceptions, 57P01-03 (terminated by an administrator, crash, starting up). */
 function isConnectionCode(code: string): boolean {
@@ -50,7 +51,9 @@ export function classifyFault(err: unknown): FaultClass {
   const errors = errorChain(err);
   if (errors.some((e) => e.code === LOCK_LOST_CODE)) return 'lock-lost';
   for (const e of errors) {
-    if (e.code === undefined || !SQLSTATE.test(e.code)) continue;
+    // Node's own error codes are not SQLSTATEs, though EPIPE has the shape of one (no SQLSTATE
+    // class starts with E): a write to a connection the server closed is a connection fault.
+    if (e.code === undefined || !SQLSTATE.test(e.code) || NODE_ERRNO.test(e.code)) continue;
     if (isConnectionCode(e.code)) return 'connection';
     return TRANSIENT_CODES.has(e.code) ? 'transient' : 'sql';
   }
@@ -70,7 +73,7 @@ export function isConnectionFault(err: unknown): boolean {
 
 /** The SQLSTATE that decides `err`'s class, if any. */
 export function sqlState(err: unknown): string | undefined {
-  return errorChain(err).find((e) => e.code !== undefined && SQLSTATE.test(e.code))?.code;
+  return errorChain(err).find((e) => e.code !== undefined && SQLSTATE.test(e.code) && !NODE_ERRNO.test(e.code))?.code;
 }
 
 /**
