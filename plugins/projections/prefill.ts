@@ -87,6 +87,12 @@ export function filterOf(p: ProjectionSpec): { aggregateTypes: string[]; eventTy
   return { aggregateTypes, eventTypes };
 }
 
+/** The instance ids of the event log, by a skip scan of an index led by instance_id (a WITH clause, `ids`). */
+const INSTANCE_IDS = `WITH RECURSIVE ids AS (
+         SELECT min(instance_id) AS id FROM eventstore.events2
+         UNION ALL
+         SELECT (SELECT min(instance_id) FROM eventstore.events2 WHERE instance_id > ids.id) FROM ids WHERE ids.id IS NOT NULL)`;
+
 /** A unit a batch works on: its instance, its checkpoint, its next events. */
 interface Unit {
   readonly instance: string;
@@ -169,11 +175,8 @@ export class Prefill {
   async bound(s: Session): Promise<string> {
     // Without that index (an event table not made by ZITADEL's DDL), one scan is cheaper.
     const [ix] = await s.query<{ ok: boolean }>(
-      `SELECT EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[3]
-                       WHERE i.indrelid = 'eventstore.events2'::regclass AND i.indnatts >= 4 AND a.attname = 'position'
-                         AND i.indkey[0] = (SELECT attnum FROM pg_attribute WHERE attrelid = i.indrelid AND attname = 'instance_id')
-                         AND i.indkey[1] = (SELECT attnum FROM pg_attribute WHERE attrelid = i.indrelid AND attname = 'aggregate_type')
-                         AND i.indkey[2] = (SELECT attnum FROM pg_attribute WHERE attrelid = i.indrelid AND attname = 'event_type')) AS ok`,
+      `SELECT EXISTS (SELECT 1 FROM pg_indexes WHERE schemaname = 'eventstore' AND tablename = 'events2'
+                        AND indexdef LIKE '%(instance_id, aggregate_type, event_type, "position"%') AS ok`,
       [],
     );
     if (!ix?.ok) {
@@ -181,10 +184,7 @@ export class Prefill {
       return r!.p;
     }
     const [r] = await s.query<{ p: string }>(
-      `WITH RECURSIVE ids AS (
-         SELECT min(instance_id) AS id FROM eventstore.events2
-         UNION ALL
-         SELECT (SELECT min(instance_id) FROM eventstore.events2 WHERE instance_id > ids.id) FROM ids WHERE ids.id IS NOT NULL)
+      `${INSTANCE_IDS}
        SELECT coalesce(max(m.p), 0)::text AS p
          FROM ids, unnest($1::text[]) a, unnest($2::text[]) t,
               LATERAL (SELECT "position" AS p FROM eventstore.events2 e
@@ -199,10 +199,7 @@ export class Prefill {
   /** The instances, as ZITADEL lists them: added and not removed, up to the bound (index probes per instance id). */
   static async instances(s: Session, bound: string): Promise<string[]> {
     const rows = await s.query<{ id: string }>(
-      `WITH RECURSIVE ids AS (
-         SELECT min(instance_id) AS id FROM eventstore.events2
-         UNION ALL
-         SELECT (SELECT min(instance_id) FROM eventstore.events2 WHERE instance_id > ids.id) FROM ids WHERE ids.id IS NOT NULL)
+      `${INSTANCE_IDS}
        SELECT id FROM ids
         WHERE id IS NOT NULL
           AND EXISTS (SELECT 1 FROM eventstore.events2 e WHERE e.instance_id = ids.id AND e.aggregate_type = 'instance' AND e.event_type = 'instance.added' AND e."position" <= $1::numeric)
@@ -500,7 +497,7 @@ export class Prefill {
 function inline(st: Statement): string {
   return st.sql.replace(/\$(\d+)/g, (_m, n: string) => {
     const v = st.params[Number(n) - 1];
-    return quoteLiteral(v instanceof Date ? v.toISOString() : (v as string | number | boolean | null | undefined));
+    return quoteLiteral(v as string | number | boolean | null | undefined);
   });
 }
 
@@ -694,27 +691,23 @@ export async function drain(
           group.push(queue.shift()!);
         }
       }
-      const retry: string[] = [];
       if (group.length > 1) {
         const t = performance.now();
         const r = await host.transaction((tx) => prefill.batchMany(tx, group, bound, limit, stopped));
-        if (r.kind === 'split') group.forEach((id) => retry.push(id));
-        else {
+        if (r.kind === 'done') {
           limit = nextLimit(limit, performance.now() - t);
           for (const [id, u] of r.units) {
             took(id, u.events);
             if (u.kind === 'more') queue.unshift(id);
-            else if (u.kind === 'locked') retry.push(id);
+            else if (u.kind === 'locked') queue.push(id); // someone else holds it: later
           }
           await host.batchDone(r.events, []);
-          // Units someone else holds: come back to them later.
-          for (const id of retry.splice(0)) queue.push(id);
           if (r.units.size > 0 && [...r.units.values()].every((u) => u.kind === 'locked')) await backoff();
           continue;
         }
       }
       // One unit at a time (a big unit, or the units of a batch that had to be split).
-      for (const id of group.length > 1 ? retry.splice(0) : group) {
+      for (const id of group) {
         for (;;) {
           if (stopped()) return;
           const t = performance.now();
