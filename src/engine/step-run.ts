@@ -23,13 +23,17 @@ import type { ExecuteOptions, StepResult, StepStatus } from './options.js';
  * After an error from a one-pass script: did its first transaction (`started`) commit?
  * Yes when the server reported an SQL error other than a lost lock or a syntax error
  * (those come from the step's own transaction); a connection fault leaves it unknown, so
- * `started` is sent again (a duplicate `started` row is harmless).
+ * `started` is sent again (a duplicate `started` row is harmless). A cancel (57014, a stop)
+ * can land in either transaction: undefined, the journal says.
  */
-function committedBefore(err: unknown): boolean {
+function committedBefore(err: unknown): boolean | undefined {
   const code = sqlState(err);
+  if (code === QUERY_CANCELED) return undefined;
   // 42601: the server parses the whole message before running any of it.
   return code !== undefined && classifyFault(err) !== 'connection' && code !== LOCK_LOST_CODE && code !== '42601' && !code.startsWith('57P');
 }
+
+const QUERY_CANCELED = '57014';
 
 /** Why a step's attempt was cut short from outside its own code. */
 class CutShort extends Error {
@@ -181,7 +185,7 @@ export class StepRun {
   async run(prior?: PriorAttempt, o: { verifyFirst?: boolean } = {}): Promise<StepResult> {
     if (o.verifyFirst && !prior) {
       // A train lost sight of what the server ran: this step may be done already.
-      if (await this.doneByThisRun()) {
+      if (await this.latestByThisRun('done')) {
         const e = this.entry;
         this.options.events.emit({ type: 'step.started', step: e.step, action: e.action, reason: e.reason });
         this.options.events.emit({ type: 'step.done', step: e.step, durationMs: 0 });
@@ -198,10 +202,10 @@ export class StepRun {
     }
   }
 
-  /** The journal's latest record of this step is a `done` of this run (undefined when unreadable: no). */
-  private async doneByThisRun(): Promise<boolean> {
-    const latest = (await this.options.store.load().catch(() => undefined))?.get(this.entry.step)?.latest;
-    return latest?.event === 'done' && latest.owner === this.owner;
+  /** The journal's latest record of this step is `event` of this run (unreadable: no). */
+  private async latestByThisRun(event: 'started' | 'done'): Promise<boolean> {
+    const latest = (await withTimeout(this.options.store.load(), RECORD_BOUND_MS).catch(() => undefined))?.get(this.entry.step)?.latest;
+    return latest?.event === event && latest.owner === this.owner;
   }
 
   private settled(r: StepResult): StepResult {
@@ -248,7 +252,7 @@ export class StepRun {
         const durationMs = performance.now() - t0;
         const message = redact(causeChain(err), config.secrets) || 'failed with no message';
         // One pass: an SQL error came from the step, after its `started` transaction committed.
-        if (this.onePass && !started && committedBefore(err)) started = true;
+        if (this.onePass && !started) started = committedBefore(err) ?? (await this.latestByThisRun('started'));
         // The fence failed: another run holds the lock now. Nothing of ours committed.
         if (classifyFault(err) === 'lock-lost') this.options.onLockLost?.(message);
         const cut = err instanceof CutShort ? err.why : undefined;
@@ -259,7 +263,7 @@ export class StepRun {
           await sleep(delayMs, signal);
           // A connection that died around COMMIT leaves the outcome unknown: if our `done`
           // record committed, the step is applied; running it again would fail or repeat it.
-          if (await this.doneByThisRun()) {
+          if (await this.latestByThisRun('done')) {
             const durationMs = performance.now() - t0;
             events.emit({ type: 'step.done', step: e.step, durationMs });
             return { ...base, status: 'applied', durationMs };

@@ -8,7 +8,7 @@
  * finishes with every row exactly once. (A step that blocks the main thread: watchdog.test.ts.)
  */
 import * as assert from 'uvu/assert';
-import { cli, dbEachSuite, dir as inScratch, startCli, type DbCtx, type Scratch } from '../helpers.js';
+import { HEADER, cli, dbEachSuite, dir as inScratch, startCli, type DbCtx, type Scratch } from '../helpers.js';
 import { CONFIG, checkpointOf, counts, fillConfig, holdGate, journal, killTimed, ownerRe, runsOf, sleep, waitFor, type FillOptions } from './util.js';
 
 type Ctx = DbCtx;
@@ -172,6 +172,33 @@ t('a step whose cleanup overruns apply.cleanupDeadline is abandoned shortly befo
   assert.is(again.code, 0, again.stdout + again.stderr);
   assert.equal((await runsOf(ctx.db)).map((x) => x.started_from), [0, Number(stopped![1])]);
   assert.equal(await counts(ctx.db), { n: TOTAL, distinct: TOTAL, max: TOTAL });
+});
+
+t('SIGTERM while the `started` record of a one-pass step waits: no `interrupted` without its start; the next apply runs the step', async (ctx) => {
+  const steps = (more: string) =>
+    `${HEADER}export default defineConfig({ steps: [step('01_a', { sql: 'CREATE TABLE a (id int)' }),${more}] });\n`;
+  const d = dir(ctx, steps(''));
+  const first = await cli(['apply'], { cwd: d.dir, url: ctx.db.url });
+  assert.is(first.code, 0, first.stdout + first.stderr);
+  // The `started` record of 02_b (its own transaction, sent in one message with the step's) waits at the gate.
+  await ctx.db.query(`CREATE FUNCTION gate_started() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_advisory_xact_lock_shared(${GATE}); RETURN NEW; END $$;
+    CREATE TRIGGER gate_started BEFORE INSERT ON zsetup.journal FOR EACH ROW WHEN (NEW.step = '02_b' AND NEW.event = 'started') EXECUTE FUNCTION gate_started()`);
+  d.write({ [CONFIG]: steps("step('02_b', { sql: 'CREATE TABLE b (id int)' })") });
+  const gate = await holdGate(ctx.db, GATE);
+  const run = startCli(['apply'], { cwd: d.dir, url: ctx.db.url });
+  try {
+    await gate.waiting('the `started` record of 02_b to wait at the gate');
+    const { r } = await killTimed(run, 'SIGTERM');
+    assert.is(r.code, 143, r.stdout + r.stderr);
+  } finally {
+    await gate.release();
+  }
+  const events = (await journal(ctx.db)).filter((e) => e.step === '02_b').map((e) => e.event);
+  assert.equal(events, [], 'the cancel rolled back the `started` record: nothing to close');
+  await ctx.db.query('DROP TRIGGER gate_started ON zsetup.journal');
+  const again = await cli(['apply'], { cwd: d.dir, url: ctx.db.url });
+  assert.is(again.code, 0, again.stdout + again.stderr);
+  assert.equal((await journal(ctx.db)).filter((e) => e.step === '02_b').map((e) => e.event), ['started', 'done']);
 });
 
 t.run();
