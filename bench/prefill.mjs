@@ -9,17 +9,20 @@
 // runs them; instances are shared among the workers.
 //
 // Options: --events N (default 320000), --instances N (100), --seed N (1), --workers N (4),
-// --keep (do not drop the database). Bars (issue 9): folded 1 worker >= 30x the reference's
+// --keep (do not drop the database), --db NAME (reuse a kept database's events). Bars (issue 9): folded 1 worker >= 30x the reference's
 // events/s; folded N workers >= 100,000 events/s; identical projections.
 import pg from 'pg';
 import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { ROOT, SERVER, admin, arg, load, machine, revision, requireBuild, serverVersion, table } from './lib/common.mjs';
 
 const EVENTS = Number(arg('--events', 320_000));
 const INSTANCES = Number(arg('--instances', 100));
 const SEED = Number(arg('--seed', 1));
 const WORKERS = Number(arg('--workers', 4));
-const KEEP = process.argv.includes('--keep');
+/** --db NAME: an existing database with the events (from a --keep run): no generation, kept at the end. */
+const REUSE = arg('--db', undefined);
+const KEEP = process.argv.includes('--keep') || REUSE !== undefined;
 /** --no-reference: the folded variants only (profiling); no bars. */
 const NO_REF = process.argv.includes('--no-reference');
 
@@ -29,9 +32,16 @@ const { Prefill, STATE_TABLES_DDL, tablesDdl, drain } = await import(join(ROOT, 
 const zitadel = await import(join(ROOT, 'dist/plugins/zitadel/projections.js'));
 const PROJECTIONS = [zitadel.instances, zitadel.orgs1, zitadel.users14];
 
-const db = `zs_bench_prefill_${Math.random().toString(16).slice(2, 10)}`;
+const db = REUSE ?? `zs_bench_prefill_${Math.random().toString(16).slice(2, 10)}`;
 const url = `${SERVER}/${db}`;
-await admin(`CREATE DATABASE ${db}`);
+if (!REUSE) await admin(`CREATE DATABASE ${db}`);
+
+/** CPU time of the whole machine (every process: zsetup's and PostgreSQL's), in seconds, from /proc/stat. */
+function machineCpu() {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal: busy = all but idle and iowait.
+  return (f[0] + f[1] + f[2] + f[5] + f[6] + f[7]) / 100;
+}
 const pool = new pg.Pool({ connectionString: url, max: WORKERS + 2 });
 const session = (c) => ({
   query: async (sql, params) => (await c.query(params ? { text: sql, values: params } : sql)).rows,
@@ -91,23 +101,30 @@ async function reset() {
 async function variant(name, o) {
   await reset();
   const t0 = performance.now();
+  const cpu0 = machineCpu();
+  const node0 = process.cpuUsage();
   let events = 0;
   for (const p of PROJECTIONS) events += await prefillOne(p, o);
   const s = (performance.now() - t0) / 1000;
-  return { name, events, s, rate: events / s, md5: await md5s() };
+  const cpuUs = ((machineCpu() - cpu0) * 1e6) / events;
+  const n = process.cpuUsage(node0);
+  const nodeUs = (n.user + n.system) / events;
+  return { name, events, s, rate: events / s, cpuUs, nodeUs, md5: await md5s() };
 }
 
 try {
   console.log(`prefill: ${machine()}, PostgreSQL ${await serverVersion()}`);
   console.log(`code: ${revision()}`);
   console.log(`database ${db}; at start: ${load()}\n`);
-  const c = await pool.connect();
-  const t0 = performance.now();
-  await c.query(events2Ddl());
-  const gen = await generateEvents(c, { events: EVENTS, instances: INSTANCES, seed: SEED });
-  await c.query('ANALYZE eventstore.events2');
-  c.release();
-  console.log(`generated ${gen.events} events over ${INSTANCES} instances (seed ${SEED}) in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+  if (!REUSE) {
+    const c = await pool.connect();
+    const t0 = performance.now();
+    await c.query(events2Ddl());
+    const gen = await generateEvents(c, { events: EVENTS, instances: INSTANCES, seed: SEED });
+    await c.query('ANALYZE eventstore.events2');
+    c.release();
+    console.log(`generated ${gen.events} events over ${INSTANCES} instances (seed ${SEED}) in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+  } else console.log(`events of ${db}: ${(await pool.query('SELECT count(*)::int AS n FROM eventstore.events2')).rows[0].n}\n`);
 
   const results = [];
   if (!NO_REF) results.push(await variant('reference: per event, savepoint per event, BulkLimit 1000, 1 worker', { mode: 'per-event', workers: 1, adaptive: false }));
@@ -117,8 +134,8 @@ try {
   const ref = results[0];
   console.log(
     table([
-      ['variant', 'events reduced', 'seconds', 'events/s', 'vs reference'],
-      ...results.map((r) => [r.name, String(r.events), r.s.toFixed(2), String(Math.round(r.rate)), `${(r.rate / ref.rate).toFixed(1)}x`]),
+      ['variant', 'events reduced', 'seconds', 'events/s', 'vs reference', 'CPU µs/event: machine', 'of it zsetup (node)'],
+      ...results.map((r) => [r.name, String(r.events), r.s.toFixed(2), String(Math.round(r.rate)), `${(r.rate / ref.rate).toFixed(1)}x`, r.cpuUs === undefined ? '' : r.cpuUs.toFixed(1), r.nodeUs === undefined ? '' : r.nodeUs.toFixed(1)]),
     ]),
   );
   const same = results.every((r) => JSON.stringify(r.md5) === JSON.stringify(ref.md5));
