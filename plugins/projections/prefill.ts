@@ -591,6 +591,8 @@ export async function runPrefill(
       await tx.exec(STATE_TABLES_DDL);
       await tx.exec(tablesDdl(projection.tables));
     });
+    const analyzed = await analyzeEvents(ctx);
+    if (analyzed) ctx.log(analyzed);
   }
   const { bound, instances } = await ctx.transaction(async (tx) => {
     const b = typeof saved?.bound === 'string' ? saved.bound : await prefill.bound(tx);
@@ -634,6 +636,34 @@ export async function runPrefill(
   });
   if (!ctx.signal.aborted) await save();
   return { events: done - startDone, instances: instances.length, failed, ms: performance.now() - t0 };
+}
+
+/**
+ * The event table without planner statistics (never analyzed, or more rows changed since than
+ * it had then: events loaded into a new database, a restore, a copy) is analyzed first: without them
+ * the planner scans instead of using ZITADEL's indexes, and counting and reading the events
+ * took 2-7x longer (measured on 320k events: what is left 489 ms -> 65 ms, batches 11k -> 20k
+ * events/s). ANALYZE reads a sample (30,000 rows by default), not the table; it needs the
+ * table's owner, and without that the prefill goes on as it is. Returns what to log.
+ */
+async function analyzeEvents(ctx: StepContext): Promise<string | undefined> {
+  const [st] = await ctx.transaction((tx) =>
+    tx.query<{ stale: boolean }>(
+      `SELECT NOT EXISTS (SELECT 1 FROM pg_stats WHERE schemaname = 'eventstore' AND tablename = 'events2')
+              OR coalesce(s.n_mod_since_analyze, 0) > greatest(c.reltuples, 0) AS stale
+         FROM pg_class c LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
+        WHERE c.oid = to_regclass('eventstore.events2')`,
+      [],
+    ),
+  );
+  if (!st?.stale) return undefined;
+  const t = performance.now();
+  try {
+    await ctx.transaction((tx) => tx.exec('ANALYZE eventstore.events2'));
+  } catch (err) {
+    return `eventstore.events2 has no planner statistics and could not be analyzed (${messageOf(err)}): the prefill reads it more slowly; an owner of the table can run ANALYZE eventstore.events2`;
+  }
+  return `eventstore.events2 had no planner statistics: analyzed it first (${Math.round(performance.now() - t)} ms)`;
 }
 
 /** What the workers of drain() need from their caller. */
