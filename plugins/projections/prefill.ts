@@ -18,8 +18,8 @@
  * stop is never far: the engine cancels the batch in flight, it rolls back, and the next
  * run continues from `current_states`.
  */
-import { quoteLiteral, type Session, type StepContext } from '../../src/plugin.js';
-import { Folder, FoldConflict, Tables, changeStatement, quoteTable, type Statement } from './fold.js';
+import type { Session, StepContext } from '../../src/plugin.js';
+import { Folder, FoldConflict, Tables, changeStatement, inline, quoteTable, type Statement } from './fold.js';
 import { EventTime, type Change, type ProjectionSpec, type StoredEvent, type TableSpec } from './model.js';
 
 /** ZITADEL's defaults: MaxFailureCount 2; the batch size adapts from here. */
@@ -328,19 +328,40 @@ export class Prefill {
    * the data breaks a constraint): then nothing of them is written.
    */
   private async writeFolded(tx: Session, units: readonly Unit[], stopped?: () => boolean): Promise<boolean> {
-    const folded = await this.fold(units.flatMap((u) => u.events), stopped);
-    if (folded === undefined) return false;
-    // A stop that came while folding: the writes are not sent (the batch rolls back).
-    stopIf(stopped);
-    const script = [...folded, this.cursorStatement(units.map((u) => ({ instance: u.instance, cp: u.cp, done: u.events })))].map(inline).join(';\n');
-    try {
-      await tx.exec(`SAVEPOINT zsetup_batch;\n${script};\nRELEASE SAVEPOINT zsetup_batch`);
-      return true;
-    } catch (err) {
-      if (!eventsFault(err)) throw err;
+    // Folded and written a part at a time: the server writes one part while the next is
+    // folded here. Each message goes once the one before it is done; after an error, none.
+    let failed: { err: unknown } | undefined;
+    let sent: Promise<void> = Promise.resolve();
+    const send = (script: string) => {
+      sent = sent.then(() => (failed ? undefined : tx.exec(script))).catch((err: unknown) => void (failed ??= { err }));
+    };
+    const settle = async (): Promise<boolean> => {
+      await sent;
+      if (!failed) return true;
+      if (!eventsFault(failed.err)) throw failed.err;
       await tx.query('ROLLBACK TO SAVEPOINT zsetup_batch', []);
       return false;
+    };
+    send('SAVEPOINT zsetup_batch');
+    try {
+      for (const part of parts(units)) {
+        const folded = await this.fold(part, stopped);
+        if (folded === undefined) {
+          // A reducer threw or a change conflicts: what was sent is undone (the caller goes event by event).
+          if (await settle()) await tx.query('ROLLBACK TO SAVEPOINT zsetup_batch', []);
+          return false;
+        }
+        // A stop that came while folding: nothing more is sent (the batch rolls back).
+        stopIf(stopped);
+        if (failed) break;
+        if (folded.length > 0) send(folded.map(inline).join(';\n'));
+      }
+    } catch (err) {
+      await sent;
+      throw err;
     }
+    send(`${inline(this.cursorStatement(units.map((u) => ({ instance: u.instance, cp: u.cp, done: u.events }))))};\nRELEASE SAVEPOINT zsetup_batch`);
+    return settle();
   }
 
   /**
@@ -493,12 +514,28 @@ export class Prefill {
   }
 }
 
-/** A statement with its parameters written in as literals, to go in a script. */
-function inline(st: Statement): string {
-  return st.sql.replace(/\$(\d+)/g, (_m, n: string) => {
-    const v = st.params[Number(n) - 1];
-    return quoteLiteral(v as string | number | boolean | null | undefined);
-  });
+/** Events per part of a batch that is folded and sent on its own (see writeFolded). */
+const PART = 2000;
+
+/**
+ * A batch's events in parts of about PART events, in order: whole units together while they
+ * fit, a big unit's events cut in slices (each slice folds on its own: the next one's
+ * statements run after it, as the next batch's would).
+ */
+function* parts(units: readonly Unit[]): Generator<EventRow[]> {
+  let part: EventRow[] = [];
+  for (const u of units) {
+    if (part.length > 0 && part.length + u.events.length > PART) {
+      yield part;
+      part = [];
+    }
+    for (let i = 0; i < u.events.length; i += PART) {
+      const slice = u.events.slice(i, i + PART);
+      if (part.length === 0 && slice.length === PART) yield slice;
+      else part.push(...slice);
+    }
+  }
+  if (part.length > 0) yield part;
 }
 
 /**
