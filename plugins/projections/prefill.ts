@@ -14,7 +14,7 @@
  * `projections.failed_events2` with its failure count, and is skipped once that count
  * reaches the maximum (ZITADEL's MaxFailureCount, 2). A reducer that throws is the same.
  *
- * Batches are bounded by count and by time (the size adapts so one takes ~100 ms), so a
+ * Batches are bounded by count and by time (the size adapts so one takes ~300 ms), so a
  * stop is never far: the engine cancels the batch in flight, it rolls back, and the next
  * run continues from `current_states`.
  */
@@ -719,7 +719,7 @@ const MAX_UNITS_PER_BATCH = 200;
  * someone else until the end, or the host stops. A unit with fewer events left than half a
  * batch (`remaining`, from the counts at the start) goes in one batch with other small units
  * (batchMany); a big one has batches of its own (batch()), whose size adapts so one takes
- * ~100 ms. A unit someone else holds (a running ZITADEL, another zsetup) is tried again once
+ * ~300 ms. A unit someone else holds (a running ZITADEL, another zsetup) is tried again once
  * the others are done.
  */
 export async function drain(
