@@ -268,3 +268,15 @@ export async function pgliteDataDir(dataDir: string): Promise<void> {
   mkdirSync(dirname(dataDir), { recursive: true });
   cpSync(template, dataDir, { recursive: true });
 }
+
+/**
+ * ZITADEL's event table as its `init` creates it (eventstore.events2: columns and primary
+ * key), with the index projections read by (es_projection), for tests that load events.
+ */
+export const EVENTS2_DDL = `CREATE SCHEMA IF NOT EXISTS eventstore;
+CREATE TABLE IF NOT EXISTS eventstore.events2 (
+  instance_id TEXT NOT NULL, aggregate_type TEXT NOT NULL, aggregate_id TEXT NOT NULL, event_type TEXT NOT NULL,
+  "sequence" BIGINT NOT NULL, revision SMALLINT NOT NULL, created_at TIMESTAMPTZ NOT NULL, payload JSONB,
+  creator TEXT NOT NULL, "owner" TEXT NOT NULL, "position" DECIMAL NOT NULL, in_tx_order INTEGER NOT NULL,
+  PRIMARY KEY (instance_id, aggregate_type, aggregate_id, "sequence"));
+CREATE INDEX IF NOT EXISTS es_projection ON eventstore.events2 (instance_id, aggregate_type, event_type, "position");`;

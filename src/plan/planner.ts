@@ -117,17 +117,20 @@ function decide(s: PlanStep, input: PlanInput): { action: Action; reason: string
       break;
   }
   const done = lastDone ?? latest;
-  if (done.checksum !== s.checksum) {
+  // Another tool's record (ZITADEL's) has no checksum: it says the step ran, not what ran.
+  const foreign = done.source !== undefined && done.checksum === undefined;
+  if (!foreign && done.checksum !== s.checksum) {
     const why = `checksum changed since applied ${stamp(done.at)}`;
     return s.repeatable ? { action: 'rerun', reason: why } : { action: 'drift', reason: why };
   }
-  if (!s.repeatable) return { action: 'skip', reason: `applied ${stamp(done.at)}` };
+  const applied = done.source !== undefined ? `applied by ${done.source} at ${stamp(done.at)}` : `applied ${stamp(done.at)}`;
+  if (!s.repeatable) return { action: 'skip', reason: applied };
   const check = input.checks.get(s.step);
-  if (check === undefined) return { action: 'skip', reason: `applied ${stamp(done.at)}` };
+  if (check === undefined) return { action: 'skip', reason: applied };
   if (typeof check === 'object') return { action: 'blocked', reason: `repeatable: check(lastRun) threw: ${firstLine(check.error)}` };
   return check
     ? { action: 'rerun', reason: 'repeatable: check(lastRun) returned true' }
-    : { action: 'skip', reason: `repeatable: check(lastRun) returned false (applied ${stamp(done.at)})` };
+    : { action: 'skip', reason: `repeatable: check(lastRun) returned false (${applied})` };
 }
 
 /** `2026-11-20T10:00Z`: minutes are enough for people. */

@@ -35,6 +35,12 @@ export interface StepEvent {
 export interface RecordedEvent extends StepEvent {
   readonly id: number;
   readonly at: Date;
+  /**
+   * Who wrote it, when not zsetup (a store that reads another tool's records, such as
+   * ZITADEL's own): `plan` says "applied by <source>". Such a record has no checksum: it
+   * says that the step ran, not what ran.
+   */
+  readonly source?: string | undefined;
 }
 
 /** The last committed checkpoint of a resumable step (cleared when the step is done). */

@@ -6,24 +6,17 @@
  * a kill mid-prefill resumes from there; --no-init-projections leaves it out, and plan says so.
  */
 import * as assert from 'uvu/assert';
-import { cli, startCli, dbSuite, dir, type DbCtx, type TestDb } from '../helpers.js';
+import { EVENTS2_DDL, cli, startCli, dbSuite, dir, type DbCtx, type TestDb } from '../helpers.js';
 import pg from 'pg';
 import { CONFIG, until, waitFor } from '../interrupt/util.js';
 
 const t = dbSuite('projections: prefill');
 
-const EVENTS2 = `CREATE SCHEMA IF NOT EXISTS eventstore;
-CREATE TABLE IF NOT EXISTS eventstore.events2 (
-  instance_id TEXT NOT NULL, aggregate_type TEXT NOT NULL, aggregate_id TEXT NOT NULL, event_type TEXT NOT NULL,
-  "sequence" BIGINT NOT NULL, revision SMALLINT NOT NULL, created_at TIMESTAMPTZ NOT NULL, payload JSONB,
-  creator TEXT NOT NULL, "owner" TEXT NOT NULL, "position" DECIMAL NOT NULL, in_tx_order INTEGER NOT NULL,
-  PRIMARY KEY (instance_id, aggregate_type, aggregate_id, "sequence"));
-CREATE INDEX IF NOT EXISTS es_projection ON eventstore.events2 (instance_id, aggregate_type, event_type, "position");`;
 
 /** n instances; per instance `perInstance` user events in pushes of 1-3 events sharing a position. */
 async function fill(db: TestDb, instances: number, perInstance: number): Promise<number> {
   await db.query(`DROP SCHEMA IF EXISTS projections CASCADE; DROP SCHEMA IF EXISTS zsetup CASCADE; DROP SCHEMA IF EXISTS eventstore CASCADE`);
-  await db.query(EVENTS2);
+  await db.query(EVENTS2_DDL);
   // Loaded and never analyzed (no autovacuum racing the test): the prefill analyzes it.
   await db.query('ALTER TABLE eventstore.events2 SET (autovacuum_enabled = false)');
   await db.query(`

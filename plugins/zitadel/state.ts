@@ -1,0 +1,218 @@
+/**
+ * ZITADEL's own step records, kept beside zsetup's (the `zitadel-state` plugin).
+ *
+ * ZITADEL's `setup` records each step as events of the system aggregate in
+ * `eventstore.events2` (internal/migration, command.go):
+ * - instance_id '', aggregate_type `system`, aggregate_id `SYSTEM`, revision 1, creator
+ *   `system`, owner `SYSTEM`, the sequence of that aggregate going on by one;
+ * - event types `system.migration.started`, `.done`, `.repeatable.done`, `.failed`, with the
+ *   payload `{"name": ..., "error"?: ..., "lastRun"?: ...}`;
+ * - in the same transaction, rows of `eventstore.unique_constraints` (instance_id '', the
+ *   step's name lower-cased): started adds `migration_started`; done adds `migration_done`
+ *   and leaves `migration_started`; failed and repeatable.done remove `migration_started`.
+ * Its `setup cleanup` records a stuck step failed with "ID=MIGRA-zo86K Message=migration
+ * canceled manually". ZITADEL decides by a step's latest event: none or failed: run;
+ * started: wait; done: skip (a repeatable asks Check(lastRun)).
+ *
+ * This store wraps zsetup's journal. For the steps it is told zsetup reproduces exactly,
+ * each record also writes ZITADEL's, in one statement with zsetup's own (a DO block), so
+ * both commit together with the step's work or not at all:
+ * - started -> started; done -> done (repeatable.done with its lastRun for a repeatable);
+ * - failed -> failed with the error (and the lastRun of a repeatable);
+ * - interrupted (a stop, or a run that died and was recovered) -> what ZITADEL's cleanup
+ *   writes: failed, "migration canceled manually".
+ * Any other step (ZITADEL business logic run by ZITADEL's binary, a step that only logs) is
+ * never recorded in ZITADEL's format: ZITADEL still runs it.
+ *
+ * `load()` reads ZITADEL's records too: a step whose latest record is ZITADEL's (newer than
+ * zsetup's, or zsetup has none) takes its state from it, as `source: 'ZITADEL'` (plan:
+ * "applied by ZITADEL at ..."). zsetup's own ZITADEL records are never newer than its
+ * journal row: they are written first, in the same statement.
+ */
+// Through the package, as a config's plugin: the CLI's own copy (its container tokens).
+import { JournalStore } from 'zsetup';
+import { Tokens, instanceCachingFactory, quoteLiteral } from 'zsetup/plugin';
+import type { Database, Plugin, RecordedEvent, Session, StateStore, StepEvent, StepState } from 'zsetup/plugin';
+
+/** What ZITADEL's `setup cleanup` (and its stop handler) writes as the error of a stuck step. */
+export const CANCELED_MANUALLY = 'ID=MIGRA-zo86K Message=migration canceled manually';
+
+const TYPES = {
+  started: 'system.migration.started',
+  done: 'system.migration.done',
+  repeatableDone: 'system.migration.repeatable.done',
+  failed: 'system.migration.failed',
+} as const;
+
+export interface ZitadelStateOptions {
+  /**
+   * The steps whose effect equals ZITADEL's, under ZITADEL's names: only these get
+   * ZITADEL's records. A name list, or a test.
+   */
+  readonly reproduces: readonly string[] | ((step: string) => boolean);
+}
+
+/** One row of ZITADEL's records, as load() reads them. */
+interface ZitadelRow {
+  role: 'latest' | 'done';
+  name: string;
+  event_type: string;
+  at: Date | string;
+  last_run: unknown;
+  error: string | null;
+}
+
+export class ZitadelStateStore implements StateStore {
+  private readonly reproduced: (step: string) => boolean;
+
+  constructor(
+    private readonly inner: StateStore,
+    private readonly db: Database,
+    options: ZitadelStateOptions,
+    /** Whether a step is repeatable (its done record is `repeatable.done` with its lastRun). */
+    private readonly repeatable: (step: string) => boolean = () => false,
+  ) {
+    const r = options.reproduces;
+    const names = typeof r === 'function' ? undefined : new Set(r);
+    this.reproduced = typeof r === 'function' ? r : (step) => names!.has(step);
+  }
+
+  init(): Promise<void> {
+    return this.inner.init();
+  }
+
+  async load(): Promise<Map<string, StepState>> {
+    const ours = await this.inner.load();
+    const theirs = await this.zitadelRecords();
+    for (const [step, z] of theirs) {
+      const own = ours.get(step);
+      if (own && z.latest.at.getTime() <= own.latest.at.getTime()) continue;
+      const newerDone = (a?: RecordedEvent, b?: RecordedEvent) => (a && (!b || a.at.getTime() > b.at.getTime()) ? a : b);
+      ours.set(step, { step, latest: z.latest, lastDone: newerDone(z.lastDone, own?.lastDone), checkpoint: own?.checkpoint });
+    }
+    return ours;
+  }
+
+  history(options?: { step?: string }): Promise<RecordedEvent[]> {
+    return this.inner.history(options);
+  }
+
+  async record(event: StepEvent, session?: Session): Promise<void> {
+    const sql = this.recordStatement(event);
+    if (session) await session.exec(sql);
+    else await this.db.withSession((s) => s.exec(sql));
+  }
+
+  recordStatement(e: StepEvent): string {
+    const own = this.inner.recordStatement(e);
+    if (!this.reproduced(e.step)) return own;
+    // One statement (a DO block), so it also runs where a driver takes one per call.
+    const tag = `$zsetup_${Math.random().toString(36).slice(2, 10)}$`;
+    // ZITADEL's first: its time is then never later than the journal row's (load() keeps ours).
+    return `DO ${tag} BEGIN\n${zitadelRecord(e, this.repeatable(e.step))};\n${own};\nEND ${tag}`;
+  }
+
+  checkpointStatement(step: string, owner: string, value: unknown, progress?: { done?: number | undefined; total?: number | undefined }): string {
+    return this.inner.checkpointStatement(step, owner, value, progress);
+  }
+
+  /** Per step name: ZITADEL's latest record and its latest done (none when events2 is not there yet). */
+  private async zitadelRecords(): Promise<Map<string, { latest: RecordedEvent; lastDone?: RecordedEvent | undefined }>> {
+    const filter = `instance_id = '' AND aggregate_type = 'system' AND aggregate_id = 'SYSTEM'`;
+    const cols = `payload->>'name' AS name, event_type, created_at AS at, payload->'lastRun' AS last_run, payload->>'error' AS error`;
+    const rows = await this.db.withSession(async (s) => {
+      const [t] = await s.query<{ ok: boolean }>(`SELECT to_regclass('eventstore.events2') IS NOT NULL AS ok`, []);
+      if (!t?.ok) return [] as ZitadelRow[];
+      return s.query<ZitadelRow>(
+        `SELECT * FROM (SELECT DISTINCT ON (payload->>'name') 'latest' AS role, ${cols} FROM eventstore.events2
+                         WHERE ${filter} AND event_type = ANY($1::text[]) ORDER BY payload->>'name', "position" DESC, in_tx_order DESC, "sequence" DESC) l
+         UNION ALL
+         SELECT * FROM (SELECT DISTINCT ON (payload->>'name') 'done' AS role, ${cols} FROM eventstore.events2
+                         WHERE ${filter} AND event_type = ANY($2::text[]) ORDER BY payload->>'name', "position" DESC, in_tx_order DESC, "sequence" DESC) d`,
+        [Object.values(TYPES), [TYPES.done, TYPES.repeatableDone]],
+      );
+    });
+    const out = new Map<string, { latest: RecordedEvent; lastDone?: RecordedEvent | undefined }>();
+    for (const r of rows) {
+      if (typeof r.name !== 'string' || r.name === '') continue;
+      const ev: RecordedEvent = {
+        id: 0,
+        step: r.name,
+        event: r.event_type === TYPES.started ? 'started' : r.event_type === TYPES.failed ? 'failed' : 'done',
+        owner: 'ZITADEL',
+        source: 'ZITADEL',
+        at: r.at instanceof Date ? r.at : new Date(r.at),
+        ...(r.last_run !== null && r.last_run !== undefined ? { lastRun: r.last_run } : {}),
+        ...(r.error !== null ? { error: r.error } : {}),
+      };
+      const entry = out.get(r.name) ?? { latest: ev };
+      if (r.role === 'latest') entry.latest = ev;
+      else entry.lastDone = ev;
+      out.set(r.name, entry);
+    }
+    return out;
+  }
+}
+
+/**
+ * ZITADEL's record of `e` (plpgsql statements): its event on the system aggregate, at the
+ * clock's time (two records sent in one message must not share a position: ZITADEL orders
+ * by it to find a step's latest), the sequence going on from the aggregate's latest event
+ * (whose owner it keeps), and its unique constraints.
+ */
+function zitadelRecord(e: StepEvent, repeatable: boolean): string {
+  const name = quoteLiteral(e.step);
+  let type: string;
+  const payload: Record<string, unknown> = { name: e.step };
+  switch (e.event) {
+    case 'started':
+      type = TYPES.started;
+      break;
+    case 'done':
+      type = repeatable ? TYPES.repeatableDone : TYPES.done;
+      if (repeatable) payload.lastRun = e.lastRun ?? {};
+      break;
+    case 'failed':
+      type = TYPES.failed;
+      payload.error = e.error ?? 'failed';
+      if (repeatable && e.lastRun !== undefined) payload.lastRun = e.lastRun;
+      break;
+    case 'interrupted':
+      type = TYPES.failed;
+      payload.error = CANCELED_MANUALLY;
+      break;
+  }
+  const constraint =
+    type === TYPES.started
+      ? `INSERT INTO eventstore.unique_constraints (instance_id, unique_type, unique_field) VALUES ('', 'migration_started', lower(${name})) ON CONFLICT DO NOTHING`
+      : type === TYPES.done
+        ? `INSERT INTO eventstore.unique_constraints (instance_id, unique_type, unique_field) VALUES ('', 'migration_done', lower(${name})) ON CONFLICT DO NOTHING`
+        : `DELETE FROM eventstore.unique_constraints WHERE instance_id = '' AND unique_type = 'migration_started' AND lower(unique_field) = lower(${name})`;
+  return `INSERT INTO eventstore.events2 (instance_id, aggregate_type, aggregate_id, event_type, "sequence", revision, created_at, payload, creator, "owner", "position", in_tx_order)
+  SELECT '', 'system', 'SYSTEM', ${quoteLiteral(type)}, coalesce(last."sequence", 0) + 1, 1, now.t, ${quoteLiteral(JSON.stringify(payload))}::jsonb,
+         'system', coalesce(last."owner", 'SYSTEM'), EXTRACT(EPOCH FROM now.t)::numeric, 1
+    FROM (SELECT clock_timestamp() AS t) now
+    LEFT JOIN LATERAL (SELECT "sequence", "owner" FROM eventstore.events2
+                        WHERE instance_id = '' AND aggregate_type = 'system' AND aggregate_id = 'SYSTEM'
+                        ORDER BY "sequence" DESC LIMIT 1) last ON true;
+${constraint}`;
+}
+
+/**
+ * The `zitadel-state` plugin: zsetup's journal, plus ZITADEL's records for the steps
+ * `options.reproduces` names (see ZitadelStateStore). Replaces the journal's store.
+ */
+export function zitadelState(options: ZitadelStateOptions): Plugin {
+  return {
+    name: 'zitadel-state',
+    register(c, config) {
+      const repeatables = new Set(config.steps.filter((s) => s.repeatable !== undefined).map((s) => s.name));
+      c.register(Tokens.StateStore, {
+        useFactory: instanceCachingFactory((dc) => {
+          const db = dc.resolve<Database>(Tokens.Database);
+          return new ZitadelStateStore(new JournalStore(db, config.state.schema), db, options, (step) => repeatables.has(step));
+        }),
+      });
+    },
+  };
+}

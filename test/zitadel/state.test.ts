@@ -1,0 +1,169 @@
+/**
+ * ZITADEL's step records (the zitadel-state plugin), with the real CLI on PostgreSQL:
+ * - steps ZITADEL already ran (its events, shaped as internal/migration writes them) plan
+ *   as `skip`, "applied by ZITADEL at ...", and apply leaves them alone;
+ * - after apply, the records ZITADEL's checkExec reads (the latest event per name, and the
+ *   unique constraints) say done for exactly the steps zsetup reproduces: a step it does not
+ *   reproduce gets no ZITADEL record (ZITADEL still runs it);
+ * - a stop mid-step leaves what ZITADEL's cleanup leaves (failed, "migration canceled
+ *   manually", migration_started removed); a step ZITADEL left started is recovered the
+ *   same way;
+ * - the StateStore contract holds for the store.
+ */
+import { randomBytes } from 'node:crypto';
+import * as assert from 'uvu/assert';
+import { quoteIdent, type Database } from 'zsetup';
+import { stateStoreContract } from 'zsetup/testing';
+import { EVENTS2_DDL, cli, createDb, dbSuite, dir, type DbCtx, type TestDb } from '../helpers.js';
+import { openDatabase } from '../contract/open.js';
+import { CANCELED_MANUALLY, ZitadelStateStore } from '../../plugins/zitadel/state.js';
+import { JournalStore } from '../../plugins/journal/index.js';
+
+/** ZITADEL's init tables the records go to (cmd/initialise: events2, unique_constraints). */
+const EVENTSTORE = `${EVENTS2_DDL}
+CREATE TABLE IF NOT EXISTS eventstore.unique_constraints (instance_id TEXT, unique_type TEXT, unique_field TEXT, PRIMARY KEY (instance_id, unique_type, unique_field));`;
+
+const t = dbSuite('zitadel: ZITADEL step records');
+
+/** A ZITADEL-shaped record, as its setup pushes it (sequence going on, statement time). */
+async function zitadelEvent(db: TestDb, type: string, payload: Record<string, unknown>, at: string): Promise<void> {
+  await db.query(
+    `INSERT INTO eventstore.events2 (instance_id, aggregate_type, aggregate_id, event_type, "sequence", revision, created_at, payload, creator, "owner", "position", in_tx_order)
+     SELECT '', 'system', 'SYSTEM', $1, coalesce(max("sequence"), 0) + 1, 1, $3::timestamptz, $2::jsonb, 'system', 'SYSTEM', EXTRACT(EPOCH FROM $3::timestamptz)::numeric, 1
+       FROM eventstore.events2 WHERE instance_id = '' AND aggregate_type = 'system' AND aggregate_id = 'SYSTEM'`,
+    [type, JSON.stringify(payload), at],
+  );
+}
+
+/** What ZITADEL's checkExec reads: per name, the latest event type (and its payload). */
+async function zitadelState(db: TestDb): Promise<Record<string, { type: string; payload: Record<string, unknown> }>> {
+  const rows = await db.query<{ name: string; event_type: string; payload: Record<string, unknown> }>(
+    `SELECT DISTINCT ON (payload->>'name') payload->>'name' AS name, event_type, payload FROM eventstore.events2
+      WHERE instance_id = '' AND aggregate_type = 'system' AND aggregate_id = 'SYSTEM' AND event_type LIKE 'system.migration.%'
+      ORDER BY payload->>'name', "position" DESC, in_tx_order DESC`,
+  );
+  return Object.fromEntries(rows.map((r) => [r.name, { type: r.event_type, payload: r.payload }]));
+}
+
+async function constraints(db: TestDb): Promise<string[]> {
+  const rows = await db.query<{ c: string }>(`SELECT unique_type || ':' || unique_field AS c FROM eventstore.unique_constraints WHERE instance_id = '' ORDER BY 1`);
+  return rows.map((r) => r.c);
+}
+
+const PLUGIN = new URL('../../plugins/zitadel/state.js', import.meta.url).pathname;
+
+/** 01_a and 02_B are reproduced (02_B has capitals: ZITADEL's constraint is lower case); 03_logic is ZITADEL's own; 04_rep is a reproduced repeatable. */
+function config(more = ''): string {
+  return `import { defineConfig, step, repeatable } from 'zsetup';
+import { zitadelState } from ${JSON.stringify(PLUGIN)};
+export default defineConfig({
+  plugins: [zitadelState({ reproduces: ['01_a', '02_B', '04_rep'] })],
+  steps: [
+    step('00_init', { sql: ${JSON.stringify(EVENTSTORE)} }),
+    step('01_a', { sql: 'CREATE TABLE IF NOT EXISTS a (id int)' }),
+    step('02_B', { sql: 'CREATE TABLE IF NOT EXISTS b (id int)' }),
+    step('03_logic', { sql: 'CREATE TABLE IF NOT EXISTS logic (id int)' }),
+    repeatable('04_rep', { lastRun: () => ({ externalDomain: 'localhost', externalPort: 8080 }), check: (last) => last?.externalDomain !== 'localhost', sql: 'SELECT 1' }),
+    ${more}
+  ],
+});
+`;
+}
+
+t('after apply, ZITADEL reads done for exactly the reproduced steps (repeatable.done with its lastRun), with its unique constraints; plan reads them back', async (ctx: DbCtx) => {
+  await ctx.db.query('DROP SCHEMA IF EXISTS eventstore CASCADE; DROP SCHEMA IF EXISTS zsetup CASCADE');
+  const d = dir(ctx, { 'zsetup.config.ts': config() });
+  const a = await cli(['apply'], { cwd: d.dir, url: ctx.db.url });
+  assert.is(a.code, 0, a.stdout + a.stderr);
+  const z = await zitadelState(ctx.db);
+  assert.equal(Object.keys(z).sort(), ['01_a', '02_B', '04_rep'], 'records for the reproduced steps only (not 00_init, not 03_logic)');
+  assert.equal(z['01_a'], { type: 'system.migration.done', payload: { name: '01_a' } });
+  assert.equal(z['02_B'], { type: 'system.migration.done', payload: { name: '02_B' } });
+  assert.equal(z['04_rep'], { type: 'system.migration.repeatable.done', payload: { name: '04_rep', lastRun: { externalDomain: 'localhost', externalPort: 8080 } } });
+  assert.equal(await constraints(ctx.db), ['migration_done:01_a', 'migration_done:02_b', 'migration_started:01_a', 'migration_started:02_b']);
+  const [shape] = await ctx.db.query<Record<string, unknown>>(
+    `SELECT count(*)::int AS n, count(DISTINCT "sequence")::int AS seqs, min("sequence")::int AS first, bool_and(creator = 'system' AND "owner" = 'SYSTEM' AND revision = 1) AS who
+       FROM eventstore.events2 WHERE aggregate_type = 'system'`,
+  );
+  assert.equal(shape, { n: 6, seqs: 6, first: 1, who: true }, 'started + done per step, sequences 1..6, ZITADEL creator, owner and revision');
+  const plan = await cli(['plan', '--json'], { cwd: d.dir, url: ctx.db.url });
+  assert.is(plan.code, 0, plan.stdout + plan.stderr);
+  for (const e of plan.json()) assert.is(e.action, 'skip', `${e.step}: ${e.reason}`);
+  assert.not.match(JSON.stringify(plan.json()), /by ZITADEL/, 'zsetup wrote these records: they are its own');
+});
+
+t('steps ZITADEL already ran plan as skip "applied by ZITADEL at"; a failed one runs again; apply leaves the done ones alone', async (ctx: DbCtx) => {
+  await ctx.db.query(`DROP SCHEMA IF EXISTS eventstore CASCADE; DROP SCHEMA IF EXISTS zsetup CASCADE; DROP TABLE IF EXISTS a, b, logic; ${EVENTSTORE}`);
+  // ZITADEL's setup ran 01_a and 04_rep, and 02_B failed; 03_logic is its own business.
+  await zitadelEvent(ctx.db, 'system.migration.started', { name: '01_a' }, '2026-11-30T10:00:00Z');
+  await zitadelEvent(ctx.db, 'system.migration.done', { name: '01_a' }, '2026-11-30T10:00:01Z');
+  await zitadelEvent(ctx.db, 'system.migration.started', { name: '02_B' }, '2026-11-30T10:00:02Z');
+  await zitadelEvent(ctx.db, 'system.migration.failed', { name: '02_B', error: 'ERROR: boom (SQLSTATE XX000)' }, '2026-11-30T10:00:03Z');
+  await zitadelEvent(ctx.db, 'system.migration.started', { name: '04_rep' }, '2026-11-30T10:00:04Z');
+  await zitadelEvent(ctx.db, 'system.migration.repeatable.done', { name: '04_rep', lastRun: { externalDomain: 'localhost', externalPort: 8080 } }, '2026-11-30T10:00:05Z');
+  const d = dir(ctx, { 'zsetup.config.ts': config() });
+  const plan = await cli(['plan', '--json'], { cwd: d.dir, url: ctx.db.url });
+  assert.is(plan.code, 0, plan.stdout + plan.stderr);
+  const by = Object.fromEntries(plan.json().map((e: { step: string; action: string; reason: string }) => [e.step, e]));
+  assert.is(by['01_a'].action, 'skip');
+  assert.is(by['01_a'].reason, 'applied by ZITADEL at 2026-11-30T10:00Z');
+  assert.is(by['02_B'].action, 'run');
+  assert.match(by['02_B'].reason, /previous attempt failed .*boom/);
+  assert.is(by['04_rep'].action, 'skip', "its check() is given ZITADEL's lastRun");
+  assert.match(by['04_rep'].reason, /applied by ZITADEL at 2026-11-30T10:00Z/);
+  assert.is(by['03_logic'].action, 'run');
+  const text = await cli(['plan'], { cwd: d.dir, url: ctx.db.url });
+  assert.match(text.stdout, /01_a\s+skip\s+applied by ZITADEL at 2026-11-30T10:00Z/);
+
+  const a = await cli(['apply'], { cwd: d.dir, url: ctx.db.url });
+  assert.is(a.code, 0, a.stdout + a.stderr);
+  assert.equal((await ctx.db.query(`SELECT to_regclass('a') IS NULL AS none`))[0], { none: true }, '01_a was not run again');
+  const z = await zitadelState(ctx.db);
+  assert.is(z['02_B']!.type, 'system.migration.done', 'the failed step ran and ZITADEL reads it done');
+  assert.is(z['01_a']!.type, 'system.migration.done');
+  assert.equal(Object.keys(z).sort(), ['01_a', '02_B', '04_rep']);
+});
+
+t("a stop mid-step leaves what ZITADEL's cleanup leaves; a step ZITADEL left started is recovered the same way", async (ctx: DbCtx) => {
+  await ctx.db.query(`DROP SCHEMA IF EXISTS eventstore CASCADE; DROP SCHEMA IF EXISTS zsetup CASCADE; DROP TABLE IF EXISTS a, b, logic; ${EVENTSTORE}`);
+  // ZITADEL was killed in 01_a: its started record, and migration_started.
+  await zitadelEvent(ctx.db, 'system.migration.started', { name: '01_a' }, '2026-11-30T10:00:00Z');
+  await ctx.db.query(`INSERT INTO eventstore.unique_constraints VALUES ('', 'migration_started', '01_a')`);
+  // 02_B fails in zsetup (a deadline that its sleep overruns stands for any stop).
+  const d = dir(ctx, { 'zsetup.config.ts': config().replace("sql: 'CREATE TABLE IF NOT EXISTS b (id int)'", "sql: 'SELECT pg_sleep(30)'") });
+  const a = await cli(['apply', '--deadline', '3s'], { cwd: d.dir, url: ctx.db.url });
+  assert.is.not(a.code, 0, a.stdout + a.stderr);
+  assert.match(a.stdout + a.stderr, /01_a: left started by ZITADEL/);
+  const z = await zitadelState(ctx.db);
+  assert.is(z['01_a']!.type, 'system.migration.done', 'recovered (cleanup), then run and done');
+  const history = await ctx.db.query<{ t: string; e: string | null }>(
+    `SELECT event_type AS t, payload->>'error' AS e FROM eventstore.events2 WHERE payload->>'name' = '01_a' ORDER BY "sequence"`,
+  );
+  assert.equal(history.map((h) => h.t), ['system.migration.started', 'system.migration.failed', 'system.migration.started', 'system.migration.done']);
+  assert.is(history[1]!.e, CANCELED_MANUALLY);
+  assert.equal(z['02_B'], { type: 'system.migration.failed', payload: { name: '02_B', error: CANCELED_MANUALLY } }, 'stopped: as ZITADEL cleanup writes it');
+  assert.ok(!(await constraints(ctx.db)).includes('migration_started:02_b'), 'migration_started removed, so ZITADEL may run it');
+});
+
+// The StateStore contract, every step reproduced (each record also writes ZITADEL's).
+let pgdb: TestDb | undefined;
+let shared: Database | undefined;
+const contract = stateStoreContract('ZitadelStateStore on PostgreSQL (every step reproduced)', async () => {
+  pgdb ??= await createDb();
+  shared ??= await openDatabase({ url: pgdb.url });
+  const db = shared;
+  const schema = `zs_${randomBytes(4).toString('hex')}`;
+  await db.withSession((s) => s.exec(`DROP SCHEMA IF EXISTS eventstore CASCADE; ${EVENTSTORE}`));
+  return {
+    store: new ZitadelStateStore(new JournalStore(db, schema), db, { reproduces: () => true }),
+    db,
+    cleanup: () => db.withSession((s) => s.exec(`DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE; DROP SCHEMA IF EXISTS eventstore CASCADE`)),
+  };
+});
+contract.after(async () => {
+  await shared?.close();
+  await pgdb?.drop();
+});
+
+t.run();
+contract.run();
