@@ -33,6 +33,7 @@
 import { JournalStore } from 'zsetup';
 import { Tokens, instanceCachingFactory, quoteLiteral } from 'zsetup/plugin';
 import type { Database, Plugin, RecordedEvent, Session, StateStore, StepEvent, StepState } from 'zsetup/plugin';
+import { externalKind } from './external.js';
 
 /** What ZITADEL's `setup cleanup` (and its stop handler) writes as the error of a stuck step. */
 export const CANCELED_MANUALLY = 'ID=MIGRA-zo86K Message=migration canceled manually';
@@ -64,6 +65,8 @@ interface ZitadelRow {
 
 export class ZitadelStateStore implements StateStore {
   private readonly reproduced: (step: string) => boolean;
+  /** Steps whose latest record, at the last load(), was ZITADEL's `started`: a recovery of one writes ZITADEL's cleanup. */
+  private readonly startedByZitadel = new Set<string>();
 
   constructor(
     private readonly inner: StateStore,
@@ -84,9 +87,11 @@ export class ZitadelStateStore implements StateStore {
   async load(): Promise<Map<string, StepState>> {
     const ours = await this.inner.load();
     const theirs = await this.zitadelRecords();
+    this.startedByZitadel.clear();
     for (const [step, z] of theirs) {
       const own = ours.get(step);
       if (own && z.latest.at.getTime() <= own.latest.at.getTime()) continue;
+      if (z.latest.event === 'started') this.startedByZitadel.add(step);
       const newerDone = (a?: RecordedEvent, b?: RecordedEvent) => (a && (!b || a.at.getTime() > b.at.getTime()) ? a : b);
       ours.set(step, { step, latest: z.latest, lastDone: newerDone(z.lastDone, own?.lastDone), checkpoint: own?.checkpoint });
     }
@@ -105,7 +110,9 @@ export class ZitadelStateStore implements StateStore {
 
   recordStatement(e: StepEvent): string {
     const own = this.inner.recordStatement(e);
-    if (!this.reproduced(e.step)) return own;
+    // A step ZITADEL left started and zsetup recovers gets ZITADEL's cleanup record, whoever runs it next.
+    const cleanup = e.event === 'interrupted' && this.startedByZitadel.has(e.step);
+    if (!this.reproduced(e.step) && !cleanup) return own;
     // One statement (a DO block), so it also runs where a driver takes one per call.
     const tag = `$zsetup_${Math.random().toString(36).slice(2, 10)}$`;
     // ZITADEL's first: its time is then never later than the journal row's (load() keeps ours).
@@ -200,13 +207,15 @@ ${constraint}`;
 
 /**
  * The `zitadel-state` plugin: zsetup's journal, plus ZITADEL's records for the steps
- * `options.reproduces` names (see ZitadelStateStore). Replaces the journal's store.
+ * `options.reproduces` names (see ZitadelStateStore), replacing the journal's store; and the
+ * step kind of ZITADEL's own steps (`external()`, external.ts).
  */
 export function zitadelState(options: ZitadelStateOptions): Plugin {
   return {
     name: 'zitadel-state',
     register(c, config) {
       const repeatables = new Set(config.steps.filter((s) => s.repeatable !== undefined).map((s) => s.name));
+      c.register(Tokens.StepKind, { useValue: externalKind });
       c.register(Tokens.StateStore, {
         useFactory: instanceCachingFactory((dc) => {
           const db = dc.resolve<Database>(Tokens.Database);

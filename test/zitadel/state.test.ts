@@ -51,19 +51,26 @@ async function constraints(db: TestDb): Promise<string[]> {
 }
 
 const PLUGIN = new URL('../../plugins/zitadel/state.js', import.meta.url).pathname;
+const EXTERNAL = new URL('../../plugins/zitadel/external.js', import.meta.url).pathname;
 
-/** 01_a and 02_B are reproduced (02_B has capitals: ZITADEL's constraint is lower case); 03_logic is ZITADEL's own; 04_rep is a reproduced repeatable. */
+/**
+ * 01_a and 02_B are reproduced (02_B has capitals: ZITADEL's constraint is lower case);
+ * 03_logic is ZITADEL's own (external: zsetup never runs it); 04_rep is a reproduced
+ * repeatable; 05_after runs after 03_logic (left out, it does not hold it back).
+ */
 function config(more = ''): string {
   return `import { defineConfig, step, repeatable } from 'zsetup';
 import { zitadelState } from ${JSON.stringify(PLUGIN)};
+import { external } from ${JSON.stringify(EXTERNAL)};
 export default defineConfig({
-  plugins: [zitadelState({ reproduces: ['01_a', '02_B', '04_rep'] })],
+  plugins: [zitadelState({ reproduces: ['01_a', '02_B', '04_rep', '05_after'] })],
   steps: [
     step('00_init', { sql: ${JSON.stringify(EVENTSTORE)} }),
     step('01_a', { sql: 'CREATE TABLE IF NOT EXISTS a (id int)' }),
     step('02_B', { sql: 'CREATE TABLE IF NOT EXISTS b (id int)' }),
-    step('03_logic', { sql: 'CREATE TABLE IF NOT EXISTS logic (id int)' }),
+    external('03_logic', 'the first instance, through its commands'),
     repeatable('04_rep', { lastRun: () => ({ externalDomain: 'localhost', externalPort: 8080 }), check: (last) => last?.externalDomain !== 'localhost', sql: 'SELECT 1' }),
+    step('05_after', { sql: 'CREATE TABLE IF NOT EXISTS after_logic (id int)' }),
     ${more}
   ],
 });
@@ -76,19 +83,21 @@ t('after apply, ZITADEL reads done for exactly the reproduced steps (repeatable.
   const a = await cli(['apply'], { cwd: d.dir, url: ctx.db.url });
   assert.is(a.code, 0, a.stdout + a.stderr);
   const z = await zitadelState(ctx.db);
-  assert.equal(Object.keys(z).sort(), ['01_a', '02_B', '04_rep'], 'records for the reproduced steps only (not 00_init, not 03_logic)');
+  assert.equal(Object.keys(z).sort(), ['01_a', '02_B', '04_rep', '05_after'], 'records for the reproduced steps only (not 00_init, not the external 03_logic)');
   assert.equal(z['01_a'], { type: 'system.migration.done', payload: { name: '01_a' } });
   assert.equal(z['02_B'], { type: 'system.migration.done', payload: { name: '02_B' } });
   assert.equal(z['04_rep'], { type: 'system.migration.repeatable.done', payload: { name: '04_rep', lastRun: { externalDomain: 'localhost', externalPort: 8080 } } });
-  assert.equal(await constraints(ctx.db), ['migration_done:01_a', 'migration_done:02_b', 'migration_started:01_a', 'migration_started:02_b']);
+  assert.equal(await constraints(ctx.db), ['migration_done:01_a', 'migration_done:02_b', 'migration_done:05_after', 'migration_started:01_a', 'migration_started:02_b', 'migration_started:05_after']);
   const [shape] = await ctx.db.query<Record<string, unknown>>(
     `SELECT count(*)::int AS n, count(DISTINCT "sequence")::int AS seqs, min("sequence")::int AS first, bool_and(creator = 'system' AND "owner" = 'SYSTEM' AND revision = 1) AS who
        FROM eventstore.events2 WHERE aggregate_type = 'system'`,
   );
-  assert.equal(shape, { n: 6, seqs: 6, first: 1, who: true }, 'started + done per step, sequences 1..6, ZITADEL creator, owner and revision');
+  assert.equal(shape, { n: 8, seqs: 8, first: 1, who: true }, 'started + done per step, sequences 1..8, ZITADEL creator, owner and revision');
+  assert.equal((await ctx.db.query(`SELECT count(*)::int AS n FROM zsetup.journal WHERE step = '03_logic'`))[0], { n: 0 }, 'the external step is never run nor recorded');
   const plan = await cli(['plan', '--json'], { cwd: d.dir, url: ctx.db.url });
   assert.is(plan.code, 0, plan.stdout + plan.stderr);
   for (const e of plan.json()) assert.is(e.action, 'skip', `${e.step}: ${e.reason}`);
+  assert.match(plan.json().find((e: { step: string }) => e.step === '03_logic').reason, /^run by `zitadel setup` \(the first instance, through its commands\)/);
   assert.not.match(JSON.stringify(plan.json()), /by ZITADEL/, 'zsetup wrote these records: they are its own');
 });
 
@@ -99,6 +108,8 @@ t('steps ZITADEL already ran plan as skip "applied by ZITADEL at"; a failed one 
   await zitadelEvent(ctx.db, 'system.migration.done', { name: '01_a' }, '2026-11-30T10:00:01Z');
   await zitadelEvent(ctx.db, 'system.migration.started', { name: '02_B' }, '2026-11-30T10:00:02Z');
   await zitadelEvent(ctx.db, 'system.migration.failed', { name: '02_B', error: 'ERROR: boom (SQLSTATE XX000)' }, '2026-11-30T10:00:03Z');
+  await zitadelEvent(ctx.db, 'system.migration.started', { name: '03_logic' }, '2026-11-30T10:00:03Z');
+  await zitadelEvent(ctx.db, 'system.migration.done', { name: '03_logic' }, '2026-11-30T10:00:03Z');
   await zitadelEvent(ctx.db, 'system.migration.started', { name: '04_rep' }, '2026-11-30T10:00:04Z');
   await zitadelEvent(ctx.db, 'system.migration.repeatable.done', { name: '04_rep', lastRun: { externalDomain: 'localhost', externalPort: 8080 } }, '2026-11-30T10:00:05Z');
   const d = dir(ctx, { 'zsetup.config.ts': config() });
@@ -111,7 +122,8 @@ t('steps ZITADEL already ran plan as skip "applied by ZITADEL at"; a failed one 
   assert.match(by['02_B'].reason, /previous attempt failed .*boom/);
   assert.is(by['04_rep'].action, 'skip', "its check() is given ZITADEL's lastRun");
   assert.match(by['04_rep'].reason, /applied by ZITADEL at 2026-11-30T10:00Z/);
-  assert.is(by['03_logic'].action, 'run');
+  assert.is(by['03_logic'].action, 'skip');
+  assert.is(by['03_logic'].reason, 'applied by ZITADEL at 2026-11-30T10:00Z');
   const text = await cli(['plan'], { cwd: d.dir, url: ctx.db.url });
   assert.match(text.stdout, /01_a\s+skip\s+applied by ZITADEL at 2026-11-30T10:00Z/);
 
@@ -121,7 +133,7 @@ t('steps ZITADEL already ran plan as skip "applied by ZITADEL at"; a failed one 
   const z = await zitadelState(ctx.db);
   assert.is(z['02_B']!.type, 'system.migration.done', 'the failed step ran and ZITADEL reads it done');
   assert.is(z['01_a']!.type, 'system.migration.done');
-  assert.equal(Object.keys(z).sort(), ['01_a', '02_B', '04_rep']);
+  assert.equal(Object.keys(z).sort(), ['01_a', '02_B', '03_logic', '04_rep', '05_after']);
 });
 
 t("a stop mid-step leaves what ZITADEL's cleanup leaves; a step ZITADEL left started is recovered the same way", async (ctx: DbCtx) => {
@@ -129,6 +141,9 @@ t("a stop mid-step leaves what ZITADEL's cleanup leaves; a step ZITADEL left sta
   // ZITADEL was killed in 01_a: its started record, and migration_started.
   await zitadelEvent(ctx.db, 'system.migration.started', { name: '01_a' }, '2026-11-30T10:00:00Z');
   await ctx.db.query(`INSERT INTO eventstore.unique_constraints VALUES ('', 'migration_started', '01_a')`);
+  // ... and in its own 03_logic, which zsetup never runs: cleaned up all the same.
+  await zitadelEvent(ctx.db, 'system.migration.started', { name: '03_logic' }, '2026-11-30T10:00:01Z');
+  await ctx.db.query(`INSERT INTO eventstore.unique_constraints VALUES ('', 'migration_started', '03_logic')`);
   // 02_B fails in zsetup (a deadline that its sleep overruns stands for any stop).
   const d = dir(ctx, { 'zsetup.config.ts': config().replace("sql: 'CREATE TABLE IF NOT EXISTS b (id int)'", "sql: 'SELECT pg_sleep(30)'") });
   const a = await cli(['apply', '--deadline', '3s'], { cwd: d.dir, url: ctx.db.url });
@@ -143,6 +158,8 @@ t("a stop mid-step leaves what ZITADEL's cleanup leaves; a step ZITADEL left sta
   assert.is(history[1]!.e, CANCELED_MANUALLY);
   assert.equal(z['02_B'], { type: 'system.migration.failed', payload: { name: '02_B', error: CANCELED_MANUALLY } }, 'stopped: as ZITADEL cleanup writes it');
   assert.ok(!(await constraints(ctx.db)).includes('migration_started:02_b'), 'migration_started removed, so ZITADEL may run it');
+  assert.equal(z['03_logic'], { type: 'system.migration.failed', payload: { name: '03_logic', error: CANCELED_MANUALLY } }, "ZITADEL's stuck step: cleaned up, left to ZITADEL");
+  assert.ok(!(await constraints(ctx.db)).includes('migration_started:03_logic'));
 });
 
 // The StateStore contract, every step reproduced (each record also writes ZITADEL's).
