@@ -1,0 +1,142 @@
+#!/usr/bin/env node
+// scripts/schema.mjs: a database's schema as sorted lines of text, for comparing two
+// databases (zsetup's zitadel.setup.ts against ZITADEL's own SQL) on PostgreSQL and PGlite.
+//
+// The description is structural, so it compares across PostgreSQL versions (PGlite is 18)
+// and does not depend on how a function or view is written: schemas; tables (partitioned,
+// unlogged); columns with type, nullability, default and generation expression;
+// constraints (primary key, unique, foreign key, check) with their definition; indexes
+// with their definition (valid or not); views with their columns; functions with their
+// arguments, result and language; composite types with their attributes; sequences;
+// triggers. zsetup's own schema (`zsetup`, or --exclude) and the system schemas are left out.
+//
+//   node scripts/schema.mjs --url postgres://...            print the description
+//   node scripts/schema.mjs --pglite DIR                     the same for a PGlite data dir
+//   node scripts/schema.mjs --url ... --diff expected.txt    print what differs (exit 1 if anything)
+//
+// Also a module: describeSchema(query, { exclude }) -> string[] (query: (sql) => rows).
+import { readFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+
+const SYSTEM = ['pg_catalog', 'information_schema', 'pg_toast'];
+
+/** The schema of the database `query` reads, as sorted lines. */
+export async function describeSchema(query, { exclude = ['zsetup'] } = {}) {
+  const skip = [...SYSTEM, ...exclude];
+  const inSchemas = (col) => `${col} NOT IN (${skip.map((s) => `'${s.replace(/'/g, "''")}'`).join(', ')}) AND ${col} NOT LIKE 'pg_temp%' AND ${col} NOT LIKE 'pg_toast_temp%'`;
+  const lines = [];
+  const add = (rows, f) => {
+    for (const r of rows) lines.push(f(r));
+  };
+  add(await query(`SELECT nspname AS n FROM pg_namespace WHERE ${inSchemas('nspname')}`), (r) => `schema ${r.n}`);
+  add(
+    await query(`SELECT n.nspname || '.' || c.relname AS t, c.relkind AS k, c.relpersistence AS p
+                   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                  WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S') AND ${inSchemas('n.nspname')} AND NOT c.relispartition`),
+    (r) => `${{ r: 'table', p: 'table', v: 'view', m: 'materialized view', S: 'sequence' }[r.k]} ${r.t}${r.k === 'p' ? ' partitioned' : ''}${r.p === 'u' ? ' unlogged' : ''}`,
+  );
+  add(
+    await query(`SELECT n.nspname || '.' || c.relname AS t, c.relpersistence AS p, pg_get_expr(c.relpartbound, c.oid) AS bound, pc.relname AS parent
+                   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                   JOIN pg_inherits i ON i.inhrelid = c.oid JOIN pg_class pc ON pc.oid = i.inhparent
+                  WHERE c.relispartition AND ${inSchemas('n.nspname')}`),
+    (r) => `partition ${r.t} of ${r.parent} ${r.bound}${r.p === 'u' ? ' unlogged' : ''}`,
+  );
+  add(
+    await query(`SELECT n.nspname || '.' || c.relname AS t, a.attname AS col, format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS nn,
+                        pg_get_expr(d.adbin, d.adrelid) AS def, a.attgenerated AS gen, c.relkind AS k
+                   FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+                   LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+                  WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm', 'c') AND ${inSchemas('n.nspname')} AND NOT c.relispartition`),
+    (r) =>
+      `${r.k === 'c' ? 'attribute' : 'column'} ${r.t}.${r.col} ${r.type}${r.nn ? ' not null' : ''}${r.def !== null ? (r.gen ? ` generated (${norm(r.def)})` : ` default ${norm(r.def)}`) : ''}`,
+  );
+  add(
+    await query(`SELECT n.nspname || '.' || c.relname AS t, con.conname AS name, con.contype AS type, pg_get_constraintdef(con.oid) AS def
+                   FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+                  WHERE ${inSchemas('n.nspname')} AND con.contype IN ('p', 'u', 'f', 'c', 'x') AND NOT c.relispartition`),
+    (r) => `constraint ${r.t} ${r.name} ${norm(r.def)}`,
+  );
+  add(
+    await query(`SELECT n.nspname || '.' || t.relname AS t, i.relname AS name, pg_get_indexdef(x.indexrelid) AS def, x.indisvalid AS valid
+                   FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid JOIN pg_namespace n ON n.oid = t.relnamespace
+                  WHERE ${inSchemas('n.nspname')} AND NOT t.relispartition`),
+    (r) => `index ${r.t} ${r.name} ${norm(r.def.replace(/^CREATE (UNIQUE )?INDEX \S+ ON (ONLY )?\S+ /, (_m, u) => (u ? 'UNIQUE ' : '')))}${r.valid ? '' : ' INVALID'}`,
+  );
+  add(
+    await query(`SELECT n.nspname || '.' || p.proname AS f, pg_get_function_identity_arguments(p.oid) AS args, pg_get_function_result(p.oid) AS result, l.lanname AS lang, p.prokind AS kind
+                   FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_language l ON l.oid = p.prolang
+                  WHERE ${inSchemas('n.nspname')}`),
+    (r) => `${r.kind === 'p' ? 'procedure' : 'function'} ${r.f}(${r.args})${r.result ? ` returns ${r.result}` : ''} language ${r.lang}`,
+  );
+  add(
+    await query(`SELECT n.nspname || '.' || t.typname AS t, t.typtype AS k, (SELECT string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid) AS labels
+                   FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+                  WHERE ${inSchemas('n.nspname')} AND (t.typtype = 'e' OR (t.typtype = 'c' AND (SELECT relkind FROM pg_class WHERE oid = t.typrelid) = 'c'))`),
+    (r) => `type ${r.t} ${r.k === 'e' ? `enum (${r.labels})` : 'composite'}`,
+  );
+  add(
+    await query(`SELECT n.nspname || '.' || c.relname AS t, g.tgname AS name, pg_get_triggerdef(g.oid) AS def
+                   FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+                  WHERE NOT g.tgisinternal AND ${inSchemas('n.nspname')}`),
+    (r) => `trigger ${r.t} ${r.name} ${norm(r.def.replace(/^CREATE (CONSTRAINT )?TRIGGER \S+ /, ''))}`,
+  );
+  return [...new Set(lines)].sort();
+}
+
+/** Whitespace as one space. */
+function norm(s) {
+  return String(s).replace(/\s+/g, ' ').trim();
+}
+
+/** Lines only in `a`, lines only in `b`. */
+export function diffLines(a, b) {
+  const sa = new Set(a);
+  const sb = new Set(b);
+  return { onlyA: a.filter((x) => !sb.has(x)), onlyB: b.filter((x) => !sa.has(x)) };
+}
+
+async function main() {
+  const arg = (n) => {
+    const i = process.argv.indexOf(n);
+    return i >= 0 ? process.argv[i + 1] : undefined;
+  };
+  const url = arg('--url');
+  const dataDir = arg('--pglite');
+  const exclude = (arg('--exclude') ?? 'zsetup').split(',');
+  let query;
+  let close;
+  if (url) {
+    const pg = (await import('pg')).default;
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    query = async (sql) => (await c.query(sql)).rows;
+    close = () => c.end();
+  } else if (dataDir) {
+    const { PGlite } = await import('@electric-sql/pglite');
+    const db = new PGlite(dataDir);
+    query = async (sql) => (await db.query(sql)).rows;
+    close = () => db.close();
+  } else {
+    console.error('usage: node scripts/schema.mjs --url URL | --pglite DIR [--exclude schema,...] [--diff expected.txt]');
+    process.exit(2);
+  }
+  try {
+    const lines = await describeSchema(query, { exclude });
+    const expected = arg('--diff');
+    if (!expected) {
+      console.log(lines.join('\n'));
+      return;
+    }
+    const want = readFileSync(expected, 'utf8').split('\n').filter((l) => l.trim() !== '' && !l.startsWith('#'));
+    const { onlyA, onlyB } = diffLines(lines, want);
+    for (const l of onlyB) console.log(`- ${l}   (expected, missing here)`);
+    for (const l of onlyA) console.log(`+ ${l}   (here, not expected)`);
+    console.log(`${onlyB.length} missing, ${onlyA.length} extra, ${lines.length - onlyA.length} the same`);
+    process.exitCode = onlyA.length + onlyB.length > 0 ? 1 : 0;
+  } finally {
+    await close();
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await main();
