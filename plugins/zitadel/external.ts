@@ -4,7 +4,8 @@
  * zsetup declares them, in ZITADEL's order, and never runs or records them. `plan` shows
  * each as run by `zitadel setup`, or, once ZITADEL's records say so, "applied by ZITADEL at
  * <time>" (the zitadel-state store reads them). ZITADEL's own setup, started afterwards,
- * finds every other step done and runs exactly these.
+ * finds every other step done and runs exactly these. The steps after one (`after`) wait
+ * for it: skipped, not failed, until ZITADEL has run it.
  */
 import type { StepDefinition, StepKind } from 'zsetup/plugin';
 
@@ -26,10 +27,13 @@ export const externalKind: StepKind<ExternalStep> = {
     if (typeof def.why !== 'string' || def.why.trim() === '') ctx.problem('why', 'expected a description of what ZITADEL does in this step');
     return { source: `zitadel.external:${def.name}` };
   },
-  // Always left out: ZITADEL's binary runs it. Its dependants still run.
+  // Always left out: ZITADEL's binary runs it. The steps after it wait until ZITADEL's
+  // records say it ran (steps of ZITADEL's order that are independent of it do not list it
+  // in `after`).
   off(def) {
     return `run by \`zitadel setup\` (${def.why})`;
   },
+  holds: true,
   run(def) {
     throw new Error(`step "${def.name}" is ZITADEL's own (${def.why}): run \`zitadel setup\` for it`);
   },

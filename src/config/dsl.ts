@@ -244,6 +244,13 @@ interface StepKindBase<D extends StepDefinition> {
    */
   off?(def: D, config: ResolvedConfig): string | undefined;
   /**
+   * A step of this kind left out (off) and not applied yet holds back the steps after it
+   * (`after`, directly or through others): they are skipped too, not failed, saying that
+   * they wait for it, until it has been applied (by someone else: the `zitadel.external`
+   * kind's steps are run by ZITADEL's own binary).
+   */
+  readonly holds?: boolean;
+  /**
    * Share another process's work: while this `apply` waits for the run lock and the
    * process holding it runs a step of this kind (its `started` is the latest record),
    * take units of that step's work that nobody holds, claimed through PostgreSQL alone

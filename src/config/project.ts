@@ -228,6 +228,7 @@ function prepareSteps(config: ResolvedConfig, c: DependencyContainer, p: Problem
         resumable,
         description: x.def.description,
         off: offReason(x.kind, x.def, config),
+        holds: x.kind.holds === true,
       },
     };
   });

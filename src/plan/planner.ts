@@ -21,6 +21,8 @@ export interface PlanStep {
   readonly description?: string | undefined;
   /** Why this run leaves the step out (its kind's `off()`), if it does. */
   readonly off?: string | undefined;
+  /** Left out and not applied, it holds back the steps after it (its kind's `holds`). */
+  readonly holds?: boolean | undefined;
 }
 
 /** A planned step: the step, what apply would do with it, and why. */
@@ -67,12 +69,23 @@ export function stepsNeedingCheck(steps: readonly PlanStep[], state: ReadonlyMap
 export function planSteps(input: PlanInput): Plan {
   const entries: PlanEntry[] = [];
   const actionOf = new Map<string, Action>();
+  /** Steps left out that hold back the steps after them -> the step they wait for, and why. */
+  const waiting = new Map<string, { step: string; why: string }>();
   for (const s of input.steps) {
     let { action, reason } = decide(s, input);
     // Left out of this run (a kind's off()): work it would do is skipped, and says why.
     if (s.off !== undefined && WORK_ACTIONS.has(action)) {
       reason = `${s.off} (would ${action}: ${reason})`;
       action = 'skip';
+      if (s.holds) waiting.set(s.step, { step: s.step, why: s.off });
+    }
+    // After a step that holds them back and has not been applied: skipped as well, waiting.
+    const held = WORK_ACTIONS.has(action) ? s.after.find((d) => waiting.has(d)) : undefined;
+    if (held !== undefined) {
+      const w = waiting.get(held)!;
+      reason = `waits for "${w.step}", ${w.why} (would ${action}: ${reason})`;
+      action = 'skip';
+      waiting.set(s.step, w);
     }
     if (action === 'drift' && input.allowDrift) {
       action = 'skip';

@@ -196,6 +196,31 @@ test('stepsNeedingCheck: only repeatable steps that are done with the same check
   assert.equal(stepsNeedingCheck(steps, state), ['rep_done']);
 });
 
+test("a step left out that holds (ZITADEL's own): the steps after it wait, skipped, transitively; independent steps run; once applied elsewhere, they run", () => {
+  const steps = [
+    s('01'),
+    s('02_ext', { kind: 'zitadel.external', off: 'run by `zitadel setup` (the first instance)', holds: true }),
+    s('03', { after: ['02_ext'] }),
+    s('04', { after: ['03'] }),
+    s('05', { after: ['01'] }),
+    s('06_off', { kind: 'prefill', off: 'projection prefill is off (--no-init-projections)' }),
+    s('07', { after: ['06_off'] }),
+  ];
+  const p = plan(steps);
+  assert.equal(actions(p), [['01', 'run'], ['02_ext', 'skip'], ['03', 'skip'], ['04', 'skip'], ['05', 'run'], ['06_off', 'skip'], ['07', 'run']]);
+  assert.is(reason(p, '03'), 'waits for "02_ext", run by `zitadel setup` (the first instance) (would run: never applied)');
+  assert.match(reason(p, '04'), /^waits for "02_ext", run by `zitadel setup`/);
+  // ZITADEL ran it (its record, read by the zitadel-state store): the steps after it run.
+  const z = ev('02_ext', 'done', { owner: 'ZITADEL', source: 'ZITADEL', checksum: undefined });
+  const q = plan(steps, [st(z)]);
+  assert.equal(actions(q).slice(1, 4), [['02_ext', 'skip'], ['03', 'run'], ['04', 'run']]);
+  assert.is(reason(q, '02_ext'), 'applied by ZITADEL at 2026-11-20T10:00Z');
+  // A step after it that was applied already is skipped as applied, and holds nothing back.
+  const r = plan(steps, [st(ev('03', 'done'))]);
+  assert.equal(actions(r).slice(2, 4), [['03', 'skip'], ['04', 'run']]);
+  assert.is(reason(r, '03'), 'applied 2026-11-20T10:00Z');
+});
+
 test('WORK_ACTIONS: run, rerun and resume do work; the others do not', () => {
   assert.equal([...WORK_ACTIONS].sort(), ['rerun', 'resume', 'run']);
 });
