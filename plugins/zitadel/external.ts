@@ -16,7 +16,7 @@ export interface ExternalStep extends StepDefinition {
 
 /** A step of ZITADEL's setup that `zitadel setup` runs, not zsetup (see the file's header). */
 export function external(name: string, why: string, o: { after?: string[]; description?: string } = {}): ExternalStep {
-  return { kind: 'zitadel.external', name, why, description: o.description ?? `run by \`zitadel setup\`: ${why}`, ...(o.after ? { after: o.after } : {}) };
+  return { kind: 'zitadel.external', name, why, description: o.description ?? why, ...(o.after ? { after: o.after } : {}) };
 }
 
 export const externalKind: StepKind<ExternalStep> = {

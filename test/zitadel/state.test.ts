@@ -56,21 +56,23 @@ const EXTERNAL = new URL('../../plugins/zitadel/external.js', import.meta.url).p
 /**
  * 01_a and 02_B are reproduced (02_B has capitals: ZITADEL's constraint is lower case);
  * 03_logic is ZITADEL's own (external: zsetup never runs it); 04_rep is a reproduced
- * repeatable; 05_after runs after 03_logic (left out, it does not hold it back).
+ * repeatable (after 02_B: ZITADEL's own step is a side branch); 06_waits needs what 03_logic
+ * makes: it waits, skipped, until ZITADEL has run 03_logic.
  */
 function config(more = ''): string {
   return `import { defineConfig, step, repeatable } from 'zsetup';
 import { zitadelState } from ${JSON.stringify(PLUGIN)};
 import { external } from ${JSON.stringify(EXTERNAL)};
 export default defineConfig({
-  plugins: [zitadelState({ reproduces: ['01_a', '02_B', '04_rep', '05_after'] })],
+  plugins: [zitadelState({ reproduces: ['01_a', '02_B', '04_rep', '05_after', '06_waits'] })],
   steps: [
     step('00_init', { sql: ${JSON.stringify(EVENTSTORE)} }),
     step('01_a', { sql: 'CREATE TABLE IF NOT EXISTS a (id int)' }),
     step('02_B', { sql: 'CREATE TABLE IF NOT EXISTS b (id int)' }),
     external('03_logic', 'the first instance, through its commands'),
-    repeatable('04_rep', { lastRun: () => ({ externalDomain: 'localhost', externalPort: 8080 }), check: (last) => last?.externalDomain !== 'localhost', sql: 'SELECT 1' }),
+    repeatable('04_rep', { after: ['02_B'], lastRun: () => ({ externalDomain: 'localhost', externalPort: 8080 }), check: (last) => last?.externalDomain !== 'localhost', sql: 'SELECT 1' }),
     step('05_after', { sql: 'CREATE TABLE IF NOT EXISTS after_logic (id int)' }),
+    step('06_waits', { after: ['03_logic'], sql: 'CREATE TABLE IF NOT EXISTS needs_logic (id int)' }),
     ${more}
   ],
 });
@@ -98,6 +100,8 @@ t('after apply, ZITADEL reads done for exactly the reproduced steps (repeatable.
   assert.is(plan.code, 0, plan.stdout + plan.stderr);
   for (const e of plan.json()) assert.is(e.action, 'skip', `${e.step}: ${e.reason}`);
   assert.match(plan.json().find((e: { step: string }) => e.step === '03_logic').reason, /^run by `zitadel setup` \(the first instance, through its commands\)/);
+  assert.match(plan.json().find((e: { step: string }) => e.step === '06_waits').reason, /^waits for "03_logic", run by `zitadel setup`/);
+  assert.equal((await ctx.db.query(`SELECT to_regclass('needs_logic') IS NULL AS none`))[0], { none: true }, '06_waits did not run');
   assert.not.match(JSON.stringify(plan.json()), /by ZITADEL/, 'zsetup wrote these records: they are its own');
 });
 
@@ -133,7 +137,7 @@ t('steps ZITADEL already ran plan as skip "applied by ZITADEL at"; a failed one 
   const z = await zitadelState(ctx.db);
   assert.is(z['02_B']!.type, 'system.migration.done', 'the failed step ran and ZITADEL reads it done');
   assert.is(z['01_a']!.type, 'system.migration.done');
-  assert.equal(Object.keys(z).sort(), ['01_a', '02_B', '03_logic', '04_rep', '05_after']);
+  assert.equal(Object.keys(z).sort(), ['01_a', '02_B', '03_logic', '04_rep', '05_after', '06_waits'], 'ZITADEL ran 03_logic: 06_waits ran');
 });
 
 t("a stop mid-step leaves what ZITADEL's cleanup leaves; a step ZITADEL left started is recovered the same way", async (ctx: DbCtx) => {

@@ -1,5 +1,6 @@
--- ZITADEL setup step 05_last_failed: when an event last failed in a handler, and the
--- per-instance lookups of the spoolers' bookkeeping.
+-- ZITADEL 05_last_failed: instance_id indexes on current_sequences and failed_events; failed_events.last_failed
+-- Source: cmd/setup/05.go, 05.sql @ 0175076d
+
 CREATE INDEX IF NOT EXISTS current_sequences_instance_id_idx ON adminapi.current_sequences (instance_id);
 CREATE INDEX IF NOT EXISTS current_sequences_instance_id_idx ON auth.current_sequences (instance_id);
 CREATE INDEX IF NOT EXISTS current_sequences_instance_id_idx ON projections.current_sequences (instance_id);

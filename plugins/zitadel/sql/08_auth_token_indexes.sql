@@ -1,7 +1,8 @@
--- ZITADEL setup step 08_auth_token_indexes: look tokens up per instance (by refresh token,
--- application, resource owner, user and user agent); the old index without the instance goes.
-CREATE INDEX IF NOT EXISTS inst_refresh_tkn_idx ON auth.tokens (instance_id, refresh_token_id);
-CREATE INDEX IF NOT EXISTS inst_app_tkn_idx ON auth.tokens (instance_id, application_id);
-CREATE INDEX IF NOT EXISTS inst_ro_tkn_idx ON auth.tokens (instance_id, resource_owner);
+-- ZITADEL 08_auth_token_indexes: per-instance indexes on auth.tokens; drops auth.user_user_agent_idx
+-- Source: cmd/setup/08.go, 08/08.sql @ 07ce3b69
+
+CREATE INDEX IF NOT EXISTS inst_refresh_tkn_idx ON auth.tokens(instance_id, refresh_token_id);
+CREATE INDEX IF NOT EXISTS inst_app_tkn_idx ON auth.tokens(instance_id, application_id);
+CREATE INDEX IF NOT EXISTS inst_ro_tkn_idx ON auth.tokens(instance_id, resource_owner);
 DROP INDEX IF EXISTS auth.user_user_agent_idx;
-CREATE INDEX IF NOT EXISTS inst_usr_agnt_tkn_idx ON auth.tokens (instance_id, user_id, user_agent_id);
+CREATE INDEX IF NOT EXISTS inst_usr_agnt_tkn_idx ON auth.tokens(instance_id, user_id, user_agent_id);

@@ -1,37 +1,38 @@
--- ZITADEL setup step 34_add_cache_schema: the database cache. Objects and their lookup
--- keys are partitioned by cache name; ZITADEL adds a partition per cache at start.
--- Parents are logged tables (PostgreSQL 18 refuses unlogged partitioned tables, as in
--- ZITADEL's current version of this step); the partitions, the data, are unlogged.
-CREATE SCHEMA IF NOT EXISTS cache;
+-- ZITADEL 34_add_cache_schema: schema cache with partitioned tables objects and string_keys (logged parents, unlogged default partitions)
+-- Source: cmd/setup/34.go, 34/34_cache_schema.sql @ 7a41fe96
 
-CREATE TABLE IF NOT EXISTS cache.objects (
-    cache_name   VARCHAR     NOT NULL,
-    id           UUID        NOT NULL DEFAULT gen_random_uuid(),
-    created_at   TIMESTAMPTZ NOT NULL DEFAULT now(),
-    last_used_at TIMESTAMPTZ NOT NULL DEFAULT now(),
-    payload      JSONB       NOT NULL,
+create schema if not exists cache;
 
-    PRIMARY KEY (cache_name, id)
-) PARTITION BY LIST (cache_name);
+create table if not exists cache.objects (
+	cache_name varchar not null,
+    id uuid not null default gen_random_uuid(),
+    created_at timestamptz not null default now(),
+	last_used_at timestamptz not null default now(),
+    payload jsonb not null,
 
-CREATE UNLOGGED TABLE IF NOT EXISTS cache.objects_default
+	primary key(cache_name, id)
+)
+partition by list (cache_name);
+
+create unlogged table if not exists cache.objects_default 
     PARTITION OF cache.objects DEFAULT;
 
-CREATE TABLE IF NOT EXISTS cache.string_keys (
-    cache_name VARCHAR NOT NULL CHECK (cache_name <> ''),
-    index_id   INTEGER NOT NULL CHECK (index_id > 0),
-    index_key  VARCHAR NOT NULL CHECK (index_key <> ''),
-    object_id  UUID    NOT NULL,
+create table if not exists cache.string_keys(
+    cache_name varchar not null check (cache_name <> ''),
+    index_id integer not null check (index_id > 0),
+    index_key varchar not null check (index_key <> ''),
+    object_id uuid not null,
 
-    PRIMARY KEY (cache_name, index_id, index_key),
-    CONSTRAINT fk_object
-        FOREIGN KEY (cache_name, object_id)
-        REFERENCES cache.objects (cache_name, id)
-        ON DELETE CASCADE
-) PARTITION BY LIST (cache_name);
+    primary key (cache_name, index_id, index_key),
+    constraint fk_object
+        foreign key(cache_name, object_id)
+        references cache.objects(cache_name, id)
+        on delete cascade
+)
+partition by list (cache_name);
 
--- for the delete cascade
-CREATE INDEX IF NOT EXISTS string_keys_object_id_idx ON cache.string_keys (cache_name, object_id);
+create index if not exists string_keys_object_id_idx
+    on cache.string_keys (cache_name, object_id); -- for delete cascade
 
-CREATE UNLOGGED TABLE IF NOT EXISTS cache.string_keys_default
+create unlogged table if not exists cache.string_keys_default 
     PARTITION OF cache.string_keys DEFAULT;

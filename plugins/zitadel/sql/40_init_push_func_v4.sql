@@ -1,108 +1,149 @@
--- ZITADEL setup step 40_init_push_func_v4: the command type and the push function.
--- A writer pushes an array of commands; push turns them into events numbered after the
--- latest event of each aggregate and inserts them in one statement.
---
--- ZITADEL reads the type of events2.in_tx_order from information_schema and templates it
--- into commands_to_events; events2 is created above with INTEGER, so it is written here.
--- ZITADEL also resets its connection pool afterwards (pgx caches composite types); the
--- engine's pool does not cache types, so nothing else is needed.
+-- ZITADEL 40_init_push_func_v4: type eventstore.command2 and latest_command, commands_to_events(command2[]), push(command2[])
+-- Source: cmd/setup/40.go @ 10087e73, cmd/setup/40/01_type.sql, 40/02_func.sql @ 6082e59d
+-- ZITADEL reads events2.in_tx_order's type (40/00_in_tx_order_type.sql) and executes
+-- 02_func.sql as a text/template, but the current 02_func.sql has no placeholder
+-- (in_tx_order is CAST(... AS INTEGER)): the text runs as is. 01 and 02 run as two
+-- statements on one connection, then ZITADEL resets its pool (pgx caches composite types).
+-- On a new database this repeats what init_03_events2 created (same text).
 
--- One event to be written.
-DO $$
-BEGIN
-    CREATE TYPE eventstore.command AS (
-        instance_id    TEXT,
-        aggregate_type TEXT,
-        aggregate_id   TEXT,
-        command_type   TEXT,
-        revision       INT2,
-        payload        JSONB,
-        creator        TEXT,
-        "owner"        TEXT
+-- 40/01_type.sql
+-- represents an event to be created.
+DO $$ BEGIN
+    CREATE TYPE eventstore.command2 AS (
+        instance_id TEXT
+        , aggregate_type TEXT
+        , aggregate_id TEXT
+        , command_type TEXT
+        , revision INT2
+        , payload JSONB
+        , creator TEXT
+        , owner TEXT
+        , enforce_owner BOOLEAN
     );
 EXCEPTION
-    WHEN duplicate_object THEN NULL;
-END
-$$;
+    WHEN duplicate_object THEN null;
+END $$;
 
--- The sequence and owner of an aggregate's latest event (no row: both NULL).
-CREATE OR REPLACE FUNCTION eventstore.latest_aggregate_state(
-    instance_id      TEXT,
-    aggregate_type   TEXT,
-    aggregate_id     TEXT,
-    "sequence"   OUT BIGINT,
-    "owner"      OUT TEXT
-)
-    LANGUAGE plpgsql
-    STABLE PARALLEL SAFE
-AS $$
-BEGIN
-    SELECT e."sequence", e."owner"
-      INTO "sequence", "owner"
-      FROM eventstore.events2 AS e
-     WHERE e.instance_id = $1
-       AND e.aggregate_type = $2
-       AND e.aggregate_id = $3
-     ORDER BY e."sequence" DESC
-     LIMIT 1;
-END;
-$$;
+-- 40/02_func.sql
+DO $$ BEGIN
+    CREATE TYPE eventstore.latest_command AS (
+        instance_id TEXT
+        , aggregate_type TEXT
+        , aggregate_id TEXT
+        , owner TEXT
+        , sequence BIGINT
+    );
+EXCEPTION
+    WHEN duplicate_object THEN null;
+END $$;
 
--- The events the commands become: per aggregate, sequences continue after its latest
--- event, whose owner the new events keep (a new aggregate takes the command's owner);
--- one timestamp (and position) for the whole statement; in_tx_order is the command's
--- place in the array.
-CREATE OR REPLACE FUNCTION eventstore.commands_to_events(commands eventstore.command[])
-    RETURNS SETOF eventstore.events2
-    LANGUAGE plpgsql
+CREATE OR REPLACE FUNCTION eventstore.commands_to_events(commands eventstore.command2[]) 
+    RETURNS SETOF eventstore.events2 
+    LANGUAGE 'plpgsql'
     STABLE PARALLEL SAFE
     ROWS 10
 AS $$
 DECLARE
-    agg           RECORD;
-    last_sequence BIGINT;
-    last_owner    TEXT;
-    pushed_at     TIMESTAMPTZ := statement_timestamp();
+    _latest_events eventstore.latest_command[];
+    command eventstore.command2;
+    last_owner TEXT;
+    i INTEGER;
 BEGIN
-    FOR agg IN
-        SELECT DISTINCT c.instance_id, c.aggregate_type, c.aggregate_id
-          FROM UNNEST(commands) AS c
-    LOOP
-        SELECT s."sequence", s."owner"
-          INTO last_sequence, last_owner
-          FROM eventstore.latest_aggregate_state(agg.instance_id, agg.aggregate_type, agg.aggregate_id) AS s;
 
-        RETURN QUERY
+    SELECT array_agg(res) INTO _latest_events
+    FROM (
         SELECT
-            c.instance_id,
-            c.aggregate_type,
-            c.aggregate_id,
-            c.command_type,                                                       -- event_type
-            COALESCE(last_sequence, 0) + ROW_NUMBER() OVER (ORDER BY c.ordinality), -- sequence
-            c.revision,
-            pushed_at,                                                            -- created_at
-            c.payload,
-            c.creator,
-            COALESCE(last_owner, c."owner"),                                      -- owner
-            EXTRACT(EPOCH FROM pushed_at)::DECIMAL,                               -- position
-            c.ordinality::INTEGER                                                 -- in_tx_order
-        FROM UNNEST(commands) WITH ORDINALITY AS c
-        WHERE c.instance_id = agg.instance_id
-          AND c.aggregate_type = agg.aggregate_type
-          AND c.aggregate_id = agg.aggregate_id;
+            ROW(
+                c.instance_id,
+                c.aggregate_type,
+                c.aggregate_id,
+                COALESCE(e.owner, c.owner),
+                COALESCE(e.sequence, 0)
+            )::eventstore.latest_command AS res
+        FROM (
+            SELECT DISTINCT ON (c.instance_id, c.aggregate_type, c.aggregate_id)
+                c.instance_id,
+                c.aggregate_type,
+                c.aggregate_id,
+                c.owner,
+                c.ordinality
+            FROM (
+                SELECT *
+                FROM UNNEST(commands) WITH ORDINALITY AS c
+            ) AS c
+            ORDER BY
+                c.instance_id,
+                c.aggregate_type,
+                c.aggregate_id,
+                c.ordinality
+        ) AS c
+        LEFT JOIN LATERAL (
+            SELECT
+                e.owner,
+                e.sequence
+            FROM eventstore.events2 AS e
+            WHERE e.instance_id = c.instance_id
+                AND e.aggregate_type = c.aggregate_type
+                AND e.aggregate_id = c.aggregate_id
+            ORDER BY e.sequence DESC
+            LIMIT 1
+        ) AS e ON TRUE
+    ) AS latest;
+
+    FOR command IN SELECT * FROM UNNEST(commands) LOOP
+        IF NOT command.enforce_owner THEN
+            SELECT owner INTO command.owner
+            FROM UNNEST(_latest_events) AS e
+            WHERE e.instance_id = command.instance_id
+            AND e.aggregate_type = command.aggregate_type
+            AND e.aggregate_id = command.aggregate_id;
+        ELSE
+            FOR i IN 1..array_length(_latest_events, 1) LOOP
+                IF _latest_events[i].instance_id = command.instance_id
+                    AND _latest_events[i].aggregate_type = command.aggregate_type
+                    AND _latest_events[i].aggregate_id = command.aggregate_id
+                THEN
+                    _latest_events[i].owner := command.owner;
+                    EXIT;
+                END IF;
+            END LOOP;
+        END IF;
+
     END LOOP;
-    RETURN;
+
+
+    RETURN QUERY SELECT
+        c.instance_id
+        , c.aggregate_type
+        , c.aggregate_id
+        , c.command_type AS event_type
+        , COALESCE(e.sequence, 0) + ROW_NUMBER() OVER (PARTITION BY c.instance_id, c.aggregate_type, c.aggregate_id ORDER BY c.in_tx_order) AS sequence
+        , c.revision
+        , NOW() AS created_at
+        , c.payload
+        , c.creator
+        , CASE WHEN c.enforce_owner
+            THEN c.owner
+            ELSE COALESCE(e.owner, c.owner)
+        END AS owner
+        , EXTRACT(EPOCH FROM NOW()) AS position
+        , c.in_tx_order
+    FROM (
+        SELECT c.*, CAST(ROW_NUMBER() OVER () AS INTEGER) AS in_tx_order
+        FROM UNNEST(commands) AS c
+    ) AS c
+    LEFT JOIN UNNEST(_latest_events) AS e
+        ON c.instance_id = e.instance_id
+        AND c.aggregate_type = e.aggregate_type
+        AND c.aggregate_id = e.aggregate_id
+    ORDER BY
+        in_tx_order;
 END;
 $$;
 
--- Write the commands as events and return them, in command order.
-CREATE OR REPLACE FUNCTION eventstore.push(commands eventstore.command[])
-    RETURNS SETOF eventstore.events2
-    LANGUAGE sql
-    VOLATILE
-AS $$
-    INSERT INTO eventstore.events2
-    SELECT * FROM eventstore.commands_to_events(commands)
-    ORDER BY in_tx_order
-    RETURNING *
-$$;
+CREATE OR REPLACE FUNCTION eventstore.push(commands eventstore.command2[]) RETURNS SETOF eventstore.events2 VOLATILE AS $$
+INSERT INTO eventstore.events2
+SELECT * FROM eventstore.commands_to_events(commands)
+ORDER BY in_tx_order
+RETURNING *
+$$ LANGUAGE SQL;

@@ -1,7 +1,9 @@
--- ZITADEL `init`: keys of the encryption key storage kept in the database.
-CREATE TABLE IF NOT EXISTS system.encryption_keys (
-    id    TEXT NOT NULL,
-    "key" TEXT NOT NULL,
+-- ZITADEL init_02_encryption_keys: system.encryption_keys, the keys of the database key storage
+-- Source: cmd/initialise/sql/07_encryption_keys_table.sql @ 07ce3b69
 
-    PRIMARY KEY (id)
+CREATE TABLE IF NOT EXISTS system.encryption_keys (
+	id TEXT NOT NULL
+	, key TEXT NOT NULL
+
+	, PRIMARY KEY (id)
 );

@@ -1,0 +1,97 @@
+-- ZITADEL repeatable_enforce_mfa_count_trigger: count login policies that enforce MFA per instance (projections.login_policies5), tracking updates
+-- Source: internal/migration/count_trigger.sql @ 39a5465 (text/template filled for this step), internal/migration/trigger.go @ 6e2019b, cmd/setup/trigger_steps.go @ 984ec82
+-- Template config (= the lastRun ZITADEL records): {"table":"projections.login_policies5","parent_type":"instance","instance_id_column":"instance_id","parent_id_column":"instance_id","resource":"enforce_mfa","conditions":{"orConditions":[{"column":"force_mfa","value":true},{"column":"force_mfa_local_only","value":true}]},"track_change":true}
+-- Runs in one transaction (LOCK TABLE needs one). Needs projections.resource_counts with its
+-- unique constraint and the functions projections.count_resource() / delete_table_counts()
+-- (57_create_resource_counts, 63_alter_resource_counts), and the projection table, which
+-- ZITADEL creates in projection_tables (no skip when it is missing: the step fails, as in ZITADEL).
+
+-- In case the old trigger exists, drop it to prevent duplicated counts.
+DROP TRIGGER IF EXISTS count_enforce_mfa ON projections.login_policies5;
+
+CREATE OR REPLACE TRIGGER count_enforce_mfa_insert
+    AFTER INSERT
+    ON projections.login_policies5
+    FOR EACH ROW
+    -- Only count if the conditions are met in the newly added row.
+    WHEN ((NEW.force_mfa = true OR NEW.force_mfa_local_only = true))
+    EXECUTE FUNCTION projections.count_resource(
+        'instance', 
+        'instance_id', 
+        'instance_id',
+        'enforce_mfa'
+    );
+
+CREATE OR REPLACE TRIGGER count_enforce_mfa_delete
+    AFTER DELETE
+    ON projections.login_policies5
+    FOR EACH ROW
+    -- Only count down if the conditions were met in the old / deleted row.
+    WHEN ((OLD.force_mfa = true OR OLD.force_mfa_local_only = true))
+    EXECUTE FUNCTION projections.count_resource(
+        'instance',
+        'instance_id',
+        'instance_id',
+        'enforce_mfa'
+    );
+
+
+CREATE OR REPLACE TRIGGER count_enforce_mfa_update_up
+    AFTER UPDATE
+    ON projections.login_policies5
+    FOR EACH ROW
+    -- Only count up if the conditions are met in the new state, but were not in the old.
+    WHEN ((NEW.force_mfa = true OR NEW.force_mfa_local_only = true) AND (OLD.force_mfa <> true AND OLD.force_mfa_local_only <> true))
+    EXECUTE FUNCTION projections.count_resource(
+        'instance',
+        'instance_id',
+        'instance_id',
+        'enforce_mfa',
+        'UP'
+    );
+
+CREATE OR REPLACE TRIGGER count_enforce_mfa_update_down
+    AFTER UPDATE
+    ON projections.login_policies5
+    FOR EACH ROW
+    -- Only count down if the conditions are not met in the new state, but were in the old.
+    WHEN ((NEW.force_mfa <> true AND NEW.force_mfa_local_only <> true) AND (OLD.force_mfa = true OR OLD.force_mfa_local_only = true))
+    EXECUTE FUNCTION projections.count_resource(
+        'instance',
+        'instance_id',
+        'instance_id',
+        'enforce_mfa',
+        'DOWN'
+    );
+
+
+CREATE OR REPLACE TRIGGER truncate_enforce_mfa_counts
+    AFTER TRUNCATE
+    ON projections.login_policies5
+    FOR EACH STATEMENT
+    EXECUTE FUNCTION projections.delete_table_counts();
+
+-- Prevent inserts and deletes while we populate the counts.
+LOCK TABLE projections.login_policies5 IN SHARE MODE;
+
+-- Populate the resource counts for the existing data in the table.
+INSERT INTO projections.resource_counts(
+	instance_id,
+    table_name,
+    parent_type,
+    parent_id,
+    resource_name,
+    amount
+)
+SELECT
+    instance_id,
+    'projections.login_policies5',
+    'instance',
+    instance_id,
+    'enforce_mfa',
+    COUNT(*) AS amount
+FROM projections.login_policies5
+WHERE (projections.login_policies5.force_mfa = true OR projections.login_policies5.force_mfa_local_only = true)
+GROUP BY (instance_id, instance_id)
+ON CONFLICT (instance_id, table_name, parent_type, parent_id, resource_name) DO
+UPDATE SET updated_at = now(), amount = EXCLUDED.amount;

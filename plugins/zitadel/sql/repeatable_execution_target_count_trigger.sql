@@ -1,0 +1,69 @@
+-- ZITADEL repeatable_execution_target_count_trigger: count execution targets per instance (projections.executions1_targets)
+-- Source: internal/migration/count_trigger.sql @ 39a5465 (text/template filled for this step), internal/migration/trigger.go @ 6e2019b, cmd/setup/trigger_steps.go @ 984ec82
+-- Template config (= the lastRun ZITADEL records): {"table":"projections.executions1_targets","parent_type":"instance","instance_id_column":"instance_id","parent_id_column":"instance_id","resource":"execution_target"}
+-- Runs in one transaction (LOCK TABLE needs one). Needs projections.resource_counts with its
+-- unique constraint and the functions projections.count_resource() / delete_table_counts()
+-- (57_create_resource_counts, 63_alter_resource_counts), and the projection table, which
+-- ZITADEL creates in projection_tables (no skip when it is missing: the step fails, as in ZITADEL).
+
+-- In case the old trigger exists, drop it to prevent duplicated counts.
+DROP TRIGGER IF EXISTS count_execution_target ON projections.executions1_targets;
+
+CREATE OR REPLACE TRIGGER count_execution_target_insert
+    AFTER INSERT
+    ON projections.executions1_targets
+    FOR EACH ROW
+    -- Only count if the conditions are met in the newly added row.
+    
+    EXECUTE FUNCTION projections.count_resource(
+        'instance', 
+        'instance_id', 
+        'instance_id',
+        'execution_target'
+    );
+
+CREATE OR REPLACE TRIGGER count_execution_target_delete
+    AFTER DELETE
+    ON projections.executions1_targets
+    FOR EACH ROW
+    -- Only count down if the conditions were met in the old / deleted row.
+    
+    EXECUTE FUNCTION projections.count_resource(
+        'instance',
+        'instance_id',
+        'instance_id',
+        'execution_target'
+    );
+
+
+
+CREATE OR REPLACE TRIGGER truncate_execution_target_counts
+    AFTER TRUNCATE
+    ON projections.executions1_targets
+    FOR EACH STATEMENT
+    EXECUTE FUNCTION projections.delete_table_counts();
+
+-- Prevent inserts and deletes while we populate the counts.
+LOCK TABLE projections.executions1_targets IN SHARE MODE;
+
+-- Populate the resource counts for the existing data in the table.
+INSERT INTO projections.resource_counts(
+	instance_id,
+    table_name,
+    parent_type,
+    parent_id,
+    resource_name,
+    amount
+)
+SELECT
+    instance_id,
+    'projections.executions1_targets',
+    'instance',
+    instance_id,
+    'execution_target',
+    COUNT(*) AS amount
+FROM projections.executions1_targets
+
+GROUP BY (instance_id, instance_id)
+ON CONFLICT (instance_id, table_name, parent_type, parent_id, resource_name) DO
+UPDATE SET updated_at = now(), amount = EXCLUDED.amount;

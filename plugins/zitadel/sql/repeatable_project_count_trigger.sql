@@ -1,0 +1,69 @@
+-- ZITADEL repeatable_project_count_trigger: count projects per organization (projections.projects4)
+-- Source: internal/migration/count_trigger.sql @ 39a5465 (text/template filled for this step), internal/migration/trigger.go @ 6e2019b, cmd/setup/trigger_steps.go @ 984ec82
+-- Template config (= the lastRun ZITADEL records): {"table":"projections.projects4","parent_type":"organization","instance_id_column":"instance_id","parent_id_column":"resource_owner","resource":"project"}
+-- Runs in one transaction (LOCK TABLE needs one). Needs projections.resource_counts with its
+-- unique constraint and the functions projections.count_resource() / delete_table_counts()
+-- (57_create_resource_counts, 63_alter_resource_counts), and the projection table, which
+-- ZITADEL creates in projection_tables (no skip when it is missing: the step fails, as in ZITADEL).
+
+-- In case the old trigger exists, drop it to prevent duplicated counts.
+DROP TRIGGER IF EXISTS count_project ON projections.projects4;
+
+CREATE OR REPLACE TRIGGER count_project_insert
+    AFTER INSERT
+    ON projections.projects4
+    FOR EACH ROW
+    -- Only count if the conditions are met in the newly added row.
+    
+    EXECUTE FUNCTION projections.count_resource(
+        'organization', 
+        'instance_id', 
+        'resource_owner',
+        'project'
+    );
+
+CREATE OR REPLACE TRIGGER count_project_delete
+    AFTER DELETE
+    ON projections.projects4
+    FOR EACH ROW
+    -- Only count down if the conditions were met in the old / deleted row.
+    
+    EXECUTE FUNCTION projections.count_resource(
+        'organization',
+        'instance_id',
+        'resource_owner',
+        'project'
+    );
+
+
+
+CREATE OR REPLACE TRIGGER truncate_project_counts
+    AFTER TRUNCATE
+    ON projections.projects4
+    FOR EACH STATEMENT
+    EXECUTE FUNCTION projections.delete_table_counts();
+
+-- Prevent inserts and deletes while we populate the counts.
+LOCK TABLE projections.projects4 IN SHARE MODE;
+
+-- Populate the resource counts for the existing data in the table.
+INSERT INTO projections.resource_counts(
+	instance_id,
+    table_name,
+    parent_type,
+    parent_id,
+    resource_name,
+    amount
+)
+SELECT
+    instance_id,
+    'projections.projects4',
+    'organization',
+    resource_owner,
+    'project',
+    COUNT(*) AS amount
+FROM projections.projects4
+
+GROUP BY (instance_id, resource_owner)
+ON CONFLICT (instance_id, table_name, parent_type, parent_id, resource_name) DO
+UPDATE SET updated_at = now(), amount = EXCLUDED.amount;
