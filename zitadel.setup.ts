@@ -29,9 +29,9 @@ import { external } from './plugins/zitadel/external.js';
 import { chain, inZitadelOrder, sqlStep, whenRelationExists } from './plugins/zitadel/steps.js';
 
 const steps: StepDefinition[] = inZitadelOrder([
-  // ---- init: `zitadel init` (cmd/initialise). The admin part (role, database, grants) runs
-  // over an admin connection before this database exists: plugins/zitadel/sql/init_00_*.sql
-  // are psql scripts for it (psql -v zitadel_user=... -f ...).
+  // ---- init: `zitadel init` (cmd/initialise). Its admin part (the role, the database, the
+  // grants), for a ZITADEL that does not connect as an admin, runs before this database
+  // exists, over an admin connection: zitadel.admin.setup.ts.
   sqlStep("init_01_schemas", "init: schemas system, projections and eventstore (GRANT on their tables only when current_user is not the login user)"),
   sqlStep("init_02_encryption_keys", "init: system.encryption_keys, the keys of the database key storage"),
   sqlStep("init_03_events2", "init: eventstore.events2 with es_active_instances, es_wm, es_projection; types command2, latest_command; commands_to_events, push (skipped when an eventstore.events% table exists)"),
