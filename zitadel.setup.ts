@@ -26,7 +26,7 @@ import { defineConfig, prefill, type StepDefinition } from 'zsetup';
 import { instances, orgs1, users14 } from './plugins/zitadel/projections.js';
 import { zitadelState } from './plugins/zitadel/state.js';
 import { external } from './plugins/zitadel/external.js';
-import { chain, inZitadelOrder, sqlStep, whenRelationExists } from './plugins/zitadel/steps.js';
+import { chain, countTrigger, inZitadelOrder, sqlStep, whenRelationExists } from './plugins/zitadel/steps.js';
 
 const steps: StepDefinition[] = inZitadelOrder([
   // ---- init: `zitadel init` (cmd/initialise). Its admin part (the role, the database, the
@@ -104,8 +104,51 @@ const steps: StepDefinition[] = inZitadelOrder([
   external('repeatable_sync_role_permissions', 'synchronizes role permissions through its commands, every setup'),
   external('repeatable_migrate_river', 'migrates the river job queue schema, every setup'),
   external('repeatable_eventstore_autovacuum', 'sets autovacuum of eventstore.events2 from its configuration'),
-  // (then its count triggers on projection tables, repeatable_<resource>_<template>: ported in
-  // plugins/zitadel/sql/repeatable_*.sql, declared once verified against ZITADEL's table names)
+  // Its count triggers on projection tables (trigger_steps.go): they wait for projection_tables.
+  // lastRun is the trigger's configuration, as ZITADEL records it; a changed one runs again.
+  ...chain(['projection_tables'], [
+    countTrigger('repeatable_instance_delete_parent_counts_trigger', 'on instance delete: drop its resource counts',
+      { table: 'projections.instances', parent_type: 'instance', instance_id_column: 'id', parent_id_column: 'id', resource: 'instance' }),
+    countTrigger('repeatable_organization_delete_parent_counts_trigger', 'on organization delete: drop its resource counts',
+      { table: 'projections.orgs1', parent_type: 'organization', instance_id_column: 'instance_id', parent_id_column: 'id', resource: 'organization' }),
+    countTrigger('repeatable_organization_count_trigger', 'count organizations per instance',
+      { table: 'projections.orgs1', parent_type: 'instance', instance_id_column: 'instance_id', parent_id_column: 'instance_id', resource: 'organization' }),
+    countTrigger('repeatable_project_count_trigger', 'count projects per organization',
+      { table: 'projections.projects4', parent_type: 'organization', instance_id_column: 'instance_id', parent_id_column: 'resource_owner', resource: 'project' }),
+    countTrigger('repeatable_user_count_trigger', 'count users per organization',
+      { table: 'projections.users14', parent_type: 'organization', instance_id_column: 'instance_id', parent_id_column: 'resource_owner', resource: 'user' }),
+    countTrigger('repeatable_user_machine_count_trigger', 'count machine users per organization',
+      { table: 'projections.users14', parent_type: 'organization', instance_id_column: 'instance_id', parent_id_column: 'resource_owner', resource: 'user_machine', conditions: { column: 'type', value: 2 } }),
+    countTrigger('repeatable_iam_admin_count_trigger', 'count instance members per instance',
+      { table: 'projections.instance_members4', parent_type: 'instance', instance_id_column: 'instance_id', parent_id_column: 'resource_owner', resource: 'iam_admin' }),
+    countTrigger('repeatable_identity_provider_count_trigger', 'count identity providers per instance (idps3 and idp_templates6)',
+      { table: 'projections.idp_templates6', parent_type: 'instance', instance_id_column: 'instance_id', parent_id_column: 'instance_id', resource: 'identity_provider' }),
+    countTrigger('repeatable_identity_provider_ldap_count_trigger', 'count LDAP identity providers per instance',
+      { table: 'projections.idp_templates6_ldap2', parent_type: 'instance', instance_id_column: 'instance_id', parent_id_column: 'instance_id', resource: 'identity_provider_ldap' }),
+    countTrigger('repeatable_action_v1_count_trigger', 'count v1 actions per instance',
+      { table: 'projections.actions3', parent_type: 'instance', instance_id_column: 'instance_id', parent_id_column: 'instance_id', resource: 'action_v1' }),
+    countTrigger('repeatable_execution_count_trigger', 'count executions per instance',
+      { table: 'projections.executions1', parent_type: 'instance', instance_id_column: 'instance_id', parent_id_column: 'instance_id', resource: 'execution' }),
+    countTrigger('repeatable_execution_target_count_trigger', 'count execution targets per instance',
+      { table: 'projections.executions1_targets', parent_type: 'instance', instance_id_column: 'instance_id', parent_id_column: 'instance_id', resource: 'execution_target' }),
+    countTrigger('repeatable_login_policy_count_trigger', 'count login policies per instance',
+      { table: 'projections.login_policies5', parent_type: 'instance', instance_id_column: 'instance_id', parent_id_column: 'instance_id', resource: 'login_policy' }),
+    countTrigger('repeatable_enforce_mfa_count_trigger', 'count login policies enforcing MFA per instance (tracks updates)',
+      { table: 'projections.login_policies5', parent_type: 'instance', instance_id_column: 'instance_id', parent_id_column: 'instance_id', resource: 'enforce_mfa',
+        conditions: { orConditions: [{ column: 'force_mfa', value: true }, { column: 'force_mfa_local_only', value: true }] }, track_change: true }),
+    countTrigger('repeatable_password_complexity_policy_count_trigger', 'count password complexity policies per instance',
+      { table: 'projections.password_complexity_policies2', parent_type: 'instance', instance_id_column: 'instance_id', parent_id_column: 'instance_id', resource: 'password_complexity_policy' }),
+    countTrigger('repeatable_password_expiry_policy_count_trigger', 'count password age policies per instance',
+      { table: 'projections.password_age_policies2', parent_type: 'instance', instance_id_column: 'instance_id', parent_id_column: 'instance_id', resource: 'password_expiry_policy' }),
+    countTrigger('repeatable_lockout_policy_count_trigger', 'count lockout policies per instance',
+      { table: 'projections.lockout_policies3', parent_type: 'instance', instance_id_column: 'instance_id', parent_id_column: 'instance_id', resource: 'lockout_policy' }),
+    countTrigger('repeatable_password_change_notification_count_trigger', 'count notification policies with password_change per instance (tracks updates)',
+      { table: 'projections.notification_policies', parent_type: 'instance', instance_id_column: 'instance_id', parent_id_column: 'instance_id', resource: 'password_change_notification',
+        conditions: { column: 'password_change', value: true }, track_change: true }),
+    countTrigger('repeatable_scim_provisioned_user_count_trigger', 'count SCIM-provisioned users per organization',
+      { table: 'projections.user_metadata5', parent_type: 'organization', instance_id_column: 'instance_id', parent_id_column: 'resource_owner', resource: 'scim_provisioned_user',
+        conditions: { column: 'key', value: 'urn:zitadel:scim:emails' } }),
+  ]),
 
   // ---- setup, batch C: columns added to projection tables; they wait for projection_tables --
   ...chain(['projection_tables'], [

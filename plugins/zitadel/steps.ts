@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { file, splitStatements, step, type StepContext, type StepDefinition } from 'zsetup';
+import { file, repeatable, splitStatements, step, type StepContext, type StepDefinition } from 'zsetup';
 
 const SQL_DIR = new URL('./sql/', import.meta.url);
 
@@ -16,6 +16,15 @@ export const sqlFile = (name: string) => file(fileURLToPath(new URL(`${name}.sql
 /** A step of ZITADEL's setup written in SQL, under ZITADEL's name (`transaction: false` for CONCURRENTLY). */
 export function sqlStep(name: string, description: string, o: { transaction?: boolean; after?: string[] } = {}): StepDefinition {
   return step(name, { description, sql: sqlFile(name), ...o });
+}
+
+/**
+ * One of ZITADEL's count triggers (trigger_steps.go, internal/migration/count_trigger.sql):
+ * its SQL is ZITADEL's template filled for `config`, and `config` is its lastRun, as ZITADEL
+ * records it; a changed configuration runs it again (ZITADEL's Check compares them).
+ */
+export function countTrigger(name: string, description: string, config: Record<string, unknown>): StepDefinition {
+  return repeatable(name, { description, sql: sqlFile(name), lastRun: () => config });
 }
 
 /**
