@@ -287,8 +287,9 @@ export async function cleanup(options: BaseOptions = {}): Promise<CleanupResult>
     }
     try {
       const state = await store.load();
-      const recovered = stuckSteps(state, config.owner).map((s) => ({ step: s.step, previousOwner: s.latest.owner, startedAt: s.latest.at }));
-      if (recovered.length > 0) await recoverStuck(store, state, config.owner, events, Recorder.forLock(db, store, handle.fence));
+      // Asked for by an operator: another tool's unfinished step too (ZITADEL's setup cleanup).
+      const recovered = stuckSteps(state, config.owner, { foreign: true }).map((s) => ({ step: s.step, previousOwner: s.latest.owner, startedAt: s.latest.at }));
+      if (recovered.length > 0) await recoverStuck(store, state, config.owner, events, Recorder.forLock(db, store, handle.fence), { foreign: true });
       return { status: 'ok', recovered, target: db.target };
     } finally {
       await handle.release();

@@ -168,7 +168,8 @@ export class ZitadelStateStore implements StateStore {
  * (whose owner it keeps), and its unique constraints.
  */
 function zitadelRecord(e: StepEvent, repeatable: boolean): string {
-  const name = quoteLiteral(e.step);
+  // Lower-cased as Go's strings.ToLower does (not the database's locale).
+  const name = quoteLiteral(e.step.toLowerCase());
   let type: string;
   const payload: Record<string, unknown> = { name: e.step };
   switch (e.event) {
@@ -191,10 +192,10 @@ function zitadelRecord(e: StepEvent, repeatable: boolean): string {
   }
   const constraint =
     type === TYPES.started
-      ? `INSERT INTO eventstore.unique_constraints (instance_id, unique_type, unique_field) VALUES ('', 'migration_started', lower(${name})) ON CONFLICT DO NOTHING`
+      ? `INSERT INTO eventstore.unique_constraints (instance_id, unique_type, unique_field) VALUES ('', 'migration_started', ${name}) ON CONFLICT DO NOTHING`
       : type === TYPES.done
-        ? `INSERT INTO eventstore.unique_constraints (instance_id, unique_type, unique_field) VALUES ('', 'migration_done', lower(${name})) ON CONFLICT DO NOTHING`
-        : `DELETE FROM eventstore.unique_constraints WHERE instance_id = '' AND unique_type = 'migration_started' AND lower(unique_field) = lower(${name})`;
+        ? `INSERT INTO eventstore.unique_constraints (instance_id, unique_type, unique_field) VALUES ('', 'migration_done', ${name}) ON CONFLICT DO NOTHING`
+        : `DELETE FROM eventstore.unique_constraints WHERE instance_id = '' AND unique_type = 'migration_started' AND lower(unique_field) = ${name}`;
   return `INSERT INTO eventstore.events2 (instance_id, aggregate_type, aggregate_id, event_type, "sequence", revision, created_at, payload, creator, "owner", "position", in_tx_order)
   SELECT '', 'system', 'SYSTEM', ${quoteLiteral(type)}, coalesce(last."sequence", 0) + 1, 1, now.t, ${quoteLiteral(JSON.stringify(payload))}::jsonb,
          'system', coalesce(last."owner", 'SYSTEM'), EXTRACT(EPOCH FROM now.t)::numeric, 1

@@ -61,7 +61,8 @@ export function stepsNeedingCheck(steps: readonly PlanStep[], state: ReadonlyMap
   return steps
     .filter((s) => {
       const st = state.get(s.step);
-      return s.repeatable && st?.latest.event === 'done' && st.latest.checksum === s.checksum;
+      // Another tool's done (ZITADEL's) has no checksum: its check decides too.
+      return s.repeatable && st?.latest.event === 'done' && (st.latest.checksum === s.checksum || (st.latest.source !== undefined && st.latest.checksum === undefined));
     })
     .map((s) => s.step);
 }
@@ -72,7 +73,9 @@ export function planSteps(input: PlanInput): Plan {
   /** Steps left out that hold back the steps after them -> the step they wait for, and why. */
   const waiting = new Map<string, { step: string; why: string }>();
   for (const s of input.steps) {
-    let { action, reason } = decide(s, input);
+    const decided = decide(s, input);
+    let { action, reason } = decided;
+    if (decided.holds) waiting.set(s.step, { step: s.step, why: reason });
     // Left out of this run (a kind's off()): work it would do is skipped, and says why.
     if (s.off !== undefined && WORK_ACTIONS.has(action)) {
       reason = `${s.off} (would ${action}: ${reason})`;
@@ -109,7 +112,7 @@ export function planSteps(input: PlanInput): Plan {
   };
 }
 
-function decide(s: PlanStep, input: PlanInput): { action: Action; reason: string } {
+function decide(s: PlanStep, input: PlanInput): { action: Action; reason: string; holds?: boolean } {
   const st = input.state.get(s.step);
   if (!st) return { action: 'run', reason: 'never applied' };
   const { latest, lastDone } = st;
@@ -123,6 +126,15 @@ function decide(s: PlanStep, input: PlanInput): { action: Action; reason: string
     case 'failed':
       return { action: 'run', reason: `previous attempt failed at ${stamp(latest.at)}: ${firstLine(latest.error ?? 'unknown error')}` };
     case 'started':
+      // Another tool's run (ZITADEL's setup) may still be running it: left to it, and the
+      // steps after it wait, until it ends or an operator runs `zsetup cleanup`.
+      if (latest.source !== undefined) {
+        return {
+          action: 'skip',
+          reason: `started by ${latest.source} at ${stamp(latest.at)} and not finished: left to it (if it is not running, \`zsetup cleanup\` records it stopped, and the next apply runs it)`,
+          holds: true,
+        };
+      }
       return { action: 'run', reason: `started by ${latest.owner} at ${stamp(latest.at)} and never finished (interrupted, or still running)` };
     case 'interrupted':
       return { action: 'run', reason: `interrupted at ${stamp(latest.at)} (started by ${latest.owner})` };

@@ -11,7 +11,8 @@ import type { StateStore, StepState } from '../state/store.js';
 
 /**
  * A step whose latest record is `started` by another owner, seen while we hold the lock,
- * is stuck by definition (the lock proves its owner is gone): record it interrupted.
+ * is stuck by definition (the lock proves its owner is gone): record it interrupted. Not a
+ * step another tool started (ZITADEL's own setup may be running it), unless `foreign`.
  */
 export async function recoverStuck(
   store: StateStore,
@@ -19,8 +20,9 @@ export async function recoverStuck(
   owner: string,
   events: EngineEvents,
   recorder: Pick<Recorder, 'record'>,
+  o: StuckOptions = {},
 ): Promise<Map<string, StepState>> {
-  const stuck = stuckSteps(state, owner);
+  const stuck = stuckSteps(state, owner, o);
   if (stuck.length === 0) return state;
   for (const s of stuck) {
     await recorder.record({
@@ -36,8 +38,16 @@ export async function recoverStuck(
   return store.load();
 }
 
-/** Steps whose latest record is `started` by another owner. */
-export function stuckSteps(state: Map<string, StepState>, owner: string): StepState[] {
-  return [...state.values()].filter((s) => s.latest.event === 'started' && s.latest.owner !== owner);
+export interface StuckOptions {
+  /**
+   * Also another tool's `started` (a record with a `source`, ZITADEL's): the run lock does
+   * not cover that tool, so only `cleanup`, asked for by an operator, takes it for stuck.
+   */
+  readonly foreign?: boolean;
+}
+
+/** Steps whose latest record is `started` by another owner (zsetup's, or with `foreign` any). */
+export function stuckSteps(state: Map<string, StepState>, owner: string, o: StuckOptions = {}): StepState[] {
+  return [...state.values()].filter((s) => s.latest.event === 'started' && s.latest.owner !== owner && (o.foreign === true || s.latest.source === undefined));
 }
 

@@ -140,30 +140,55 @@ t('steps ZITADEL already ran plan as skip "applied by ZITADEL at"; a failed one 
   assert.equal(Object.keys(z).sort(), ['01_a', '02_B', '03_logic', '04_rep', '05_after', '06_waits'], 'ZITADEL ran 03_logic: 06_waits ran');
 });
 
-t("a stop mid-step leaves what ZITADEL's cleanup leaves; a step ZITADEL left started is recovered the same way", async (ctx: DbCtx) => {
+t("a step ZITADEL left started is left to it (it may be running), its followers wait; `zsetup cleanup` writes what ZITADEL's cleanup writes; a stop mid-step too", async (ctx: DbCtx) => {
   await ctx.db.query(`DROP SCHEMA IF EXISTS eventstore CASCADE; DROP SCHEMA IF EXISTS zsetup CASCADE; DROP TABLE IF EXISTS a, b, logic; ${EVENTSTORE}`);
-  // ZITADEL was killed in 01_a: its started record, and migration_started.
+  // ZITADEL is in 01_a (or was killed there): its started record, and migration_started.
   await zitadelEvent(ctx.db, 'system.migration.started', { name: '01_a' }, '2026-11-30T10:00:00Z');
   await ctx.db.query(`INSERT INTO eventstore.unique_constraints VALUES ('', 'migration_started', '01_a')`);
-  // ... and in its own 03_logic, which zsetup never runs: cleaned up all the same.
+  // ... and in its own 03_logic, which zsetup never runs.
   await zitadelEvent(ctx.db, 'system.migration.started', { name: '03_logic' }, '2026-11-30T10:00:01Z');
   await ctx.db.query(`INSERT INTO eventstore.unique_constraints VALUES ('', 'migration_started', '03_logic')`);
-  // 02_B fails in zsetup (a deadline that its sleep overruns stands for any stop).
+  // 02_B is slow (a deadline that its sleep overruns stands for any stop).
   const d = dir(ctx, { 'zsetup.config.ts': config().replace("sql: 'CREATE TABLE IF NOT EXISTS b (id int)'", "sql: 'SELECT pg_sleep(30)'") });
-  const a = await cli(['apply', '--deadline', '3s'], { cwd: d.dir, url: ctx.db.url });
-  assert.is.not(a.code, 0, a.stdout + a.stderr);
-  assert.match(a.stdout + a.stderr, /01_a: left started by ZITADEL/);
-  const z = await zitadelState(ctx.db);
-  assert.is(z['01_a']!.type, 'system.migration.done', 'recovered (cleanup), then run and done');
-  const history = await ctx.db.query<{ t: string; e: string | null }>(
-    `SELECT event_type AS t, payload->>'error' AS e FROM eventstore.events2 WHERE payload->>'name' = '01_a' ORDER BY "sequence"`,
-  );
+  const plan = await cli(['plan', '--json'], { cwd: d.dir, url: ctx.db.url });
+  const by = Object.fromEntries(plan.json().map((e: { step: string; action: string; reason: string }) => [e.step, e]));
+  assert.is(by['01_a'].action, 'skip');
+  assert.match(by['01_a'].reason, /^started by ZITADEL at 2026-11-30T10:00Z and not finished: left to it \(if it is not running, `zsetup cleanup` records it stopped/);
+  assert.is(by['02_B'].action, 'skip');
+  assert.match(by['02_B'].reason, /^waits for "01_a", started by ZITADEL/);
+  const a = await cli(['apply'], { cwd: d.dir, url: ctx.db.url });
+  assert.is(a.code, 0, a.stdout + a.stderr);
+  assert.not.match(a.stdout + a.stderr, /left started by ZITADEL/, 'apply does not take a ZITADEL step for stuck');
+  assert.is((await zitadelState(ctx.db))['01_a']!.type, 'system.migration.started', 'left as it was');
+  assert.ok((await constraints(ctx.db)).includes('migration_started:01_a'));
+
+  // The operator knows no ZITADEL runs: cleanup, as ZITADEL's `setup cleanup`, for both.
+  const c = await cli(['cleanup'], { cwd: d.dir, url: ctx.db.url });
+  assert.is(c.code, 0, c.stdout + c.stderr);
+  let z = await zitadelState(ctx.db);
+  assert.equal(z['01_a'], { type: 'system.migration.failed', payload: { name: '01_a', error: CANCELED_MANUALLY } });
+  assert.equal(z['03_logic'], { type: 'system.migration.failed', payload: { name: '03_logic', error: CANCELED_MANUALLY } }, "ZITADEL's own step: cleaned up, left to ZITADEL");
+  assert.ok(!(await constraints(ctx.db)).some((x) => x === 'migration_started:01_a' || x === 'migration_started:03_logic'));
+
+  // The next apply runs 01_a; 02_B is stopped by the deadline: what ZITADEL's cleanup writes.
+  const b = await cli(['apply', '--deadline', '3s'], { cwd: d.dir, url: ctx.db.url });
+  assert.is.not(b.code, 0, b.stdout + b.stderr);
+  z = await zitadelState(ctx.db);
+  assert.is(z['01_a']!.type, 'system.migration.done');
+  const history = await ctx.db.query<{ t: string }>(`SELECT event_type AS t FROM eventstore.events2 WHERE payload->>'name' = '01_a' ORDER BY "sequence"`);
   assert.equal(history.map((h) => h.t), ['system.migration.started', 'system.migration.failed', 'system.migration.started', 'system.migration.done']);
-  assert.is(history[1]!.e, CANCELED_MANUALLY);
   assert.equal(z['02_B'], { type: 'system.migration.failed', payload: { name: '02_B', error: CANCELED_MANUALLY } }, 'stopped: as ZITADEL cleanup writes it');
   assert.ok(!(await constraints(ctx.db)).includes('migration_started:02_b'), 'migration_started removed, so ZITADEL may run it');
-  assert.equal(z['03_logic'], { type: 'system.migration.failed', payload: { name: '03_logic', error: CANCELED_MANUALLY } }, "ZITADEL's stuck step: cleaned up, left to ZITADEL");
-  assert.ok(!(await constraints(ctx.db)).includes('migration_started:03_logic'));
+});
+
+t("a repeatable ZITADEL ran last: its check() gets ZITADEL's lastRun, and a changed setting runs it again", async (ctx: DbCtx) => {
+  await ctx.db.query(`DROP SCHEMA IF EXISTS eventstore CASCADE; DROP SCHEMA IF EXISTS zsetup CASCADE; ${EVENTSTORE}`);
+  await zitadelEvent(ctx.db, 'system.migration.started', { name: '04_rep' }, '2026-11-30T10:00:04Z');
+  await zitadelEvent(ctx.db, 'system.migration.repeatable.done', { name: '04_rep', lastRun: { externalDomain: 'other.example', externalPort: 8080 } }, '2026-11-30T10:00:05Z');
+  const d = dir(ctx, { 'zsetup.config.ts': config() });
+  const plan = await cli(['plan', '--json'], { cwd: d.dir, url: ctx.db.url });
+  const rep = plan.json().find((e: { step: string }) => e.step === '04_rep');
+  assert.equal([rep.action, rep.reason], ['rerun', 'repeatable: check(lastRun) returned true']);
 });
 
 // The StateStore contract, every step reproduced (each record also writes ZITADEL's).
