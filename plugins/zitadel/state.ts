@@ -196,13 +196,22 @@ function zitadelRecord(e: StepEvent, repeatable: boolean): string {
       : type === TYPES.done
         ? `INSERT INTO eventstore.unique_constraints (instance_id, unique_type, unique_field) VALUES ('', 'migration_done', ${name}) ON CONFLICT DO NOTHING`
         : `DELETE FROM eventstore.unique_constraints WHERE instance_id = '' AND unique_type = 'migration_started' AND lower(unique_field) = ${name}`;
-  return `INSERT INTO eventstore.events2 (instance_id, aggregate_type, aggregate_id, event_type, "sequence", revision, created_at, payload, creator, "owner", "position", in_tx_order)
-  SELECT '', 'system', 'SYSTEM', ${quoteLiteral(type)}, coalesce(last."sequence", 0) + 1, 1, now.t, ${quoteLiteral(JSON.stringify(payload))}::jsonb,
-         'system', coalesce(last."owner", 'SYSTEM'), EXTRACT(EPOCH FROM now.t)::numeric, 1
-    FROM (SELECT clock_timestamp() AS t) now
-    LEFT JOIN LATERAL (SELECT "sequence", "owner" FROM eventstore.events2
-                        WHERE instance_id = '' AND aggregate_type = 'system' AND aggregate_id = 'SYSTEM'
-                        ORDER BY "sequence" DESC LIMIT 1) last ON true;
+  // Another writer of the system aggregate (ZITADEL, or another record of ours at once) may
+  // take the same sequence first: try again with the next one (each try reads anew).
+  return `FOR attempt IN 1..20 LOOP
+  BEGIN
+    INSERT INTO eventstore.events2 (instance_id, aggregate_type, aggregate_id, event_type, "sequence", revision, created_at, payload, creator, "owner", "position", in_tx_order)
+    SELECT '', 'system', 'SYSTEM', ${quoteLiteral(type)}, coalesce(last."sequence", 0) + 1, 1, now.t, ${quoteLiteral(JSON.stringify(payload))}::jsonb,
+           'system', coalesce(last."owner", 'SYSTEM'), EXTRACT(EPOCH FROM now.t)::numeric, 1
+      FROM (SELECT clock_timestamp() AS t) now
+      LEFT JOIN LATERAL (SELECT "sequence", "owner" FROM eventstore.events2
+                          WHERE instance_id = '' AND aggregate_type = 'system' AND aggregate_id = 'SYSTEM'
+                          ORDER BY "sequence" DESC LIMIT 1) last ON true;
+    EXIT;
+  EXCEPTION WHEN unique_violation THEN
+    IF attempt = 20 THEN RAISE; END IF;
+  END;
+END LOOP;
 ${constraint}`;
 }
 

@@ -191,10 +191,30 @@ t("a repeatable ZITADEL ran last: its check() gets ZITADEL's lastRun, and a chan
   assert.equal([rep.action, rep.reason], ['rerun', 'repeatable: check(lastRun) returned true']);
 });
 
+
+t('records written at the same time by two writers of the system aggregate each get their own sequence', async () => {
+  const fx = await contractFixture();
+  try {
+    const store = fx.store;
+    await store.init();
+    // 12 records at once, each in its own transaction: the sequence is taken max + 1.
+    await Promise.all(Array.from({ length: 12 }, (_, i) => store.record({ step: `s${i}`, event: 'started', owner: 'h:1:r' })));
+    const [r] = await fx.db.withSession((s) =>
+      s.query<{ n: number; seqs: number; max: number }>(
+        `SELECT count(*)::int AS n, count(DISTINCT "sequence")::int AS seqs, max("sequence")::int AS max FROM eventstore.events2 WHERE aggregate_type = 'system'`,
+        [],
+      ),
+    );
+    assert.equal(r, { n: 12, seqs: 12, max: 12 });
+  } finally {
+    await fx.cleanup();
+  }
+});
+
 // The StateStore contract, every step reproduced (each record also writes ZITADEL's).
 let pgdb: TestDb | undefined;
 let shared: Database | undefined;
-const contract = stateStoreContract('ZitadelStateStore on PostgreSQL (every step reproduced)', async () => {
+async function contractFixture() {
   pgdb ??= await createDb();
   shared ??= await openDatabase({ url: pgdb.url });
   const db = shared;
@@ -205,7 +225,8 @@ const contract = stateStoreContract('ZitadelStateStore on PostgreSQL (every step
     db,
     cleanup: () => db.withSession((s) => s.exec(`DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE; DROP SCHEMA IF EXISTS eventstore CASCADE`)),
   };
-});
+}
+const contract = stateStoreContract('ZitadelStateStore on PostgreSQL (every step reproduced)', contractFixture);
 contract.after(async () => {
   await shared?.close();
   await pgdb?.drop();
