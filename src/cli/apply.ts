@@ -15,9 +15,11 @@ export function applyCommand(cli: Cli): Command {
       return cli.run(async () => {
         // --deadline counts from the process start (a Job's activeDeadlineSeconds does), config load included.
         const r = await apply({ ...baseOptions(cli, flags), allowDrift: flags.allowDrift, onEvent: (e) => render.event(e), startedAt: performance.timeOrigin });
+        const leftOut = new Set(r.plan?.entries.filter((e) => e.leftOut).map((e) => e.step) ?? []);
         const counts = {
           applied: r.steps.filter((s) => s.status === 'applied').length,
-          skipped: r.steps.filter((s) => s.status === 'skipped').length,
+          skipped: r.steps.filter((s) => s.status === 'skipped' && !leftOut.has(s.step)).length,
+          leftOut: r.steps.filter((s) => s.status === 'skipped' && leftOut.has(s.step)).length,
           failed: r.steps.filter((s) => s.status === 'failed').length,
           blocked: r.steps.filter((s) => s.status === 'blocked').length,
           interrupted: r.steps.filter((s) => s.status === 'interrupted').length,

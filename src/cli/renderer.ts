@@ -29,7 +29,10 @@ export type StatusView = { target: string | undefined; steps: readonly StatusEnt
 /** How many steps of an apply ended how. */
 export interface ApplyCounts {
   applied: number;
+  /** Up to date (applied before). */
   skipped: number;
+  /** Skipped without having been applied: off for this run, or waiting for a step run elsewhere. */
+  leftOut: number;
   failed: number;
   blocked: number;
   interrupted: number;

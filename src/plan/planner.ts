@@ -30,6 +30,11 @@ export type PlanEntry = PlanStep & {
   readonly action: Action;
   /** Why, for people: `repeatable: check(lastRun) returned true`. */
   readonly reason: string;
+  /**
+   * Skipped without having been applied: left out of this run (a kind's `off()`), waiting
+   * for a step that holds it back, or left to another tool that started it.
+   */
+  readonly leftOut?: boolean;
 };
 
 export interface Plan {
@@ -75,11 +80,13 @@ export function planSteps(input: PlanInput): Plan {
   for (const s of input.steps) {
     const decided = decide(s, input);
     let { action, reason } = decided;
+    let leftOut = decided.holds === true;
     if (decided.holds) waiting.set(s.step, { step: s.step, why: reason });
     // Left out of this run (a kind's off()): work it would do is skipped, and says why.
     if (s.off !== undefined && WORK_ACTIONS.has(action)) {
       reason = `${s.off} (would ${action}: ${reason})`;
       action = 'skip';
+      leftOut = true;
       if (s.holds) waiting.set(s.step, { step: s.step, why: s.off });
     }
     // After a step that holds them back and has not been applied: skipped as well, waiting.
@@ -88,6 +95,7 @@ export function planSteps(input: PlanInput): Plan {
       const w = waiting.get(held)!;
       reason = `waits for "${w.step}", ${w.why} (would ${action}: ${reason})`;
       action = 'skip';
+      leftOut = true;
       waiting.set(s.step, w);
     }
     if (action === 'drift' && input.allowDrift) {
@@ -102,7 +110,7 @@ export function planSteps(input: PlanInput): Plan {
       }
     }
     actionOf.set(s.step, action);
-    entries.push({ ...s, action, reason });
+    entries.push({ ...s, action, reason, ...(leftOut && action === 'skip' ? { leftOut: true } : {}) });
   }
   return {
     entries,

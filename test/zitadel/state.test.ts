@@ -101,6 +101,9 @@ t('after apply, ZITADEL reads done for exactly the reproduced steps (repeatable.
   for (const e of plan.json()) assert.is(e.action, 'skip', `${e.step}: ${e.reason}`);
   assert.match(plan.json().find((e: { step: string }) => e.step === '03_logic').reason, /^run by `zitadel setup` \(the first instance, through its commands\)/);
   assert.match(plan.json().find((e: { step: string }) => e.step === '06_waits').reason, /^waits for "03_logic", run by `zitadel setup`/);
+  assert.equal(plan.json().filter((e: { leftOut?: boolean }) => e.leftOut).map((e: { step: string }) => e.step), ['03_logic', '06_waits'], 'left out: not counted as up to date');
+  const text = await cli(['plan'], { cwd: d.dir, url: ctx.db.url });
+  assert.match(text.stdout, /: 0 to run, 5 up to date, 2 left out \(off, or run elsewhere\)/);
   assert.equal((await ctx.db.query(`SELECT to_regclass('needs_logic') IS NULL AS none`))[0], { none: true }, '06_waits did not run');
   assert.not.match(JSON.stringify(plan.json()), /by ZITADEL/, 'zsetup wrote these records: they are its own');
 });

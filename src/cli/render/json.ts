@@ -13,7 +13,7 @@ export const json: Format = {
   create: (out) => ({
     event: (e) => jsonLine(out, e),
     plan({ plan }) {
-      for (const e of plan.entries) jsonLine(out, { step: e.step, action: e.action, reason: e.reason, kind: e.kind, after: e.after, repeatable: e.repeatable, transaction: e.transaction, checksum: e.checksum, ...(e.description ? { description: e.description } : {}) });
+      for (const e of plan.entries) jsonLine(out, { step: e.step, action: e.action, reason: e.reason, kind: e.kind, after: e.after, repeatable: e.repeatable, transaction: e.transaction, checksum: e.checksum, ...(e.description ? { description: e.description } : {}), ...(e.leftOut ? { leftOut: true } : {}) });
     },
     status(view) {
       if ('history' in view) for (const e of view.history) jsonLine(out, { id: e.id, step: e.step, event: e.event, owner: e.owner, at: e.at.toISOString(), checksum: e.checksum, lastRun: e.lastRun, checkpoint: e.checkpoint, error: e.error });

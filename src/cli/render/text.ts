@@ -33,8 +33,12 @@ export function textRenderer(out: Out): Renderer {
 }
 
 function planText(out: Out, { plan, target }: PlanView): void {
-  const upToDate = plan.entries.filter((e) => e.action === 'skip').length;
-  line(out, `Plan for ${target}: ${plan.pending} to run, ${upToDate} up to date${plan.drift ? `, ${plan.drift} drifted` : ''}${plan.blocked ? `, ${plan.blocked} blocked` : ''}`);
+  const upToDate = plan.entries.filter((e) => e.action === 'skip' && !e.leftOut).length;
+  const leftOut = plan.entries.filter((e) => e.leftOut).length;
+  line(
+    out,
+    `Plan for ${target}: ${plan.pending} to run, ${upToDate} up to date${leftOut ? `, ${leftOut} left out (off, or run elsewhere)` : ''}${plan.drift ? `, ${plan.drift} drifted` : ''}${plan.blocked ? `, ${plan.blocked} blocked` : ''}`,
+  );
   if (plan.entries.length > 0) {
     line(out, '');
     const withDescriptions = plan.entries.some((e) => e.description);
@@ -66,11 +70,12 @@ function finishText(out: Out, finish: Finish): void {
   // The error that follows says it all.
   if (finish.error) return;
   const { status, counts, stop, target } = finish;
-  if (status === 'ok' && counts.applied === 0) line(out, `Everything is up to date (${counts.skipped} step${counts.skipped === 1 ? '' : 's'}, nothing to do) on ${target}.`);
+  const left = counts.leftOut ? `, ${counts.leftOut} left out (off, or run elsewhere)` : '';
+  if (status === 'ok' && counts.applied === 0) line(out, `Everything is up to date (${counts.skipped} step${counts.skipped === 1 ? '' : 's'}${left}, nothing to do) on ${target}.`);
   else
     line(
       out,
-      `${status === 'ok' ? 'Done' : status === 'interrupted' ? 'Stopped' : 'Failed'}: ${counts.applied} applied, ${counts.skipped} up to date, ${counts.failed} failed, ${counts.blocked} not run${counts.interrupted ? `, ${counts.interrupted} interrupted` : ''} in ${formatMs(finish.durationMs)}${target ? ` on ${target}` : ''}.`,
+      `${status === 'ok' ? 'Done' : status === 'interrupted' ? 'Stopped' : 'Failed'}: ${counts.applied} applied, ${counts.skipped} up to date${left}, ${counts.failed} failed, ${counts.blocked} not run${counts.interrupted ? `, ${counts.interrupted} interrupted` : ''} in ${formatMs(finish.durationMs)}${target ? ` on ${target}` : ''}.`,
     );
   if (status === 'failed')
     errLine(out, stop?.kind === 'fault' ? `zsetup: ${describeStop(stop)}; fix it and run apply again` : 'zsetup: a step failed or could not run; fix it and run apply again (it retries the failed step)');
