@@ -51,6 +51,7 @@ export { EngineEvents, describeStop, type EngineEvent, type EngineEventType, typ
 export type { StepResult, StepStatus } from './engine/scheduler.js';
 export { classifyFault, isRetryable, type FaultClass } from './classify.js';
 export { splitStatements } from './engine/split.js';
+export { runScript } from './engine/script.js';
 
 export { planSteps, type Plan, type PlanEntry, type PlanStep, type Action, type CheckResult } from './plan/planner.js';
 export { buildGraph } from './plan/graph.js';

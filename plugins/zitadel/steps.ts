@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { file, repeatable, splitStatements, step, type StepContext, type StepDefinition } from 'zsetup';
+import { file, repeatable, runScript, step, type StepContext, type StepDefinition } from 'zsetup';
 
 const SQL_DIR = new URL('./sql/', import.meta.url);
 
@@ -30,16 +30,11 @@ export function countTrigger(name: string, description: string, config: Record<s
 /**
  * A step that ZITADEL runs only when a projection relation exists, and whose statements
  * build indexes CONCURRENTLY (so the check cannot be a DO block around them): ask as
- * ZITADEL asks, drop an INVALID leftover of its indexes as ZITADEL does, then run the file
- * statement by statement. Without the relation it does nothing, as ZITADEL (a new
- * database: the projection is created later, with these indexes).
+ * ZITADEL asks, then run the file as zsetup runs a script outside a transaction (an INVALID
+ * index left by a killed build is dropped and built again). Without the relation it does
+ * nothing, as ZITADEL (a new database: the projection is created later, with these indexes).
  */
-export function whenRelationExists(
-  name: string,
-  description: string,
-  relation: { schema: string; name: string; view?: boolean },
-  leftoverIndexes: readonly string[] = [],
-): StepDefinition {
+export function whenRelationExists(name: string, description: string, relation: { schema: string; name: string; view?: boolean }): StepDefinition {
   const path = fileURLToPath(new URL(`${name}.sql`, SQL_DIR));
   const text = () => readFileSync(path, 'utf8');
   return step(name, {
@@ -56,21 +51,7 @@ export function whenRelationExists(
         ctx.log(`${relation.schema}.${relation.name} does not exist yet: nothing to do (as ZITADEL)`);
         return;
       }
-      for (const index of leftoverIndexes) {
-        const [inv] = await ctx.query<{ invalid: boolean }>(
-          `SELECT EXISTS (SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-                           WHERE n.nspname = $1 AND c.relname = $2 AND NOT i.indisvalid) AS invalid`,
-          [relation.schema, index],
-        );
-        if (inv?.invalid) {
-          ctx.log(`dropping the INVALID leftover index ${relation.schema}.${index}`);
-          await ctx.exec(`DROP INDEX CONCURRENTLY IF EXISTS "${relation.schema}"."${index}"`);
-        }
-      }
-      for (const statement of splitStatements(text())) {
-        ctx.signal.throwIfAborted();
-        await ctx.exec(statement);
-      }
+      await runScript(text(), ctx);
     },
   });
 }
