@@ -15,6 +15,7 @@
 //   node scripts/schema.mjs --url ... --diff expected.txt    print what differs (exit 1 if anything)
 //
 // Also a module: describeSchema(query, { exclude }) -> string[] (query: (sql) => rows).
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 
@@ -30,17 +31,23 @@ export async function describeSchema(query, { exclude = ['zsetup'] } = {}) {
   };
   add(await query(`SELECT nspname AS n FROM pg_namespace WHERE ${inSchemas('nspname')}`), (r) => `schema ${r.n}`);
   add(
-    await query(`SELECT n.nspname || '.' || c.relname AS t, c.relkind AS k, c.relpersistence AS p
+    await query(`SELECT n.nspname || '.' || c.relname AS t, c.relkind AS k, c.relpersistence AS p, c.reloptions AS opts
                    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                   WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S') AND ${inSchemas('n.nspname')} AND NOT c.relispartition`),
-    (r) => `${{ r: 'table', p: 'table', v: 'view', m: 'materialized view', S: 'sequence' }[r.k]} ${r.t}${r.k === 'p' ? ' partitioned' : ''}${r.p === 'u' ? ' unlogged' : ''}`,
+    (r) => `${{ r: 'table', p: 'table', v: 'view', m: 'materialized view', S: 'sequence' }[r.k]} ${r.t}${r.k === 'p' ? ' partitioned' : ''}${r.p === 'u' ? ' unlogged' : ''}${withOptions(r.opts)}`,
   );
   add(
-    await query(`SELECT n.nspname || '.' || c.relname AS t, c.relpersistence AS p, pg_get_expr(c.relpartbound, c.oid) AS bound, pc.relname AS parent
+    await query(`SELECT n.nspname || '.' || c.relname AS t, pg_get_viewdef(c.oid, true) AS def
+                   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                  WHERE c.relkind IN ('v', 'm') AND ${inSchemas('n.nspname')}`),
+    (r) => `viewdef ${r.t} md5:${md5(norm(r.def))} unqualified md5:${md5(unqualified(norm(r.def)))}`,
+  );
+  add(
+    await query(`SELECT n.nspname || '.' || c.relname AS t, c.relpersistence AS p, pg_get_expr(c.relpartbound, c.oid) AS bound, pc.relname AS parent, c.reloptions AS opts
                    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                    JOIN pg_inherits i ON i.inhrelid = c.oid JOIN pg_class pc ON pc.oid = i.inhparent
                   WHERE c.relispartition AND ${inSchemas('n.nspname')}`),
-    (r) => `partition ${r.t} of ${r.parent} ${r.bound}${r.p === 'u' ? ' unlogged' : ''}`,
+    (r) => `partition ${r.t} of ${r.parent} ${r.bound}${r.p === 'u' ? ' unlogged' : ''}${withOptions(r.opts)}`,
   );
   add(
     await query(`SELECT n.nspname || '.' || c.relname AS t, a.attname AS col, format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS nn,
@@ -64,10 +71,29 @@ export async function describeSchema(query, { exclude = ['zsetup'] } = {}) {
     (r) => `index ${r.t} ${r.name} ${norm(r.def.replace(/^CREATE (UNIQUE )?INDEX \S+ ON (ONLY )?\S+ /, (_m, u) => (u ? 'UNIQUE ' : '')))}${r.valid ? '' : ' INVALID'}`,
   );
   add(
-    await query(`SELECT n.nspname || '.' || p.proname AS f, pg_get_function_identity_arguments(p.oid) AS args, pg_get_function_result(p.oid) AS result, l.lanname AS lang, p.prokind AS kind
+    await query(`SELECT n.nspname || '.' || p.proname AS f, pg_get_function_identity_arguments(p.oid) AS args, pg_get_function_result(p.oid) AS result, l.lanname AS lang, p.prokind AS kind,
+                        p.provolatile AS vol, p.proisstrict AS strict, p.prosecdef AS secdef, p.proparallel AS par, p.proleakproof AS leakproof,
+                        p.proconfig AS config, p.proretset AS retset, p.prorows::text AS rows, p.procost::text AS cost, p.prosrc AS src,
+                        CASE WHEN p.prosqlbody IS NOT NULL THEN pg_get_function_sqlbody(p.oid) END AS sqlbody
                    FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_language l ON l.oid = p.prolang
                   WHERE ${inSchemas('n.nspname')}`),
-    (r) => `${r.kind === 'p' ? 'procedure' : 'function'} ${r.f}(${r.args})${r.result ? ` returns ${r.result}` : ''} language ${r.lang}`,
+    (r) => {
+      const attrs = [
+        `language ${r.lang}`,
+        { i: 'immutable', s: 'stable', v: 'volatile' }[r.vol],
+        r.strict ? 'strict' : '',
+        r.secdef ? 'security definer' : '',
+        `parallel ${{ s: 'safe', r: 'restricted', u: 'unsafe' }[r.par]}`,
+        r.leakproof ? 'leakproof' : '',
+        r.config?.length ? `set (${pgArray(r.config).join(', ')})` : '',
+        // Defaults as CREATE FUNCTION sets them: ROWS 1000 for a set-returning function (else 0),
+        // COST 1 for C and internal functions (else 100).
+        Number(r.rows) !== (r.retset ? 1000 : 0) ? `rows ${Number(r.rows)}` : '',
+        Number(r.cost) !== (['c', 'internal'].includes(r.lang) ? 1 : 100) ? `cost ${Number(r.cost)}` : '',
+        r.sqlbody !== null && r.sqlbody !== undefined ? `sql body md5:${md5(norm(r.sqlbody))}` : `body md5:${md5(normBody(r.src))}`,
+      ].filter(Boolean);
+      return `${r.kind === 'p' ? 'procedure' : 'function'} ${r.f}(${r.args})${r.result ? ` returns ${r.result}` : ''} ${attrs.join(' ')}`;
+    },
   );
   add(
     await query(`SELECT n.nspname || '.' || t.typname AS t, t.typtype AS k, (SELECT string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid) AS labels
@@ -87,6 +113,96 @@ export async function describeSchema(query, { exclude = ['zsetup'] } = {}) {
 /** Whitespace as one space. */
 function norm(s) {
   return String(s).replace(/\s+/g, ' ').trim();
+}
+
+function md5(s) {
+  return createHash('md5').update(s, 'utf8').digest('hex');
+}
+
+/**
+ * A deparsed view without qualifiers (`fields.instance_id` -> `instance_id`,
+ * `eventstore.fields` -> `fields`), outside '…' literals. PostgreSQL 16 and later leave out
+ * the qualifier of a column that needs none (PGlite is 18), 15 writes it: this form is the
+ * same on both, so PGlite's description is compared by it (test/zitadel/schema.test.ts).
+ */
+function unqualified(def) {
+  return def
+    .split(/('(?:[^']|'')*')/)
+    .map((part, i) => (i % 2 ? part : part.replace(/(?<![\w$."])(?:(?:[A-Za-z_][\w$]*|"(?:[^"]|"")+")\.)+(?=[A-Za-z_"])/g, '')))
+    .join('');
+}
+
+/** A text[] as pg or PGlite returns it (an array, or the literal `{a,"b c"}`), as strings. */
+function pgArray(v) {
+  if (Array.isArray(v)) return v.map(String);
+  const s = String(v).replace(/^\{|\}$/g, '');
+  const out = [];
+  for (const m of s.matchAll(/"((?:[^"\\]|\\.)*)"|([^,]+)/g)) out.push(m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : m[2]);
+  return out;
+}
+
+/** `with (a=1, b=2)` for reloptions, '' for none. */
+function withOptions(opts) {
+  return opts && pgArray(opts).length ? ` with (${pgArray(opts).sort().join(', ')})` : '';
+}
+
+/**
+ * A function body (prosrc) without SQL comments, whitespace runs as one space, trimmed.
+ * `--` to the end of the line and `/* *\/` (nested) become one space; they are left alone
+ * inside '…' (E'…' with backslash escapes), "…" and nested dollar-quoted strings ($q$…$q$),
+ * which are copied as they are. Approximations: whitespace is collapsed inside literals too
+ * (a literal that differs only in a run of whitespace is not told apart); the scanner does
+ * not know the plpgsql grammar beyond these tokens (a `$x$` inside a literal is skipped
+ * with the literal, which is right; standard_conforming_strings is assumed on).
+ */
+export function normBody(src) {
+  const s = String(src ?? '');
+  let out = '';
+  let i = 0;
+  while (i < s.length) {
+    const c = s[i];
+    const next = s[i + 1];
+    if (c === '-' && next === '-') {
+      const e = s.indexOf('\n', i);
+      i = e < 0 ? s.length : e;
+      out += ' ';
+    } else if (c === '/' && next === '*') {
+      let depth = 1;
+      i += 2;
+      while (i < s.length && depth > 0) {
+        if (s[i] === '/' && s[i + 1] === '*') (depth++, (i += 2));
+        else if (s[i] === '*' && s[i + 1] === '/') (depth--, (i += 2));
+        else i++;
+      }
+      out += ' ';
+    } else if (c === "'") {
+      const escapes = /[eE]/.test(s[i - 1] ?? '') && !/[A-Za-z0-9_]/.test(s[i - 2] ?? '');
+      let j = i + 1;
+      while (j < s.length) {
+        if (escapes && s[j] === '\\') j += 2;
+        else if (s[j] === "'" && s[j + 1] === "'") j += 2;
+        else if (s[j] === "'") break;
+        else j++;
+      }
+      out += s.slice(i, j + 1);
+      i = j + 1;
+    } else if (c === '"') {
+      let j = i + 1;
+      while (j < s.length && !(s[j] === '"' && s[j + 1] !== '"')) j += s[j] === '"' ? 2 : 1;
+      out += s.slice(i, j + 1);
+      i = j + 1;
+    } else if (c === '$' && !/[A-Za-z0-9_$]/.test(s[i - 1] ?? '') && /^\$([A-Za-z_][A-Za-z0-9_]*)?\$/.test(s.slice(i))) {
+      const tag = /^\$([A-Za-z_][A-Za-z0-9_]*)?\$/.exec(s.slice(i))[0];
+      const e = s.indexOf(tag, i + tag.length);
+      const end = e < 0 ? s.length : e + tag.length;
+      out += s.slice(i, end);
+      i = end;
+    } else {
+      out += c;
+      i++;
+    }
+  }
+  return norm(out);
 }
 
 /** Lines only in `a`, lines only in `b`. */

@@ -20,6 +20,13 @@ export type FaultClass = 'lock-lost' | 'connection' | 'transient' | 'sql' | 'oth
 /** Raised (SQLSTATE ZS001) by the fence when the run lock is no longer ours. */
 export const LOCK_LOST_CODE = 'ZS001';
 
+/**
+ * Raised (SQLSTATE ZS002) by a state store's `started` record when the step is held
+ * elsewhere (another tool started it and has not finished it): nothing of the record
+ * committed, the step did not run, and no other record of it is written.
+ */
+export const START_REFUSED_CODE = 'ZS002';
+
 /** SQLSTATEs after which the transaction rolled back and a new attempt may succeed. */
 const TRANSIENT_CODES = new Set([
   '40001', // serialization_failure

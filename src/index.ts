@@ -46,6 +46,7 @@ export type { StateStore, StepEvent, StepEventKind, RecordedEvent, StepState, Ch
 
 export type { Lock, LockHandle, LockHolder, AcquireOptions, LockKind } from './lock/lock.js';
 export { sleep, withTimeout, fenceStatement, LOCK_LOST_CODE, describeHolder } from './lock/lock.js';
+export { START_REFUSED_CODE } from './classify.js';
 
 export { EngineEvents, describeStop, type EngineEvent, type EngineEventType, type Hooks, type RunControl, type StopReason } from './engine/events.js';
 export type { StepResult, StepStatus } from './engine/scheduler.js';

@@ -24,6 +24,10 @@
  * Any other step (ZITADEL business logic run by ZITADEL's binary, a step that only logs) is
  * never recorded in ZITADEL's format: ZITADEL still runs it.
  *
+ * A start is refused (SQLSTATE ZS002, START_REFUSED_CODE: nothing recorded, the step does not
+ * run) when ZITADEL's latest record of the step is a start of ZITADEL's own: its setup began
+ * the step after zsetup planned, and ZITADEL's setup itself waits for a started step.
+ *
  * `load()` reads ZITADEL's records too: a step whose latest record is ZITADEL's (newer than
  * zsetup's, or zsetup has none) takes its state from it, as `source: 'ZITADEL'` (plan:
  * "applied by ZITADEL at ..."). zsetup's own ZITADEL records are never newer than its
@@ -31,7 +35,7 @@
  */
 // Through the package, as a config's plugin: the CLI's own copy (its container tokens).
 import { JournalStore } from 'zsetup';
-import { Tokens, instanceCachingFactory, quoteLiteral } from 'zsetup/plugin';
+import { START_REFUSED_CODE, Tokens, instanceCachingFactory, quoteIdent, quoteLiteral } from 'zsetup/plugin';
 import type { Database, Plugin, RecordedEvent, Session, StateStore, StepEvent, StepState } from 'zsetup/plugin';
 import { externalKind } from './external.js';
 
@@ -74,6 +78,11 @@ export class ZitadelStateStore implements StateStore {
     options: ZitadelStateOptions,
     /** Whether a step is repeatable (its done record is `repeatable.done` with its lastRun). */
     private readonly repeatable: (step: string) => boolean = () => false,
+    /**
+     * The journal table of `inner` (schema-qualified), where a `started` record of zsetup's
+     * own is told from ZITADEL's: without it, a start is never refused.
+     */
+    private readonly journal?: string,
   ) {
     const r = options.reproduces;
     const names = typeof r === 'function' ? undefined : new Set(r);
@@ -116,7 +125,7 @@ export class ZitadelStateStore implements StateStore {
     // One statement (a DO block), so it also runs where a driver takes one per call.
     const tag = `$zsetup_${Math.random().toString(36).slice(2, 10)}$`;
     // ZITADEL's first: its time is then never later than the journal row's (load() keeps ours).
-    return `DO ${tag} BEGIN\n${zitadelRecord(e, this.repeatable(e.step))};\n${own};\nEND ${tag}`;
+    return `DO ${tag} DECLARE held timestamptz; BEGIN\n${zitadelRecord(e, this.repeatable(e.step), e.event === 'started' ? this.journal : undefined)};\n${own};\nEND ${tag}`;
   }
 
   checkpointStatement(step: string, owner: string, value: unknown, progress?: { done?: number | undefined; total?: number | undefined }): string {
@@ -167,7 +176,7 @@ export class ZitadelStateStore implements StateStore {
  * by it to find a step's latest), the sequence going on from the aggregate's latest event
  * (whose owner it keeps), and its unique constraints.
  */
-function zitadelRecord(e: StepEvent, repeatable: boolean): string {
+function zitadelRecord(e: StepEvent, repeatable: boolean, journal?: string): string {
   // Lower-cased as Go's strings.ToLower does (not the database's locale).
   const name = quoteLiteral(e.step.toLowerCase());
   let type: string;
@@ -196,9 +205,29 @@ function zitadelRecord(e: StepEvent, repeatable: boolean): string {
       : type === TYPES.done
         ? `INSERT INTO eventstore.unique_constraints (instance_id, unique_type, unique_field) VALUES ('', 'migration_done', ${name}) ON CONFLICT DO NOTHING`
         : `DELETE FROM eventstore.unique_constraints WHERE instance_id = '' AND unique_type = 'migration_started' AND lower(unique_field) = ${name}`;
+  // A step ZITADEL started and has not finished is its own (ZITADEL's setup waits for such a
+  // step): refuse the start, so nothing of this record commits. ZITADEL's latest record of the
+  // step is a start of zsetup's when the journal has a start written after it (the journal row
+  // follows its ZITADEL record in the same statement): a start sent again after a connection
+  // fault is not refused. Checked after the constraint's insert, which waits for a ZITADEL
+  // start in flight, so the check reads it (each statement of the block reads anew).
+  const refuse = journal !== undefined;
+  const held = refuse
+    ? `${constraint};
+SELECT created_at INTO held FROM (SELECT event_type, created_at FROM eventstore.events2
+   WHERE instance_id = '' AND aggregate_type = 'system' AND aggregate_id = 'SYSTEM' AND event_type = ANY(${quoteLiteral(`{${Object.values(TYPES).join(',')}}`)}::text[])
+     AND payload->>'name' = ${quoteLiteral(e.step)}
+   ORDER BY "position" DESC, in_tx_order DESC, "sequence" DESC LIMIT 1) l
+ WHERE event_type = ${quoteLiteral(TYPES.started)}
+   AND NOT EXISTS (SELECT 1 FROM ${journal} j WHERE j.step = ${quoteLiteral(e.step)} AND j.event = 'started' AND j.at >= l.created_at);
+IF held IS NOT NULL THEN
+  RAISE EXCEPTION USING ERRCODE = '${START_REFUSED_CODE}', MESSAGE = format('ZITADEL''s setup started %s at %s and has not finished it: left to ZITADEL, which runs it now (if that ZITADEL is gone, run ''zsetup cleanup'')', ${quoteLiteral(JSON.stringify(e.step))}, held);
+END IF;
+`
+    : '';
   // Another writer of the system aggregate (ZITADEL, or another record of ours at once) may
   // take the same sequence first: try again with the next one (each try reads anew).
-  return `FOR attempt IN 1..20 LOOP
+  return `${held}FOR attempt IN 1..20 LOOP
   BEGIN
     INSERT INTO eventstore.events2 (instance_id, aggregate_type, aggregate_id, event_type, "sequence", revision, created_at, payload, creator, "owner", "position", in_tx_order)
     SELECT '', 'system', 'SYSTEM', ${quoteLiteral(type)}, coalesce(last."sequence", 0) + 1, 1, now.t, ${quoteLiteral(JSON.stringify(payload))}::jsonb,
@@ -211,8 +240,7 @@ function zitadelRecord(e: StepEvent, repeatable: boolean): string {
   EXCEPTION WHEN unique_violation THEN
     IF attempt = 20 THEN RAISE; END IF;
   END;
-END LOOP;
-${constraint}`;
+END LOOP${refuse ? '' : `;\n${constraint}`}`;
 }
 
 /**
@@ -229,7 +257,7 @@ export function zitadelState(options: ZitadelStateOptions): Plugin {
       c.register(Tokens.StateStore, {
         useFactory: instanceCachingFactory((dc) => {
           const db = dc.resolve<Database>(Tokens.Database);
-          return new ZitadelStateStore(new JournalStore(db, config.state.schema), db, options, (step) => repeatables.has(step));
+          return new ZitadelStateStore(new JournalStore(db, config.state.schema), db, options, (step) => repeatables.has(step), `${quoteIdent(config.state.schema)}.journal`);
         }),
       });
     },

@@ -10,7 +10,7 @@ import type { StepContext } from '../config/dsl.js';
 import type { ResolvedStep } from '../config/project.js';
 import type { PlanEntry } from '../plan/planner.js';
 import { StepError, causeChain, describeThrown, redact } from '../errors.js';
-import { classifyFault, isRetryable, sqlState, LOCK_LOST_CODE } from '../classify.js';
+import { classifyFault, isRetryable, sqlState, LOCK_LOST_CODE, START_REFUSED_CODE } from '../classify.js';
 import type { FaultScope } from './faults.js';
 import { CommitRefused, KNEX_BARE_ROLLBACK, guardKnex, type TransactionUse } from './guard.js';
 import { sleep, withTimeout } from '../lock/lock.js';
@@ -29,6 +29,8 @@ import type { ExecuteOptions, StepResult, StepStatus } from './options.js';
 function committedBefore(err: unknown): boolean | undefined {
   const code = sqlState(err);
   if (code === QUERY_CANCELED) return undefined;
+  // The store refused the start itself (the step is held elsewhere).
+  if (code === START_REFUSED_CODE) return false;
   // 42601: the server parses the whole message before running any of it.
   return code !== undefined && classifyFault(err) !== 'connection' && code !== LOCK_LOST_CODE && code !== '42601' && !code.startsWith('57P');
 }
@@ -273,6 +275,11 @@ export class StepRun {
         }
         const error = `step "${e.step}" failed${attempt > 0 ? ` after ${attempt + 1} attempts` : ''}: ${message}`;
         // The journal tells the whole story: a failure is always preceded by its start.
+        // A start the store refused (the step is held elsewhere) leaves no record at all.
+        if (!started && sqlState(err) === START_REFUSED_CODE) {
+          events.emit({ type: 'step.failed', step: e.step, error, durationMs });
+          return { ...base, status: 'failed', durationMs, error: new StepError(e.step, error, err) };
+        }
         try {
           const failed = this.options.recorder.script(this.event('failed', { lastRun: this.lastRun, error: message }));
           await withTimeout(this.options.db.withSession((s) => s.exec(started ? failed : `${this.options.recorder.script(this.event('started'))}\n${failed}`)), RECORD_BOUND_MS);

@@ -34,6 +34,7 @@ import type { ResolvedStep } from '../config/project.js';
 import type { PlanEntry } from '../plan/planner.js';
 import type { StepEvent } from '../state/store.js';
 import { sleep, withTimeout } from '../lock/lock.js';
+import { START_REFUSED_CODE, sqlState } from '../classify.js';
 import type { Session } from '../db.js';
 import { stepTransaction } from './transaction.js';
 import type { ExecuteOptions, StepResult } from './options.js';
@@ -227,6 +228,10 @@ export class Train {
       // first: a syntax error in any of its steps). Each of them runs alone instead, so the
       // error is its own step's.
       if (upTo === partFrom && !startedCommitted && noticed < partFrom) return { applied, rest: members.slice(partFrom), alone: true };
+      // The store refused a member's `started` (that step is held elsewhere). A member's
+      // done is sent with the next one's start, so the refusal may have rolled back the
+      // member before it: each runs alone, and only the held one fails (with no record).
+      if (sqlState(failure) === START_REFUSED_CODE) return { applied, rest: members.slice(current), alone: true };
     }
     announce(current);
     return {

@@ -14,7 +14,8 @@ import { randomBytes } from 'node:crypto';
 import * as assert from 'uvu/assert';
 import { quoteIdent, type Database } from 'zsetup';
 import { stateStoreContract } from 'zsetup/testing';
-import { EVENTS2_DDL, cli, createDb, dbSuite, dir, type DbCtx, type TestDb } from '../helpers.js';
+import { EVENTS2_DDL, cli, createDb, dbSuite, dir, startCli, type DbCtx, type TestDb } from '../helpers.js';
+import { holdGate } from '../interrupt/util.js';
 import { openDatabase } from '../contract/open.js';
 import { CANCELED_MANUALLY, ZitadelStateStore } from '../../plugins/zitadel/state.js';
 import { JournalStore } from '../../plugins/journal/index.js';
@@ -184,6 +185,43 @@ t("a step ZITADEL left started is left to it (it may be running), its followers 
   assert.ok(!(await constraints(ctx.db)).includes('migration_started:02_b'), 'migration_started removed, so ZITADEL may run it');
 });
 
+t('a step ZITADEL starts while zsetup runs the one before it is refused with no record of zsetup\'s: left to ZITADEL, then read as ZITADEL\'s when it is done', async (ctx: DbCtx) => {
+  await ctx.db.query(`DROP SCHEMA IF EXISTS eventstore CASCADE; DROP SCHEMA IF EXISTS zsetup CASCADE; DROP TABLE IF EXISTS a, b; ${EVENTSTORE}`);
+  // 01_a waits at a gate the test holds (no lock_timeout for it), so ZITADEL can start 02_B
+  // after zsetup planned it. 01_a and 02_B ride one train: 02_B's start goes with 01_a's done.
+  const GATE = 424242;
+  const gated = config().replace("sql: 'CREATE TABLE IF NOT EXISTS a (id int)'", `sql: 'SET LOCAL lock_timeout = 0; SELECT pg_advisory_xact_lock(${GATE}); CREATE TABLE IF NOT EXISTS a (id int)'`);
+  const d = dir(ctx, { 'zsetup.config.ts': gated });
+  const gate = await holdGate(ctx.db, GATE);
+  let run: ReturnType<typeof startCli> | undefined;
+  try {
+    run = startCli(['apply'], { cwd: d.dir, url: ctx.db.url });
+    await gate.waiting('01_a waiting at the gate');
+    // ZITADEL's setup starts 02_B now: its event and its unique constraint, in one transaction.
+    await ctx.db.query(`BEGIN; INSERT INTO eventstore.unique_constraints VALUES ('', 'migration_started', '02_b'); COMMIT`);
+    await zitadelEvent(ctx.db, 'system.migration.started', { name: '02_B' }, new Date().toISOString());
+  } finally {
+    await gate.release();
+  }
+  const a = await run!.done;
+  assert.is.not(a.code, 0, a.stdout + a.stderr);
+  assert.match(a.stdout + a.stderr, /02_B.*ZITADEL's setup started "02_B" at .* and has not finished it: left to ZITADEL/);
+  assert.not.match(a.stdout + a.stderr, /at .*\.(ts|js):\d+/, 'no stack trace');
+  const z = await zitadelState(ctx.db);
+  assert.is(z['01_a']!.type, 'system.migration.done', 'the step before ran (alone, after the refusal rolled back its train)');
+  assert.is(z['02_B']!.type, 'system.migration.started', "ZITADEL's start is the latest: zsetup wrote nothing for 02_B");
+  assert.equal(await ctx.db.query(`SELECT event FROM zsetup.journal WHERE step = '02_B'`), [], 'nor in its journal');
+  assert.ok((await constraints(ctx.db)).includes('migration_started:02_b'));
+  assert.equal(await ctx.db.query(`SELECT to_regclass('b') IS NULL AS none`), [{ none: true }], '02_B did not run');
+  let plan = await cli(['plan', '--json'], { cwd: d.dir, url: ctx.db.url });
+  const reason = (step: string) => plan.json().find((e: { step: string }) => e.step === step).reason as string;
+  assert.match(reason('02_B'), /^started by ZITADEL at /);
+  // ZITADEL finishes it: zsetup reads it as ZITADEL's.
+  await zitadelEvent(ctx.db, 'system.migration.done', { name: '02_B' }, new Date(Date.now() + 1000).toISOString());
+  plan = await cli(['plan', '--json'], { cwd: d.dir, url: ctx.db.url });
+  assert.match(reason('02_B'), /^applied by ZITADEL at /);
+});
+
 t("a repeatable ZITADEL ran last: its check() gets ZITADEL's lastRun, and a changed setting runs it again", async (ctx: DbCtx) => {
   await ctx.db.query(`DROP SCHEMA IF EXISTS eventstore CASCADE; DROP SCHEMA IF EXISTS zsetup CASCADE; ${EVENTSTORE}`);
   await zitadelEvent(ctx.db, 'system.migration.started', { name: '04_rep' }, '2026-11-30T10:00:04Z');
@@ -224,7 +262,7 @@ async function contractFixture() {
   const schema = `zs_${randomBytes(4).toString('hex')}`;
   await db.withSession((s) => s.exec(`DROP SCHEMA IF EXISTS eventstore CASCADE; ${EVENTSTORE}`));
   return {
-    store: new ZitadelStateStore(new JournalStore(db, schema), db, { reproduces: () => true }),
+    store: new ZitadelStateStore(new JournalStore(db, schema), db, { reproduces: () => true }, () => false, `${quoteIdent(schema)}.journal`),
     db,
     cleanup: () => db.withSession((s) => s.exec(`DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE; DROP SCHEMA IF EXISTS eventstore CASCADE`)),
   };
