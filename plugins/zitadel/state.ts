@@ -170,6 +170,13 @@ export class ZitadelStateStore implements StateStore {
   }
 }
 
+/** Where ZITADEL's records go is missing: say why (a legacy event table, or no init), not 42P01. */
+const NO_EVENTS2 = `IF to_regclass('eventstore.events2') IS NULL THEN
+  RAISE EXCEPTION USING ERRCODE = '42P01', MESSAGE = CASE WHEN to_regclass('eventstore.events') IS NOT NULL
+    THEN 'eventstore.events2 does not exist, ZITADEL''s step records go there: this database has ZITADEL''s legacy event table eventstore.events, which ZITADEL''s step 14_events_push moves to eventstore.events2, and zsetup does not run that step yet. Run ZITADEL''s own ''zitadel setup'' on this database once (it moves the events), then zsetup'
+    ELSE 'eventstore.events2 does not exist, ZITADEL''s step records go there: ZITADEL''s init creates it (step init_03_events2 of zitadel.setup.ts); declare it before the steps zitadelState() records' END;
+END IF;`;
+
 /**
  * ZITADEL's record of `e` (plpgsql statements): its event on the system aggregate, at the
  * clock's time (two records sent in one message must not share a position: ZITADEL orders
@@ -227,7 +234,8 @@ END IF;
     : '';
   // Another writer of the system aggregate (ZITADEL, or another record of ours at once) may
   // take the same sequence first: try again with the next one (each try reads anew).
-  return `${held}FOR attempt IN 1..20 LOOP
+  return `${NO_EVENTS2}
+${held}FOR attempt IN 1..20 LOOP
   BEGIN
     INSERT INTO eventstore.events2 (instance_id, aggregate_type, aggregate_id, event_type, "sequence", revision, created_at, payload, creator, "owner", "position", in_tx_order)
     SELECT '', 'system', 'SYSTEM', ${quoteLiteral(type)}, coalesce(last."sequence", 0) + 1, 1, now.t, ${quoteLiteral(JSON.stringify(payload))}::jsonb,

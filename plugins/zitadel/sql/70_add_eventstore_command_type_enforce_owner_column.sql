@@ -1,11 +1,12 @@
 -- ZITADEL 70_add_eventstore_command_type_enforce_owner_column: type eventstore.command2 (command with enforce_owner), type eventstore.latest_command, commands_to_events(command2[]) and push(command2[])
--- Source: cmd/setup/70.go (AddEventStoreCommandEnforceOwnerColumn: fmt.Sprintf with inTxOrderType, then closes idle pool connections), cmd/setup/70.sql (stored text, identified by content: the only stored text creating eventstore.latest_command, which 77.sql used by step 81 needs; the index's path lookup returns a file of another step 70)
+-- Source: cmd/setup/70.go (AddEventStoreCommandEnforceOwnerColumn: fmt.Sprintf with inTxOrderType, then closes idle pool connections), cmd/setup/70.sql @ a939b847d (zitadel/zitadel v4.x 02d07e951b0b, #12261; it creates eventstore.latest_command, which 77.sql used by step 81 needs)
 --
 -- %s in commands_to_events is the data_type of events2.in_tx_order from
 -- information_schema (no row: the step fails); the DO block below fills it with format()
--- and runs the function text unchanged. The function body names `latest_events` where it
--- declares `_latest_events` (as stored); plpgsql only resolves it when called, and step 81
--- replaces the function right after.
+-- and runs the function text unchanged (cmd/setup/70.sql as on v4.x 02d07e951b0b, last
+-- changed by a939b847d / #12261: `c.ordinality::%s AS in_tx_order`, `unnest(_latest_events)`;
+-- an earlier stored text of the same PR had `-- AS in_tx_order` and `latest_events`, which
+-- would fail when called). Step 81 replaces the function right after.
 -- represents an event to be created.
 DO $$ BEGIN
     CREATE TYPE eventstore.command2 AS (
@@ -134,9 +135,9 @@ BEGIN
             ELSE COALESCE(e.owner, c.owner)
         END AS owner
         , EXTRACT(EPOCH FROM NOW()) AS position
-        , c.ordinality::%s -- AS in_tx_order
+        , c.ordinality::%s AS in_tx_order
     FROM UNNEST(commands) WITH ORDINALITY AS c
-    LEFT JOIN unnest(latest_events) AS e
+    LEFT JOIN unnest(_latest_events) AS e
         ON c.instance_id = e.instance_id
         AND c.aggregate_type = e.aggregate_type
         AND c.aggregate_id = e.aggregate_id
