@@ -71,7 +71,7 @@ const steps: StepDefinition[] = inZitadelOrder([
   sqlStep('44_replace_current_sequences_index', 'index events2_current_sequence2 replaces events2_current_sequence (CONCURRENTLY)', { transaction: false }),
   external('43_correct_project_owners', 'pushes owner.corrected events per instance (its file is 45)'),
   external('47_fill_membership_fields', 'fills eventstore.fields through the MembershipFields projection, per instance'),
-  sqlStep('49_init_permitted_orgs_function', 'function eventstore.permitted_orgs (system roles, instance and org membership)'),
+  sqlStep('49_init_permitted_orgs_function', 'function eventstore.permitted_orgs (system user permissions, instance and org membership)'),
   sqlStep('50_idp_templates6_add_use_pkce', 'use_pkce on idp_templates6_oauth2 and idp_templates6_oidc (no-op until the projection exists)'),
   sqlStep('51_idp_templates6_add_root_ca', 'root_ca on idp_templates6_ldap2 (no-op until the projection exists)'),
   sqlStep('52_idp_templates6_ldap2', 'renames idp_templates6_ldap3 to idp_templates6_ldap2 unless it exists'),

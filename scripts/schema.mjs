@@ -2,19 +2,33 @@
 // scripts/schema.mjs: a database's schema as sorted lines of text, for comparing two
 // databases (zsetup's zitadel.setup.ts against ZITADEL's own SQL) on PostgreSQL and PGlite.
 //
-// The description is structural, so it compares across PostgreSQL versions (PGlite is 18)
-// and does not depend on how a function or view is written: schemas; tables (partitioned,
-// unlogged); columns with type, nullability, default and generation expression;
-// constraints (primary key, unique, foreign key, check) with their definition; indexes
-// with their definition (valid or not); views with their columns; functions with their
-// arguments, result and language; composite types with their attributes; sequences;
-// triggers. zsetup's own schema (`zsetup`, or --exclude) and the system schemas are left out.
+// Lines: schemas; tables (partitioned, unlogged, reloptions as `with (…)`); partitions;
+// columns with type, nullability, default and generation expression; constraints (primary
+// key, unique, foreign key, check, exclusion) with their definition; indexes with their
+// definition (valid or not); views with their columns and a `viewdef` line of hashes;
+// functions and procedures with arguments, result, language, volatility, strict, security
+// definer, parallel, leakproof, SET options (proconfig), ROWS/COST when not the default and
+// `body md5:` of the body; enum and composite types; sequences; triggers. zsetup's own
+// schema (`zsetup`, or --exclude) and the system schemas are left out. ZITADEL's text never
+// appears: bodies and view definitions only as md5 hashes.
+//
+// Normalised so that the same schema gives the same lines however it was written:
+// - a body's hash is of prosrc without SQL comments (`--`, nested `/* */`; not inside '…',
+//   E'…', "…" or a nested $q$…$q$), whitespace runs as one space, trimmed (normBody).
+//   Approximation: whitespace inside literals is collapsed too.
+// - a view's `viewdef <v> md5:<a> unqualified md5:<b>`: <a> hashes pg_get_viewdef(oid, true)
+//   with whitespace collapsed. PostgreSQL 16+ (PGlite is 18) deparse without the qualifiers a
+//   column does not need, 15 with them, so <a> differs across those versions; <b> hashes the
+//   text with every `name.` qualifier removed (outside literals) and is the same on both.
+//   Compare <b> alone across versions (test/zitadel/schema.test.ts does on PGlite).
+// - a foreign key that PostgreSQL clones onto a partition gets a version-dependent name.
 //
 //   node scripts/schema.mjs --url postgres://...            print the description
 //   node scripts/schema.mjs --pglite DIR                     the same for a PGlite data dir
 //   node scripts/schema.mjs --url ... --diff expected.txt    print what differs (exit 1 if anything)
 //
-// Also a module: describeSchema(query, { exclude }) -> string[] (query: (sql) => rows).
+// Also a module: describeSchema(query, { exclude }) -> string[] (query: (sql) => rows);
+// diffLines(a, b); normBody(src), the body normalisation that is hashed.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';

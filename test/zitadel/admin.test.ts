@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import * as assert from 'uvu/assert';
 import pg from 'pg';
 import { ROOT, cli, dbSuite, type DbCtx } from '../helpers.js';
+import { scramVerifier } from '../../zitadel.admin.setup.js';
 
 const t = dbSuite('zitadel: the admin part of init');
 
@@ -28,6 +29,13 @@ t('as an admin: role, database and grant, once; then zitadel.setup.ts runs as th
     const again = await cli(['apply', '--config', 'zitadel.admin.setup.ts'], { cwd: ROOT, url: ctx.db.url, env });
     assert.is(again.code, 0, again.stdout + again.stderr);
     assert.match(again.stdout, /Everything is up to date/);
+    // The password was sent as its SCRAM verifier: it logs in with the password.
+    const [{ verifier }] = await ctx.db.query<{ verifier: string }>(`SELECT rolpassword AS verifier FROM pg_authid WHERE rolname = $1`, [user]);
+    // (This server trusts every login, so check the verifier itself: the password's, with its salt.)
+    const salt = /^SCRAM-SHA-256\$4096:([^$]+)\$/.exec(verifier)?.[1];
+    assert.ok(salt, verifier);
+    assert.is(verifier, scramVerifier("it's secret", Buffer.from(salt!, 'base64')));
+    assert.is.not(verifier, scramVerifier("it's secreT", Buffer.from(salt!, 'base64')));
     // zitadel.setup.ts as the new role (not a superuser) on its database.
     const z = await cli(['apply', '--no-init-projections'], { cwd: ROOT, url: `${server.replace('//root@', `//${user}@`)}/${database}` });
     assert.is(z.code, 0, z.stdout + z.stderr);
