@@ -82,7 +82,7 @@ const steps: StepDefinition[] = inZitadelOrder([
   sqlStep('57_create_resource_counts', 'projections.resource_counts and the functions count_resource, delete_table_counts, delete_parent_counts'),
   whenRelationExists('58_replace_login_names3_view', 'view login_names3 and index login_names3_policies_is_default_owner_idx, when the view exists (CONCURRENTLY)', { schema: 'projections', name: 'login_names3', view: true }),
   external('60_generate_system_id', 'generates the system id and pushes system.id.generated'),
-  external('61_idp_templates6_add_saml_signature_algorithm', "its SQL (61.sql) could not be read from ZITADEL's source here: left to ZITADEL"),
+  sqlStep('61_idp_templates6_add_saml_signature_algorithm', 'signature_algorithm on idp_templates6_saml (no-op until the projection exists)'),
   sqlStep('62_http_provider_add_signing_key', 'signing_key on sms_configs3_http and smtp_configs5_http (no-op until the projections exist)'),
   sqlStep('63_alter_resource_counts', 'resource_counts constraint unique_resource (with resource_name); count_resource counts UPDATEs UP/DOWN'),
   sqlStep('64_change_push_position', 'type latest_command, commands_to_events(command2[]) with enforce_owner and NOW() per push, push(command2[]) (in_tx_order type read from events2)'),
