@@ -16,8 +16,11 @@
  *   projection_tables.
  * - The zitadel-state plugin writes ZITADEL's own step records (system.migration.* events and
  *   unique constraints) for every step of setup that zsetup runs, in the same transaction
- *   as zsetup's: `zitadel setup`, started afterwards, finds them done and runs the rest
- *   (the external steps, and those that wait for them). Steps ZITADEL ran already are read back (`plan`: "applied by ZITADEL at").
+ *   as zsetup's: `zitadel setup`, started afterwards, finds them done and runs the rest:
+ *   the external steps, and the steps still waiting for them (on a fresh database, batch
+ *   B and C wait for projection_tables: 37 steps that ZITADEL then runs itself, or zsetup
+ *   on its next apply). Steps ZITADEL ran already are read back (`plan`: "applied by
+ *   ZITADEL at").
  *
  * Run it: `zsetup plan` / `zsetup apply` from this folder (ZSETUP_DATABASE_URL picks the
  * database; unset, the embedded PGlite in .zsetup/pglite).
@@ -169,6 +172,7 @@ const steps: StepDefinition[] = inZitadelOrder([
     sqlStep('74_apps7_oidc_configs_add_registration_token', 'apps7_oidc_configs.registration_token'),
     sqlStep('75_apps7_oidc_configs_add_app_link_config', 'apps7_oidc_configs app-link columns: ios_team_id, ios_bundle_id, android_package_name, android_sha256_cert_fingerprints'),
   ]),
+  // ZITADEL's own steps of batch C (Go, through its commands), after projection_tables.
   external('59_setup_webkeys', 'generates the initial web keys of every instance through its commands', { after: ['projection_tables'] }),
   external('73_fix_user_grant_roles', 'pushes user.grant.cascade.changed events where grants lost roles, per instance', { after: ['projection_tables'] }),
 
@@ -178,7 +182,7 @@ const steps: StepDefinition[] = inZitadelOrder([
   prefill(orgs1, { after: ['82_current_states_in_tx_order'] }),
   prefill(users14, { after: ['82_current_states_in_tx_order'] }),
 
-  // ---- setup, batch E --------------------------------------------------------------------
+  // ---- setup, batch E: what runs last, once the projections exist (ZITADEL's Go) ---------
   external('79_backfill_unique_constraint_owners', 'fills unique_constraints.owners from the projection tables; reruns for a new version', { after: ['projection_tables'] }),
 ]);
 

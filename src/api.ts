@@ -4,17 +4,20 @@
  * database, lock timeout, failed step, interruption): the CLI maps results to exit codes.
  */
 import { Tokens, resolveContract } from './container.js';
-import { ConfigError, LockTimeoutError, StepError } from './errors.js';
+import { ConfigError, LockTimeoutError, StepError, type ConfigProblem } from './errors.js';
 import type { RunControl, StopReason } from './engine/events.js';
 import type { Lock, LockHandle } from './lock/lock.js';
 import type { Project } from './config/project.js';
 import { executePlan, type StepResult } from './engine/scheduler.js';
 import { flushCommits } from './engine/transaction.js';
 import { Recorder } from './engine/recorder.js';
-import type { Plan } from './plan/planner.js';
+import { WORK_ACTIONS, type Plan, type PlanEntry } from './plan/planner.js';
+import { recordedSql } from './engine/step-run.js';
+import { didYouMean } from './plan/graph.js';
 import { planFor } from './run/checks.js';
-import type { RecordedEvent, StepState } from './state/store.js';
+import type { RecordedEvent, StepEvent, StepState } from './state/store.js';
 import { describeHolder } from './lock/lock.js';
+import { sqlState } from './classify.js';
 import { recoverStuck, stuckSteps } from './run/recovery.js';
 import { joinWhileWaiting, type Joiner } from './run/join.js';
 import { retryConnectionFaults, session, type BaseOptions, type FailureStatus } from './run/session.js';
@@ -126,6 +129,12 @@ export async function apply(options: ApplyOptions = {}): Promise<ApplyResult> {
       const planned = await planFor(project, state, options.allowDrift ?? false, faults);
       const base = { plan: planned, target: db.target, owner: config.owner };
       if (planned.drift > 0) return { ...base, status: 'drift', steps: [], durationMs: 0, error: refusingDrift(planned, config.displayFile) };
+      // Never silent: each changed step that --allow-drift leaves as applied is named.
+      for (const e of planned.entries) {
+        if (e.allowedDrift) {
+          project.events.emit({ type: 'log', level: 'warn', step: e.step, message: `${e.reason}: not run, left as applied; after review, \`zsetup accept ${e.step}\` records its new content (then --allow-drift is no longer needed for it)` });
+        }
+      }
 
       const late = { writes: new Set<Promise<unknown>>(), closed: false };
       const steps = await executePlan({
@@ -149,6 +158,17 @@ export async function apply(options: ApplyOptions = {}): Promise<ApplyResult> {
         },
         settleBy: () => settleBy(run),
       });
+      // A step that was never applied failing on "already exists": an existing database.
+      for (const r of steps) {
+        const code = r.status === 'failed' ? sqlState(r.error) : undefined;
+        if (code === undefined || !ALREADY_EXISTS.has(code) || planned.entries.find((e) => e.step === r.step)?.reason !== 'never applied') continue;
+        project.events.emit({
+          type: 'log',
+          level: 'warn',
+          step: r.step,
+          message: `the database already has what it creates: if it was set up before zsetup, \`zsetup baseline --until ${r.step}\` records the steps up to it as applied without running them (\`zsetup baseline ${r.step}\` for this one alone)`,
+        });
+      }
       // Let leftovers of the last step surface, and their records land, while we hold the lock.
       await new Promise((resolve) => setImmediate(resolve));
       await Promise.allSettled([...late.writes]);
@@ -162,6 +182,9 @@ export async function apply(options: ApplyOptions = {}): Promise<ApplyResult> {
   }, (reason) => (stop = reason));
   return settle({ steps: [], ...r, durationMs: performance.now() - t0 }, stop, lateFailures);
 }
+
+/** duplicate_table, duplicate_object, duplicate_column, duplicate_schema, duplicate_function, duplicate_database. */
+const ALREADY_EXISTS = new Set(['42P07', '42710', '42701', '42P06', '42723', '42P04']);
 
 /** Wait for the run lock (saying who holds it while waiting); losing it later stops the run. */
 async function acquireRunLock(lock: Lock, project: Project, run: RunControl, joiner?: Joiner): Promise<Pick<LockHandle, 'fence' | 'release'>> {
@@ -222,7 +245,7 @@ function refusingDrift(planned: Plan, file: string): ConfigError {
     {
       file,
       path: '',
-      message: `refusing to apply: ${n} once-only step${n > 1 ? 's' : ''} changed after ${n > 1 ? 'they' : 'it'} ran: ${names.join(', ')}. Revert the change, give the new content a new step name, or pass --allow-drift to leave ${n > 1 ? 'them' : 'it'} as applied`,
+      message: `refusing to apply: ${n} once-only step${n > 1 ? 's' : ''} changed after ${n > 1 ? 'they' : 'it'} ran: ${names.join(', ')}. \`zsetup plan\` shows what changed. Revert the change; or, after review, \`zsetup accept ${planned.entries.filter((entry) => entry.action === 'drift').map((entry) => entry.step).join(' ')}\` records the new content as applied (it does not run); or give the new content a new step name; or pass --allow-drift to leave ${n > 1 ? 'them' : 'it'} as applied for this run`,
     },
   ]);
 }
@@ -296,6 +319,150 @@ export async function cleanup(options: BaseOptions = {}): Promise<CleanupResult>
     }
   });
   return { recovered: [], ...r };
+}
+
+export interface RecordOptions extends BaseOptions {
+  /** The steps, by name. baseline: none (and no `until`) means every step that would run. */
+  steps?: readonly string[];
+  /** baseline: every step that would run, in plan order, up to and including this one. */
+  until?: string;
+  /**
+   * Asked with what is about to be recorded (the lock is held meanwhile): false records
+   * nothing (status `declined`). Not given: recorded without asking.
+   */
+  confirm?: (entries: readonly PlanEntry[], target: string) => Promise<boolean>;
+}
+
+export interface RecordResult {
+  status: 'ok' | 'declined' | FailureStatus;
+  /** What was recorded (or, declined, would have been), in plan order. */
+  entries: PlanEntry[];
+  plan?: Plan;
+  target?: string;
+  error?: Error;
+}
+
+/**
+ * Record steps as applied without running them, for a database that already has what
+ * they make (adopting an existing database, as Flyway's `baseline` or Prisma's
+ * `migrate resolve --applied`). Each gets a `done` record marked `baseline`, all in one
+ * transaction, under the run lock. Only steps that would run can be baselined.
+ * @example
+ * ```ts
+ * import { baseline } from 'zsetup';
+ *
+ * const r = await baseline({ configFile: 'zsetup.config.ts', until: '003_orders' });
+ * console.log(r.entries.map((e) => e.step));
+ * ```
+ */
+export async function baseline(options: RecordOptions = {}): Promise<RecordResult> {
+  return recordWithoutRunning(options, 'baseline', (planned, file) => {
+    const pending = planned.entries.filter((e) => WORK_ACTIONS.has(e.action));
+    const names = options.steps ?? [];
+    if (names.length > 0 && options.until !== undefined) throw new ConfigError([{ file, path: '', message: 'give steps or --until, not both' }]);
+    if (options.until !== undefined) {
+      const at = findEntry(planned, options.until, file, 'baseline');
+      return pending.filter((e) => planned.entries.indexOf(e) <= planned.entries.indexOf(at));
+    }
+    if (names.length === 0) return pending;
+    const problems: ConfigProblem[] = [];
+    const chosen = new Set<string>();
+    for (const name of names) {
+      const e = findEntry(planned, name, file, 'baseline');
+      if (WORK_ACTIONS.has(e.action)) chosen.add(e.step);
+      else
+        problems.push({
+          file,
+          path: '',
+          message:
+            e.action === 'drift'
+              ? `step "${name}" was applied and has changed since (${e.reason}): after review, \`zsetup accept ${name}\` records its new content`
+              : `step "${name}" would not run (${e.action}: ${e.reason}): baseline records only steps that would run`,
+        });
+    }
+    if (problems.length > 0) throw new ConfigError(problems);
+    return pending.filter((e) => chosen.has(e.step));
+  });
+}
+
+/**
+ * Record the new content of steps that changed after they ran (drift), after review: a
+ * `done` record marked `accept` with the new checksum and SQL. Nothing runs; the next
+ * apply takes the step as applied.
+ * @example
+ * ```ts
+ * import { accept } from 'zsetup';
+ *
+ * await accept({ configFile: 'zsetup.config.ts', steps: ['002_users'] });
+ * ```
+ */
+export async function accept(options: RecordOptions = {}): Promise<RecordResult> {
+  return recordWithoutRunning(options, 'accept', (planned, file) => {
+    const names = options.steps ?? [];
+    if (names.length === 0) throw new ConfigError([{ file, path: '', message: 'name the steps to accept (zsetup accept STEP...); `zsetup plan` shows which changed' }]);
+    const problems: ConfigProblem[] = [];
+    const chosen = new Set<string>();
+    for (const name of names) {
+      const e = findEntry(planned, name, file, 'accept');
+      if (e.change !== undefined || /^changed \(no version\)/.test(e.reason)) chosen.add(e.step);
+      else
+        problems.push({
+          file,
+          path: '',
+          message: WORK_ACTIONS.has(e.action) && e.reason === 'never applied'
+            ? `step "${name}" was never applied: there is no change to accept (\`zsetup baseline ${name}\` records a step as applied without running it)`
+            : `step "${name}" has not changed since it was applied (${e.action}: ${e.reason}): nothing to accept`,
+        });
+    }
+    if (problems.length > 0) throw new ConfigError(problems);
+    return planned.entries.filter((e) => chosen.has(e.step));
+  });
+}
+
+/** A plan entry by step name, or a config error that names the closest step. */
+function findEntry(planned: Plan, name: string, file: string, command: string): PlanEntry {
+  const e = planned.entries.find((x) => x.step === name);
+  if (e) return e;
+  const guess = didYouMean(name, planned.entries.map((x) => x.step));
+  throw new ConfigError([{ file, path: '', message: `${command}: no step "${name}" in the config${guess ? ` (did you mean "${guess}"?)` : ''}` }]);
+}
+
+/** baseline and accept: under the run lock, choose the entries, ask, then record them done in one transaction. */
+async function recordWithoutRunning(options: RecordOptions, command: 'baseline' | 'accept', choose: (planned: Plan, file: string) => PlanEntry[]): Promise<RecordResult> {
+  const r = await session<RecordResult>(options, command, async (project, db, run, faults) => {
+    const { config, container } = project;
+    const lock = resolveContract(container, Tokens.Lock, project.registrations, config.displayFile);
+    const store = resolveContract(container, Tokens.StateStore, project.registrations, config.displayFile);
+    const handle = await acquireRunLock(lock, project, run);
+    try {
+      const recorder = Recorder.forLock(db, store, handle.fence);
+      const state = await retryConnectionFaults(run, async () => {
+        await store.init();
+        return recoverStuck(store, await store.load(), config.owner, project.events, recorder);
+      });
+      const planned = await planFor(project, state, false, faults);
+      const entries = choose(planned, config.displayFile);
+      const base = { entries, plan: planned, target: db.target };
+      if (entries.length === 0) return { ...base, status: 'ok' };
+      if (options.confirm && !(await options.confirm(entries, db.target))) return { ...base, status: 'declined' };
+      const byName = new Map(project.steps.map((s) => [s.def.name, s]));
+      const events: StepEvent[] = [];
+      for (const e of entries) {
+        const step = byName.get(e.step)!;
+        const rep = step.def.repeatable;
+        // A repeatable's check gets what it would have recorded: its lastRun() now (baseline),
+        // or the one recorded when it last ran (accept).
+        const lastRun = rep === undefined ? undefined : command === 'accept' ? state.get(e.step)?.lastDone?.lastRun : await Promise.resolve(rep.lastRun());
+        events.push({ step: e.step, event: 'done', owner: config.owner, checksum: e.checksum, via: command, ...recordedSql(step), ...(lastRun !== undefined ? { lastRun } : {}) });
+      }
+      // All or nothing: one transaction.
+      await retryConnectionFaults(run, () => db.withSession((s) => s.exec(`BEGIN;\n${recorder.statements(...events)};\nCOMMIT;`)));
+      return { ...base, status: 'ok' };
+    } finally {
+      await handle.release();
+    }
+  });
+  return { entries: [], ...r };
 }
 
 /**

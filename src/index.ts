@@ -43,6 +43,7 @@ export type { Database, Session, DedicatedSession } from './db.js';
 export { quoteIdent, quoteLiteral } from './db.js';
 
 export type { StateStore, StepEvent, StepEventKind, RecordedEvent, StepState, Checkpoint } from './state/store.js';
+export { MAX_RECORDED_SQL } from './state/store.js';
 
 export type { Lock, LockHandle, LockHolder, AcquireOptions, LockKind } from './lock/lock.js';
 export { sleep, withTimeout, fenceStatement, LOCK_LOST_CODE, describeHolder } from './lock/lock.js';
@@ -51,7 +52,7 @@ export { START_REFUSED_CODE } from './classify.js';
 export { EngineEvents, describeStop, type EngineEvent, type EngineEventType, type Hooks, type RunControl, type StopReason } from './engine/events.js';
 export type { StepResult, StepStatus } from './engine/scheduler.js';
 export { classifyFault, isRetryable, type FaultClass } from './classify.js';
-export { splitStatements } from './engine/split.js';
+export { splitStatements, statementsAt, canonicalSql, type Statement } from './engine/split.js';
 export { runScript } from './engine/script.js';
 
 export { planSteps, type Plan, type PlanEntry, type PlanStep, type Action, type CheckResult } from './plan/planner.js';

@@ -42,6 +42,7 @@ export { COMMON_STEP_FIELDS, isSqlFile } from './config/dsl.js';
 export type { ResolvedConfig } from './config/resolve.js';
 export type { Database, Session, DedicatedSession, ExecOptions } from './db.js';
 export type { StateStore, StepEvent, StepEventKind, RecordedEvent, StepState, Checkpoint } from './state/store.js';
+export { MAX_RECORDED_SQL } from './state/store.js';
 export type { Lock, LockHandle, LockHolder, AcquireOptions, LockKind } from './lock/lock.js';
 export type { EngineEvent, EngineEventType, Hooks, RunControl, StopReason } from './engine/events.js';
 export { EngineEvents, describeStop } from './engine/events.js';
@@ -55,7 +56,7 @@ export { ZsetupError, ConfigError, StepError, LockTimeoutError, DatabaseUnreacha
 // Helpers
 export { parseDuration, formatMs, MAX_DURATION_MS } from './config/duration.js';
 export { quoteIdent, quoteLiteral } from './db.js';
-export { splitStatements } from './engine/split.js';
+export { splitStatements, statementsAt, canonicalSql, type Statement } from './engine/split.js';
 export { runScript } from './engine/script.js';
 export { sleep, withTimeout, withLockTimeout, pollDelay, isConnectionFault, fenceStatement, WAIT_REPORT_MS, LOCK_LOST_CODE, describeHolder } from './lock/lock.js';
 export { START_REFUSED_CODE } from './classify.js';

@@ -2,7 +2,7 @@
  * The default StateStore: an append-only journal table in its own schema.
  * Every event is a row; state is derived (latest row per step).
  */
-import { quoteIdent, quoteLiteral, sleep } from '../../src/plugin.js';
+import { MAX_RECORDED_SQL, quoteIdent, quoteLiteral, sleep } from '../../src/plugin.js';
 import type { Checkpoint, Database, RecordedEvent, Session, StateStore, StepEvent, StepState } from '../../src/plugin.js';
 
 interface Row {
@@ -15,11 +15,14 @@ interface Row {
   checkpoint: unknown;
   error: string | null;
   at: Date | string;
+  via?: string | null;
+  sql_text?: string | null;
   role?: string;
 }
 
 const UNDEFINED_TABLE = '42P01';
 const UNDEFINED_SCHEMA = '3F000';
+const UNDEFINED_COLUMN = '42703';
 /** syntax_error: what a driver that takes one statement per query() says to a script. */
 const SYNTAX_ERROR = '42601';
 /** unique_violation, duplicate_object, duplicate_schema, duplicate_table: a concurrent init(). */
@@ -70,9 +73,12 @@ CREATE TABLE IF NOT EXISTS ${this.table} (
   last_run jsonb,
   checkpoint jsonb,
   error text,
-  at timestamptz NOT NULL DEFAULT clock_timestamp()
+  at timestamptz NOT NULL DEFAULT clock_timestamp(),
+  via text,
+  sql_text text
 );
 CREATE INDEX IF NOT EXISTS journal_step_id ON ${this.table} (step, id);
+${this.addColumns()};
 CREATE TABLE IF NOT EXISTS ${this.checkpoints} (
   step text PRIMARY KEY,
   value jsonb,
@@ -97,6 +103,18 @@ CREATE TABLE IF NOT EXISTS ${this.checkpoints} (
     await this.db.withSession((s) => s.exec(script));
   }
 
+  /**
+   * A journal made by an earlier zsetup gets the columns added since (`via`, `sql_text`),
+   * only when they are missing: ALTER TABLE would take its lock on every init otherwise.
+   */
+  private addColumns(): string {
+    const missing = (col: string) => `NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = ${quoteLiteral(this.table)}::regclass AND attname = '${col}' AND NOT attisdropped)`;
+    return `DO $zsetup_journal$ BEGIN
+  IF ${missing('via')} THEN ALTER TABLE ${this.table} ADD COLUMN via text; END IF;
+  IF ${missing('sql_text')} THEN ALTER TABLE ${this.table} ADD COLUMN sql_text text; END IF;
+END $zsetup_journal$`;
+  }
+
   /** Keep `state` for the next load(), until the event loop turns. */
   private prime(state: Map<string, StepState>): void {
     this.primed = state;
@@ -105,13 +123,18 @@ CREATE TABLE IF NOT EXISTS ${this.checkpoints} (
     });
   }
 
+  /** A journal of an earlier zsetup, read before any apply added the new columns (plan): read without them. */
+  private oldColumns = false;
+
   private loadQuery(): string {
     const cols = 'id, step, event, owner, checksum, last_run, checkpoint, error, at';
-    return `SELECT * FROM (SELECT DISTINCT ON (step) 'latest' AS role, ${cols} FROM ${this.table} ORDER BY step, id DESC) l
+    // The SQL text only of each step's last done (what a changed step is diffed against).
+    const [latestMore, doneMore, cpMore] = this.oldColumns ? ['', '', ''] : [', via, NULL AS sql_text', ', via, sql_text', ', NULL, NULL'];
+    return `SELECT * FROM (SELECT DISTINCT ON (step) 'latest' AS role, ${cols}${latestMore} FROM ${this.table} ORDER BY step, id DESC) l
            UNION ALL
-           SELECT * FROM (SELECT DISTINCT ON (step) 'done' AS role, ${cols} FROM ${this.table} WHERE event = 'done' ORDER BY step, id DESC) d
+           SELECT * FROM (SELECT DISTINCT ON (step) 'done' AS role, ${cols}${doneMore} FROM ${this.table} WHERE event = 'done' ORDER BY step, id DESC) d
            UNION ALL
-           SELECT 'checkpoint', 0, step, 'interrupted', owner, NULL, jsonb_build_object('done', done, 'total', total), value, NULL, at FROM ${this.checkpoints}`;
+           SELECT 'checkpoint', 0, step, 'interrupted', owner, NULL, jsonb_build_object('done', done, 'total', total), value, NULL, at${cpMore} FROM ${this.checkpoints}`;
   }
 
   async load(): Promise<Map<string, StepState>> {
@@ -123,7 +146,9 @@ CREATE TABLE IF NOT EXISTS ${this.checkpoints} (
       rows = await this.db.withSession((s) => s.query<Row>(this.loadQuery()));
     } catch (err) {
       if (isMissing(err)) return new Map();
-      throw err;
+      if ((err as { code?: string })?.code !== UNDEFINED_COLUMN || this.oldColumns) throw err;
+      this.oldColumns = true;
+      return this.load();
     }
     return toState(rows);
   }
@@ -162,15 +187,13 @@ ON CONFLICT (step) DO UPDATE SET value = excluded.value, done = excluded.done, t
     // One statement (a CTE), so it also runs where a driver takes one statement per call:
     // a done step's checkpoint is cleared in the same transaction.
     const clear = e.event === 'done' ? `WITH cleared AS (DELETE FROM ${this.checkpoints} WHERE step = ${quoteLiteral(e.step)}) ` : '';
-    return `${clear}INSERT INTO ${this.table} (step, event, owner, checksum, last_run, checkpoint, error) VALUES (${[
-      quoteLiteral(e.step),
-      quoteLiteral(e.event),
-      quoteLiteral(e.owner),
-      quoteLiteral(e.checksum),
-      json(e.lastRun),
-      json(e.checkpoint),
-      quoteLiteral(e.error),
-    ].join(', ')})`;
+    const values = [quoteLiteral(e.step), quoteLiteral(e.event), quoteLiteral(e.owner), quoteLiteral(e.checksum), json(e.lastRun), json(e.checkpoint), quoteLiteral(e.error)];
+    // The newer columns only when there is something to put in them: a record then also
+    // goes into a journal of an earlier zsetup (a run that has not called init()).
+    const more: Array<[string, string]> = [];
+    if (e.via !== undefined) more.push(['via', quoteLiteral(e.via)]);
+    if (e.sql !== undefined && e.sql.length <= MAX_RECORDED_SQL) more.push(['sql_text', quoteLiteral(e.sql)]);
+    return `${clear}INSERT INTO ${this.table} (step, event, owner, checksum, last_run, checkpoint, error${more.map(([c]) => `, ${c}`).join('')}) VALUES (${[...values, ...more.map(([, v]) => v)].join(', ')})`;
   }
 }
 
@@ -213,5 +236,7 @@ function toEvent(r: Row): RecordedEvent {
     checkpoint: r.checkpoint ?? undefined,
     error: r.error ?? undefined,
     at: r.at instanceof Date ? r.at : new Date(r.at),
+    ...(r.via === 'baseline' || r.via === 'accept' ? { via: r.via } : {}),
+    ...(typeof r.sql_text === 'string' ? { sql: r.sql_text } : {}),
   };
 }

@@ -213,6 +213,10 @@ class PostgresDatabase implements Database {
     } catch (err) {
       // A connection-level failure: do not give the connection back for reuse.
       if (!(err as { code?: string })?.code || isConnectionFault(err)) broken = err as Error;
+      // An SQL error inside a script's transaction (a record a state store refused, a step's
+      // error) leaves the session in an aborted transaction: end it before the connection
+      // goes back, or its next user gets 25P02. Outside a transaction this only warns.
+      else await client.query('ROLLBACK').catch((e: unknown) => (broken = e as Error));
       throw err;
     } finally {
       client.release(broken);
@@ -518,7 +522,11 @@ class PgliteDatabase implements Database {
     if (!this.pglite) throw new Error('PGlite: call connect() first');
     const p = this.pglite;
     if (via) return fn(this.wrap(p));
-    const run = this.turn.then(() => fn(this.wrap(p)));
+    // The one session: an error inside a script's transaction must not leave it aborted (25P02 for the next user).
+    const run = this.turn.then(() => fn(this.wrap(p)).catch(async (err: unknown) => {
+      await p.exec('ROLLBACK').catch(() => undefined);
+      throw err;
+    }));
     this.turn = run.catch(() => undefined);
     return run;
   }

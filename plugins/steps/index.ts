@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
-import { Tokens, isSqlFile, splitStatements, type Plugin, type StepDefinition, type StepKind } from '../../src/plugin.js';
+import { Tokens, canonicalSql, isSqlFile, splitStatements, type Plugin, type StepDefinition, type StepKind } from '../../src/plugin.js';
 
 interface SqlStep extends StepDefinition {
   readonly sql?: unknown;
@@ -50,7 +50,10 @@ export const sqlKind: StepKind<SqlStep> = {
     }
     const statements = splitStatements(text, (what, line) => ctx.problem(where, `unterminated ${what} starting at line ${line}${ref ? ` of ${ref}` : ''}`));
     if (statements.length === 0) ctx.problem(where, `no SQL statement${ref ? ` in ${ref}` : ''}`);
-    return { source: def.version !== undefined ? `version:${def.version}` : text, script: text };
+    // The checksum ignores comments and layout (canonicalSql); journals written before that
+    // hold the checksum of the text itself, which stays the same step.
+    if (def.version !== undefined) return { source: `version:${def.version}`, script: text };
+    return { source: canonicalSql(text), formerSources: [text], script: text };
   },
 };
 
@@ -68,7 +71,8 @@ export const functionKind: StepKind<FunctionStep> = {
       ctx.problem('run', `expected a function (ctx) => Promise<void>`);
       return { source: '' };
     }
-    return { source: def.version !== undefined ? `version:${def.version}` : String(def.run) };
+    // Without a version, the code stands in for one: a change of it is shown, not drift.
+    return def.version !== undefined ? { source: `version:${def.version}` } : { source: String(def.run), sourceIsCode: true };
   },
   async run(def, ctx) {
     await (def.run as (c: typeof ctx) => unknown)(ctx);

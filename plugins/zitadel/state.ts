@@ -35,7 +35,7 @@
  */
 // Through the package, as a config's plugin: the CLI's own copy (its container tokens).
 import { JournalStore } from 'zsetup';
-import { START_REFUSED_CODE, Tokens, instanceCachingFactory, quoteIdent, quoteLiteral } from 'zsetup/plugin';
+import { START_REFUSED_CODE, Tokens, ZsetupError, instanceCachingFactory, quoteIdent, quoteLiteral } from 'zsetup/plugin';
 import type { Database, Plugin, RecordedEvent, Session, StateStore, StepEvent, StepState } from 'zsetup/plugin';
 import { externalKind } from './external.js';
 
@@ -137,7 +137,9 @@ export class ZitadelStateStore implements StateStore {
     const filter = `instance_id = '' AND aggregate_type = 'system' AND aggregate_id = 'SYSTEM'`;
     const cols = `payload->>'name' AS name, event_type, created_at AS at, payload->'lastRun' AS last_run, payload->>'error' AS error`;
     const rows = await this.db.withSession(async (s) => {
-      const [t] = await s.query<{ ok: boolean }>(`SELECT to_regclass('eventstore.events2') IS NOT NULL AS ok`, []);
+      const [t] = await s.query<{ ok: boolean; legacy: boolean }>(`SELECT to_regclass('eventstore.events2') IS NOT NULL AS ok, to_regclass('eventstore.events') IS NOT NULL AS legacy`, []);
+      // Said before anything runs (plan, apply): no step of setup can be recorded here.
+      if (!t?.ok && t?.legacy) throw new LegacyEventstoreError();
       if (!t?.ok) return [] as ZitadelRow[];
       return s.query<ZitadelRow>(
         `SELECT * FROM (SELECT DISTINCT ON (payload->>'name') 'latest' AS role, ${cols} FROM eventstore.events2
@@ -170,10 +172,20 @@ export class ZitadelStateStore implements StateStore {
   }
 }
 
+const LEGACY = "this database has ZITADEL's legacy event table eventstore.events and no eventstore.events2, where ZITADEL's step records go: ZITADEL's step 14_events_push moves the events there, and zsetup does not run that step yet";
+const LEGACY_FIX = "run ZITADEL's own `zitadel setup` on this database once (it moves the events), then zsetup";
+
+/** A database of an older ZITADEL: its events are still in eventstore.events. */
+export class LegacyEventstoreError extends ZsetupError {
+  constructor() {
+    super(LEGACY, { hint: LEGACY_FIX });
+  }
+}
+
 /** Where ZITADEL's records go is missing: say why (a legacy event table, or no init), not 42P01. */
 const NO_EVENTS2 = `IF to_regclass('eventstore.events2') IS NULL THEN
   RAISE EXCEPTION USING ERRCODE = '42P01', MESSAGE = CASE WHEN to_regclass('eventstore.events') IS NOT NULL
-    THEN 'eventstore.events2 does not exist, ZITADEL''s step records go there: this database has ZITADEL''s legacy event table eventstore.events, which ZITADEL''s step 14_events_push moves to eventstore.events2, and zsetup does not run that step yet. Run ZITADEL''s own ''zitadel setup'' on this database once (it moves the events), then zsetup'
+    THEN ${quoteLiteral(`${LEGACY}. ${LEGACY_FIX.replace(/`/g, "'")}`)}
     ELSE 'eventstore.events2 does not exist, ZITADEL''s step records go there: ZITADEL''s init creates it (step init_03_events2 of zitadel.setup.ts); declare it before the steps zitadelState() records' END;
 END IF;`;
 
@@ -234,8 +246,7 @@ END IF;
     : '';
   // Another writer of the system aggregate (ZITADEL, or another record of ours at once) may
   // take the same sequence first: try again with the next one (each try reads anew).
-  return `${NO_EVENTS2}
-${held}FOR attempt IN 1..20 LOOP
+  const body = `${held}FOR attempt IN 1..20 LOOP
   BEGIN
     INSERT INTO eventstore.events2 (instance_id, aggregate_type, aggregate_id, event_type, "sequence", revision, created_at, payload, creator, "owner", "position", in_tx_order)
     SELECT '', 'system', 'SYSTEM', ${quoteLiteral(type)}, coalesce(last."sequence", 0) + 1, 1, now.t, ${quoteLiteral(JSON.stringify(payload))}::jsonb,
@@ -249,6 +260,9 @@ ${held}FOR attempt IN 1..20 LOOP
     IF attempt = 20 THEN RAISE; END IF;
   END;
 END LOOP${refuse ? '' : `;\n${constraint}`}`;
+  // A failure or a stop is recorded in zsetup's journal even where ZITADEL's records cannot
+  // go (the database said why when the step started); a start or a done is not.
+  return type === TYPES.failed ? `IF to_regclass('eventstore.events2') IS NOT NULL THEN\n${body};\nEND IF` : `${NO_EVENTS2}\n${body}`;
 }
 
 /**

@@ -10,12 +10,12 @@
  */
 import type { ApplyResult, CleanupResult, StatusEntry } from '../api.js';
 import type { EngineEvent, StopReason } from '../engine/events.js';
-import type { Plan } from '../plan/planner.js';
+import type { Plan, PlanEntry } from '../plan/planner.js';
 import type { RecordedEvent } from '../state/store.js';
 import type { Out } from './output.js';
 
 /** The commands, by name. A format says which of them it can render. */
-export type CommandName = 'plan' | 'apply' | 'status' | 'cleanup';
+export type CommandName = 'plan' | 'apply' | 'status' | 'cleanup' | 'baseline' | 'accept';
 
 /** What `plan` found. */
 export interface PlanView {
@@ -50,7 +50,17 @@ export type Finish =
       /** Set when the run ended on an error that `Renderer.error` reports right after. */
       error: Error | undefined;
     }
-  | { command: 'cleanup'; target: string | undefined; recovered: CleanupResult['recovered'] };
+  | { command: 'cleanup'; target: string | undefined; recovered: CleanupResult['recovered'] }
+  | RecordFinish<'baseline'>
+  | RecordFinish<'accept'>;
+
+/** The end of baseline or accept: the steps recorded as applied (declined: that would have been). */
+export interface RecordFinish<C extends 'baseline' | 'accept'> {
+  command: C;
+  target: string | undefined;
+  entries: readonly PlanEntry[];
+  declined: boolean;
+}
 
 /**
  * One output format, as the commands see it. Each method is called by the commands the

@@ -297,6 +297,17 @@ export interface Prepared {
   /** The text that defines the step; normalised and hashed into its checksum. */
   readonly source: string;
   /**
+   * Texts an earlier zsetup hashed for this same definition (the sql kind hashed the raw
+   * text before it hashed canonicalSql()): a recorded checksum of one of them is the same
+   * step, not drift.
+   */
+  readonly formerSources?: readonly string[];
+  /**
+   * The source is the step's code, not a `version` (a function step without one): a change
+   * of it is shown by `plan` ("changed (no version)"), and never refused as drift.
+   */
+  readonly sourceIsCode?: boolean;
+  /**
    * A script kind's SQL (a run kind returns none). Transactional: sent in one round trip
    * together with the step's records; otherwise run statement by statement.
    */
@@ -400,7 +411,7 @@ export interface DatabaseConfig {
   };
 }
 
-export type ConfigCommand = 'plan' | 'apply' | 'status' | 'cleanup';
+export type ConfigCommand = 'plan' | 'apply' | 'status' | 'cleanup' | 'baseline' | 'accept';
 export type ConfigExport =
   | UserConfig
   | Promise<UserConfig>

@@ -6,6 +6,7 @@
  * (https://www.postgresql.org/docs/current/sql-createindex.html#SQL-CREATEINDEX-CONCURRENTLY).
  */
 import type { StepContext } from '../config/dsl.js';
+import type { Session } from '../db.js';
 import { splitStatements } from './split.js';
 
 export async function runScript(script: string, ctx: StepContext): Promise<void> {
@@ -55,6 +56,38 @@ async function dropInvalidIndex(stmt: string, ctx: StepContext): Promise<boolean
   ctx.log(`index ${rows[0]!.name} is INVALID (left by an interrupted build): dropping it to build it again`);
   await ctx.exec(`DROP INDEX CONCURRENTLY IF EXISTS ${rows[0]!.name}`);
   return true;
+}
+
+/**
+ * After a stop of a script step that ran outside a transaction: drop the INVALID indexes
+ * its stopped CONCURRENTLY builds left, so that whoever runs the step next builds them
+ * anew. zsetup's next run would repair them anyway, but another tool that takes the step
+ * over (ZITADEL's setup, told by its records that the step failed) runs
+ * `CREATE INDEX CONCURRENTLY IF NOT EXISTS`, which keeps an INVALID index. A plain DROP
+ * INDEX, waiting at most `lockTimeoutMs` for its table lock. Returns the INVALID indexes it
+ * could not drop.
+ */
+export async function dropInvalidIndexesOf(script: string, session: Session, lockTimeoutMs = 2000): Promise<string[]> {
+  const left: string[] = [];
+  for (const stmt of splitStatements(script)) {
+    const m = CIC.exec(stripLeadingComments(stmt));
+    if (!m) continue;
+    const index = m[1]!.startsWith('"') ? m[1]!.slice(1, -1).replace(/""/g, '"') : m[1]!.toLowerCase();
+    const rows = await session.query<{ name: string }>(
+      `SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS name
+         FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relname = $1 AND i.indrelid = to_regclass($2) AND NOT i.indisvalid`,
+      [index, m[2]!],
+    );
+    for (const r of rows) {
+      try {
+        await session.exec(`BEGIN;\nSET LOCAL lock_timeout = '${Math.round(lockTimeoutMs)}ms';\nDROP INDEX IF EXISTS ${r.name};\nCOMMIT;`);
+      } catch {
+        left.push(r.name);
+      }
+    }
+  }
+  return left;
 }
 
 function stripLeadingComments(s: string): string {

@@ -5,7 +5,7 @@
  * leaves behind (a fault, a promise that can never settle, a step that ignores a stop).
  */
 import type { Session } from '../db.js';
-import type { Checkpoint, StepEvent } from '../state/store.js';
+import { MAX_RECORDED_SQL, type Checkpoint, type StepEvent } from '../state/store.js';
 import type { StepContext } from '../config/dsl.js';
 import type { ResolvedStep } from '../config/project.js';
 import type { PlanEntry } from '../plan/planner.js';
@@ -16,7 +16,7 @@ import { CommitRefused, KNEX_BARE_ROLLBACK, guardKnex, type TransactionUse } fro
 import { sleep, withTimeout } from '../lock/lock.js';
 import { ASYNC_COMMIT, newMark, sessionReset, stepTransaction } from './transaction.js';
 import { Progress, checkJsonValue, createStepContext } from './context.js';
-import { runScript } from './script.js';
+import { dropInvalidIndexesOf, runScript } from './script.js';
 import type { ExecuteOptions, StepResult, StepStatus } from './options.js';
 
 /**
@@ -36,6 +36,12 @@ function committedBefore(err: unknown): boolean | undefined {
 }
 
 const QUERY_CANCELED = '57014';
+
+/** What a `done` record keeps of a script step: its SQL, when not too long to keep. */
+export function recordedSql(step: ResolvedStep): { sql?: string } {
+  const sql = step.prepared.script;
+  return sql !== undefined && sql.length <= MAX_RECORDED_SQL ? { sql } : {};
+}
 
 /** Why a step's attempt was cut short from outside its own code. */
 class CutShort extends Error {
@@ -166,7 +172,7 @@ export class StepRun {
   }
 
   private event(event: StepEvent['event'], extra: Partial<StepEvent> = {}): StepEvent {
-    return { step: this.entry.step, event, owner: this.owner, checksum: this.entry.checksum, ...extra };
+    return { step: this.entry.step, event, owner: this.owner, checksum: this.entry.checksum, ...(event === 'done' ? recordedSql(this.step) : {}), ...extra };
   }
 
   /** Append a record (fenced) in its own transaction: one round trip. */
@@ -299,6 +305,15 @@ export class StepRun {
       ? await withTimeout(store.load().then((m) => m.get(this.entry.step)?.checkpoint), RECORD_BOUND_MS).catch(() => this.checkpoint)
       : undefined;
     const reason = String((signal.reason as Error)?.message ?? signal.reason ?? 'stopped');
+    // A script outside a transaction stopped mid-way: its stopped index builds left INVALID
+    // indexes. Dropped before the record says it stopped (another tool may take it over).
+    const script = this.step.prepared.script;
+    if (started && !this.step.plan.transaction && this.step.kind.run === undefined && script !== undefined) {
+      const left = await withTimeout(this.options.db.withSession((s) => dropInvalidIndexesOf(script, s)), RECORD_BOUND_MS).catch(() => undefined);
+      for (const name of left ?? []) {
+        events.emit({ type: 'log', level: 'warn', step: this.entry.step, message: `index ${name} is INVALID (its build was stopped) and could not be dropped now: run zsetup apply again (it rebuilds it) before another tool runs this step` });
+      }
+    }
     // Nothing to close when our `started` record never committed (nothing ran).
     if (started) await withTimeout(this.record(this.event('interrupted', { checkpoint: cp?.value, error: `${reason}: ${message}` })), RECORD_BOUND_MS).catch(() => undefined);
     const percent = cp?.total ? Math.floor((100 * (cp.done ?? 0)) / cp.total) : undefined;

@@ -38,7 +38,7 @@ import { START_REFUSED_CODE, sqlState } from '../classify.js';
 import type { Session } from '../db.js';
 import { stepTransaction } from './transaction.js';
 import type { ExecuteOptions, StepResult } from './options.js';
-import type { PriorAttempt } from './step-run.js';
+import { recordedSql, type PriorAttempt } from './step-run.js';
 
 export interface TrainMember {
   readonly entry: PlanEntry;
@@ -111,7 +111,7 @@ export class Train {
     const owner = config.owner;
     const id = randomBytes(4).toString('hex');
     const token = `zsetup train ${id}`;
-    const event = (m: TrainMember, kind: StepEvent['event']): StepEvent => ({ step: m.entry.step, event: kind, owner, checksum: m.entry.checksum });
+    const event = (m: TrainMember, kind: StepEvent['event']): StepEvent => ({ step: m.entry.step, event: kind, owner, checksum: m.entry.checksum, ...(kind === 'done' ? recordedSql(m.step) : {}) });
     // Member i of a part [from, upTo): its SQL and `done` in one transaction that also
     // writes the next member's `started` (committed the moment that member begins, as if in
     // a transaction of its own, ~0.15 ms a step less); the first of a part writes its own.

@@ -3,7 +3,8 @@
  * repeatable checks to a Plan. `plan` and `apply` use the same function; nothing here
  * does I/O.
  */
-import type { StepState } from '../state/store.js';
+import type { RecordedEvent, StepState } from '../state/store.js';
+import { unifiedDiff } from './diff.js';
 
 export type Action = 'run' | 'rerun' | 'resume' | 'skip' | 'drift' | 'blocked';
 
@@ -14,6 +15,12 @@ export interface PlanStep {
   /** Direct dependencies. */
   readonly after: readonly string[];
   readonly checksum: string;
+  /** Checksums an earlier zsetup took of this same definition: recorded, they are not drift. */
+  readonly formerChecksums?: readonly string[] | undefined;
+  /** Its checksum is of its code (a function step without `version`): a change is shown, not drift. */
+  readonly codeOnly?: boolean | undefined;
+  /** The SQL it runs (a script kind): what a change is diffed against the recorded SQL with. */
+  readonly sql?: string | undefined;
   readonly repeatable: boolean;
   readonly transaction: boolean;
   readonly resumable?: boolean | undefined;
@@ -35,7 +42,22 @@ export type PlanEntry = PlanStep & {
    * for a step that holds it back, or left to another tool that started it.
    */
   readonly leftOut?: boolean;
+  /** A step whose content changed after it ran (drift, or a repeatable's rerun): what changed. */
+  readonly change?: Change;
+  /** Drift that this run leaves as applied (apply --allow-drift): it is skipped, with a warning. */
+  readonly allowedDrift?: boolean;
 };
+
+/** What changed in a step since it was applied. */
+export interface Change {
+  /** The checksum recorded when it was applied, and the one of its content now. */
+  readonly applied: string;
+  readonly now: string;
+  /** A unified diff of the recorded SQL against the SQL now, when both are known. */
+  readonly diff?: string;
+  /** Why there is no diff. */
+  readonly noDiff?: string;
+}
 
 export interface Plan {
   /** In execution order. */
@@ -67,9 +89,14 @@ export function stepsNeedingCheck(steps: readonly PlanStep[], state: ReadonlyMap
     .filter((s) => {
       const st = state.get(s.step);
       // Another tool's done (ZITADEL's) has no checksum: its check decides too.
-      return s.repeatable && st?.latest.event === 'done' && (st.latest.checksum === s.checksum || (st.latest.source !== undefined && st.latest.checksum === undefined));
+      return s.repeatable && st?.latest.event === 'done' && (sameContent(s, st.latest.checksum) || s.codeOnly === true || (st.latest.source !== undefined && st.latest.checksum === undefined));
     })
     .map((s) => s.step);
+}
+
+/** Whether `recorded` is the checksum of this step's content (now, or as an earlier zsetup took it). */
+export function sameContent(s: PlanStep, recorded: string | undefined): boolean {
+  return recorded === s.checksum || (recorded !== undefined && s.formerChecksums?.includes(recorded) === true);
 }
 
 export function planSteps(input: PlanInput): Plan {
@@ -80,11 +107,13 @@ export function planSteps(input: PlanInput): Plan {
   for (const s of input.steps) {
     const decided = decide(s, input);
     let { action, reason } = decided;
+    const change = decided.change;
     let leftOut = decided.holds === true;
     if (decided.holds) waiting.set(s.step, { step: s.step, why: reason });
     // Left out of this run (a kind's off()): work it would do is skipped, and says why.
     if (s.off !== undefined && WORK_ACTIONS.has(action)) {
-      reason = `${s.off} (would ${action}: ${reason})`;
+      // A step that zsetup never runs (it holds back the steps after it) would not run either.
+      reason = s.holds ? `${s.off}; ${reason === 'never applied' ? 'not run yet' : reason}` : `${s.off} (would ${action}: ${reason})`;
       action = 'skip';
       leftOut = true;
       if (s.holds) waiting.set(s.step, { step: s.step, why: s.off });
@@ -98,9 +127,11 @@ export function planSteps(input: PlanInput): Plan {
       leftOut = true;
       waiting.set(s.step, w);
     }
+    let allowedDrift = false;
     if (action === 'drift' && input.allowDrift) {
       action = 'skip';
       reason = `${reason} (allowed by --allow-drift)`;
+      allowedDrift = true;
     }
     if (WORK_ACTIONS.has(action)) {
       const bad = s.after.find((d) => actionOf.get(d) === 'drift' || actionOf.get(d) === 'blocked');
@@ -110,7 +141,7 @@ export function planSteps(input: PlanInput): Plan {
       }
     }
     actionOf.set(s.step, action);
-    entries.push({ ...s, action, reason, ...(leftOut && action === 'skip' ? { leftOut: true } : {}) });
+    entries.push({ ...s, action, reason, ...(leftOut && action === 'skip' ? { leftOut: true } : {}), ...(change ? { change } : {}), ...(allowedDrift ? { allowedDrift: true } : {}) });
   }
   return {
     entries,
@@ -120,7 +151,7 @@ export function planSteps(input: PlanInput): Plan {
   };
 }
 
-function decide(s: PlanStep, input: PlanInput): { action: Action; reason: string; holds?: boolean } {
+function decide(s: PlanStep, input: PlanInput): { action: Action; reason: string; holds?: boolean; change?: Change } {
   const st = input.state.get(s.step);
   if (!st) return { action: 'run', reason: 'never applied' };
   const { latest, lastDone } = st;
@@ -145,18 +176,24 @@ function decide(s: PlanStep, input: PlanInput): { action: Action; reason: string
       }
       return { action: 'run', reason: `started by ${latest.owner} at ${stamp(latest.at)} and never finished (interrupted, or still running)` };
     case 'interrupted':
-      return { action: 'run', reason: `interrupted at ${stamp(latest.at)} (started by ${latest.owner})` };
+      // Its record says why: a stop (the signal, the deadline) or a recovery (whose run was gone).
+      return { action: 'run', reason: `interrupted at ${stamp(latest.at)} (${latest.error ? firstLine(latest.error) : `started by ${latest.owner}`})` };
     case 'done':
       break;
   }
   const done = lastDone ?? latest;
   // Another tool's record (ZITADEL's) has no checksum: it says the step ran, not what ran.
   const foreign = done.source !== undefined && done.checksum === undefined;
-  if (!foreign && done.checksum !== s.checksum) {
-    const why = `checksum changed since applied ${stamp(done.at)}`;
-    return s.repeatable ? { action: 'rerun', reason: why } : { action: 'drift', reason: why };
+  const changed = !foreign && !sameContent(s, done.checksum);
+  // A function step without a version: its code is not its identity (a reformatting, a
+  // renamed variable). Shown, never drift; a `version` marks a change that must run.
+  const noVersion = changed && s.codeOnly === true ? `changed (no version): its code differs from what was applied ${stamp(done.at)}; give the step a version to mark a change that must run` : undefined;
+  if (changed && noVersion === undefined) {
+    const why = `changed since applied ${stamp(done.at)} (checksum ${done.checksum?.slice(0, 12) ?? 'none'} -> ${s.checksum.slice(0, 12)})`;
+    const change = changeOf(s, done);
+    return s.repeatable ? { action: 'rerun', reason: why, change } : { action: 'drift', reason: why, change };
   }
-  const applied = done.source !== undefined ? `applied by ${done.source} at ${stamp(done.at)}` : `applied ${stamp(done.at)}`;
+  const applied = noVersion ?? (done.source !== undefined ? `applied by ${done.source} at ${stamp(done.at)}` : `applied ${stamp(done.at)}`);
   if (!s.repeatable) return { action: 'skip', reason: applied };
   const check = input.checks.get(s.step);
   if (check === undefined) return { action: 'skip', reason: applied };
@@ -164,6 +201,16 @@ function decide(s: PlanStep, input: PlanInput): { action: Action; reason: string
   return check
     ? { action: 'rerun', reason: 'repeatable: check(lastRun) returned true' }
     : { action: 'skip', reason: `repeatable: check(lastRun) returned false (${applied})` };
+}
+
+/** The checksums, and the diff of the SQL recorded when the step was applied against its SQL now. */
+function changeOf(s: PlanStep, done: RecordedEvent): Change {
+  const base = { applied: done.checksum ?? '', now: s.checksum };
+  if (s.sql === undefined) return { ...base, noDiff: 'not an SQL step: its version or definition changed' };
+  if (done.sql === undefined) return { ...base, noDiff: 'the SQL it ran was not kept (recorded before zsetup kept it, by a store that does not keep it, or longer than 64 KB)' };
+  const diff = unifiedDiff(done.sql, s.sql, { from: `applied ${stamp(done.at)}`, to: 'now' });
+  if (diff === undefined) return { ...base, noDiff: 'too long to diff' };
+  return diff === '' ? { ...base, noDiff: 'the same lines (the change is in line endings or trailing blanks)' } : { ...base, diff };
 }
 
 /** `2026-11-20T10:00Z`: minutes are enough for people. */

@@ -65,7 +65,7 @@ export async function retryConnectionFaults<T>(run: RunControl, fn: () => Promis
  */
 export async function session<R extends { status: string }>(
   options: BaseOptions,
-  command: 'plan' | 'apply' | 'status' | 'cleanup',
+  command: 'plan' | 'apply' | 'status' | 'cleanup' | 'baseline' | 'accept',
   fn: (project: Project, db: Database, run: RunControl, faults: FaultTrap) => Promise<R>,
   onStop?: (reason: StopReason) => void,
 ): Promise<R | (Failure & { target?: string })> {
@@ -100,7 +100,7 @@ export async function session<R extends { status: string }>(
 async function sessionWith<R extends { status: string }>(
   project: Project,
   options: BaseOptions,
-  command: 'plan' | 'apply' | 'status' | 'cleanup',
+  command: 'plan' | 'apply' | 'status' | 'cleanup' | 'baseline' | 'accept',
   origin: number,
   events: EngineEvents,
   faults: FaultTrap,
@@ -162,7 +162,7 @@ async function sessionWith<R extends { status: string }>(
   external?.addEventListener('abort', onExternal, { once: true });
   const disposers: Array<() => void> = [];
   try {
-    if (command === 'apply' || command === 'cleanup') {
+    if (command === 'apply' || command === 'cleanup' || command === 'baseline' || command === 'accept') {
       hooks.forEach((h, i) => {
         if (typeof h?.onRun !== 'function') return;
         let d: unknown;

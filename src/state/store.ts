@@ -30,7 +30,21 @@ export interface StepEvent {
   readonly error?: string | undefined;
   /** interrupted: the last committed checkpoint. */
   readonly checkpoint?: unknown;
+  /**
+   * done: how the step came to be recorded applied without running it: `baseline` (an
+   * existing database adopted: `zsetup baseline`), `accept` (a reviewed change of a step that
+   * had run: `zsetup accept`). Absent when it ran.
+   */
+  readonly via?: 'baseline' | 'accept' | undefined;
+  /**
+   * done: the SQL the step ran (or was recorded with), when it is SQL and at most
+   * MAX_RECORDED_SQL characters: what `plan` diffs a changed step against. A store may drop it.
+   */
+  readonly sql?: string | undefined;
 }
+
+/** The longest SQL text a `done` record keeps (characters); a longer one is not kept. */
+export const MAX_RECORDED_SQL = 64 * 1024;
 
 export interface RecordedEvent extends StepEvent {
   readonly id: number;

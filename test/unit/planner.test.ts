@@ -130,9 +130,42 @@ test('content changed after it was applied: drift for a once-only step, rerun fo
     ['once', 'drift'],
     ['rep', 'rerun'],
   ]);
-  assert.is(reason(p, 'once'), 'checksum changed since applied 2026-11-19T08:15Z');
-  assert.is(reason(p, 'rep'), 'checksum changed since applied 2026-11-19T08:15Z');
+  assert.is(reason(p, 'once'), 'changed since applied 2026-11-19T08:15Z (checksum old -> new)');
+  assert.is(reason(p, 'rep'), 'changed since applied 2026-11-19T08:15Z (checksum old -> new)');
   assert.equal([p.pending, p.drift, p.blocked], [1, 1, 0]);
+});
+
+test('what changed: both checksums, and a diff of the SQL recorded when it ran against the SQL now', () => {
+  const p = plan(
+    [s('sql', { checksum: 'new', sql: 'CREATE TABLE t (\n  id int\n);\n' }), s('old', { checksum: 'new', sql: 'SELECT 2' }), s('fn', { checksum: 'new', after: [] })],
+    [
+      st(ev('sql', 'done', { checksum: 'old', at: EARLIER, sql: 'CREATE TABLE t (\n  id bigint\n);\n' })),
+      st(ev('old', 'done', { checksum: 'old', at: EARLIER })),
+      st(ev('fn', 'done', { checksum: 'old', at: EARLIER })),
+    ],
+  );
+  const change = (step: string) => p.entries.find((e) => e.step === step)!.change!;
+  assert.equal(change('sql'), { applied: 'old', now: 'new', diff: '--- applied 2026-11-19T08:15Z\n+++ now\n@@ -1,3 +1,3 @@\n CREATE TABLE t (\n-  id bigint\n+  id int\n );' });
+  assert.match(change('old').noDiff!, /the SQL it ran was not kept/);
+  assert.match(change('fn').noDiff!, /not an SQL step/);
+});
+
+test('a checksum an earlier zsetup took of the same content is the same step; a function step without version that changed is shown, not drift', () => {
+  const p = plan(
+    [s('sql', { checksum: 'canonical', formerChecksums: ['raw'] }), s('fn', { checksum: 'code2', codeOnly: true }), s('rep', { checksum: 'code2', codeOnly: true, repeatable: true })],
+    [st(ev('sql', 'done', { checksum: 'raw', at: EARLIER })), st(ev('fn', 'done', { checksum: 'code1', at: EARLIER })), st(ev('rep', 'done', { checksum: 'code1', at: EARLIER }))],
+    { rep: false },
+  );
+  assert.equal(actions(p), [
+    ['sql', 'skip'],
+    ['fn', 'skip'],
+    ['rep', 'skip'],
+  ]);
+  assert.is(reason(p, 'sql'), 'applied 2026-11-19T08:15Z');
+  assert.match(reason(p, 'fn'), /^changed \(no version\): its code differs from what was applied 2026-11-19T08:15Z; give the step a version/);
+  assert.match(reason(p, 'rep'), /^repeatable: check\(lastRun\) returned false \(changed \(no version\)/, 'a repeatable asks its check, not its code');
+  assert.is(p.drift, 0);
+  assert.equal(stepsNeedingCheck([s('rep', { checksum: 'code2', codeOnly: true, repeatable: true })], new Map([['rep', st(ev('rep', 'done', { checksum: 'code1' }))]])), ['rep']);
 });
 
 test('--allow-drift: the drifted step is skipped, and says so', () => {
@@ -141,7 +174,8 @@ test('--allow-drift: the drifted step is skipped, and says so', () => {
     ['once', 'skip'],
     ['next', 'run'],
   ]);
-  assert.is(reason(p, 'once'), 'checksum changed since applied 2026-11-19T08:15Z (allowed by --allow-drift)');
+  assert.is(reason(p, 'once'), 'changed since applied 2026-11-19T08:15Z (checksum old -> new) (allowed by --allow-drift)');
+  assert.ok(p.entries[0]!.allowedDrift, 'marked, so apply warns');
   assert.is(p.drift, 0);
 });
 

@@ -6,7 +6,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { splitStatements } from '../../src/engine/split.js';
+import { canonicalSql, splitStatements, statementsAt } from '../../src/engine/split.js';
 
 /** Split, failing the test if anything is reported unterminated. */
 function split(sql: string): string[] {
@@ -88,6 +88,37 @@ test('a complete script reports nothing, a trailing -- comment included', () => 
 
 test('without a callback, an unterminated script is still split (the caller validated it before)', () => {
   assert.equal(splitStatements("SELECT 1; SELECT 'x"), ['SELECT 1', "SELECT 'x"]);
+});
+
+test('statementsAt: each statement with the line its code starts on (comments before it are its own)', () => {
+  const sql = "-- header\nCREATE TABLE a (id int);\n\n/* two */ INSERT INTO a\nVALUES (';');\nSELECT $$\n;\n$$";
+  assert.equal(
+    statementsAt(sql).map((s) => [s.line, s.text.split('\n')[0]]),
+    [[2, '-- header'], [4, '/* two */ INSERT INTO a'], [6, 'SELECT $$']],
+  );
+  assert.is(sql.slice(statementsAt(sql)[1]!.start).startsWith('/* two */'), true);
+});
+
+test('canonicalSql: comments, line breaks, indentation and empty statements do not count; what anything says does', () => {
+  const base = canonicalSql('CREATE TABLE u (id int, name text DEFAULT \'a  b\');\nCREATE INDEX ON u (name)');
+  for (const same of [
+    '-- users\nCREATE TABLE u (\n  id int, -- the key\n  name text DEFAULT \'a  b\'\n);\n\n/* an index */\nCREATE INDEX ON u (name);',
+    'CREATE   TABLE u(id int,name text DEFAULT \'a  b\');;\r\nCREATE INDEX ON u(name);\n',
+    '\tCREATE TABLE u ( id int , name text DEFAULT \'a  b\' ) ; CREATE INDEX ON u ( name ) -- done',
+  ])
+    assert.is(canonicalSql(same), base, same);
+  for (const other of [
+    'CREATE TABLE u (id int, name text DEFAULT \'a b\');\nCREATE INDEX ON u (name)', // a literal changed
+    'CREATE TABLE u (id bigint, name text DEFAULT \'a  b\');\nCREATE INDEX ON u (name)',
+    'CREATE TABLE u (id int, name text DEFAULT \'a  b\');\nCREATE INDEX ON u (name DESC)',
+    'CREATE TABLE "u " (id int, name text DEFAULT \'a  b\');\nCREATE INDEX ON u (name)',
+  ])
+    assert.is.not(canonicalSql(other), base, other);
+  // A function body (dollar-quoted) is kept as written: PostgreSQL stores it as text.
+  assert.is.not(canonicalSql('CREATE FUNCTION f() RETURNS int AS $$ SELECT 1 $$ LANGUAGE sql'), canonicalSql('CREATE FUNCTION f() RETURNS int AS $$SELECT 1$$ LANGUAGE sql'));
+  assert.is(canonicalSql('SELECT/**/1'), canonicalSql('SELECT 1'), 'a comment separates like a space');
+  assert.is.not(canonicalSql('SELECT a - -b'), canonicalSql('SELECT a --b'), 'a -- is a comment, two minus signs are not');
+  assert.is(canonicalSql("SELECT E'a\\'' b'"), "SELECT E'a\\'' b'", 'an E string with an escaped quote is one literal');
 });
 
 test.run();

@@ -9,17 +9,21 @@ import type { Format } from '../renderer.js';
 
 export const json: Format = {
   description: 'writes one JSON object per line and nothing else (the same as --json)',
-  commands: ['plan', 'apply', 'status', 'cleanup'],
+  commands: ['plan', 'apply', 'status', 'cleanup', 'baseline', 'accept'],
   create: (out) => ({
     event: (e) => jsonLine(out, e),
     plan({ plan }) {
-      for (const e of plan.entries) jsonLine(out, { step: e.step, action: e.action, reason: e.reason, kind: e.kind, after: e.after, repeatable: e.repeatable, transaction: e.transaction, checksum: e.checksum, ...(e.description ? { description: e.description } : {}), ...(e.leftOut ? { leftOut: true } : {}) });
+      for (const e of plan.entries) jsonLine(out, { step: e.step, action: e.action, reason: e.reason, kind: e.kind, after: e.after, repeatable: e.repeatable, transaction: e.transaction, checksum: e.checksum, ...(e.description ? { description: e.description } : {}), ...(e.leftOut ? { leftOut: true } : {}), ...(e.change ? { change: e.change } : {}) });
     },
     status(view) {
       if ('history' in view) for (const e of view.history) jsonLine(out, { id: e.id, step: e.step, event: e.event, owner: e.owner, at: e.at.toISOString(), checksum: e.checksum, lastRun: e.lastRun, checkpoint: e.checkpoint, error: e.error });
       else for (const s of view.steps) jsonLine(out, { step: s.step, state: s.state, at: s.at?.toISOString(), owner: s.owner, error: s.error, declared: s.declared });
     },
     finish(finish) {
+      if (finish.command === 'baseline' || finish.command === 'accept') {
+        for (const e of finish.entries) jsonLine(out, { step: e.step, recorded: finish.declined ? 'nothing (not confirmed)' : 'done', via: finish.command, checksum: e.checksum, ...(e.change ? { change: { applied: e.change.applied, now: e.change.now } } : {}) });
+        return;
+      }
       if (finish.command === 'cleanup') {
         for (const s of finish.recovered) jsonLine(out, { step: s.step, previousOwner: s.previousOwner, startedAt: s.startedAt.toISOString(), recorded: 'interrupted' });
         return;

@@ -14,7 +14,7 @@ import type { Finish, Format, PlanView, Renderer, StatusView } from '../renderer
 
 export const text: Format = {
   description: 'is for people (the default)',
-  commands: ['plan', 'apply', 'status', 'cleanup'],
+  commands: ['plan', 'apply', 'status', 'cleanup', 'baseline', 'accept'],
   create: (out) => textRenderer(out),
 };
 
@@ -45,7 +45,17 @@ function planText(out: Out, { plan, target }: PlanView): void {
     const head = withDescriptions ? ['STEP', 'ACTION', 'REASON', 'DESCRIPTION'] : ['STEP', 'ACTION', 'REASON'];
     line(out, table([head, ...plan.entries.map((e) => (withDescriptions ? [e.step, e.action, e.reason, e.description ?? ''] : [e.step, e.action, e.reason]))]));
   }
-  if (plan.drift) line(out, `\napply will refuse: a once-only step changed after it ran (see "drift" above); pass --allow-drift to leave it as applied.`);
+  const changed = plan.entries.filter((e) => e.change !== undefined);
+  for (const e of changed) {
+    const c = e.change!;
+    line(out, `\n${e.step} (${e.action}) changed since it was applied: checksum ${c.applied || 'none'} then, ${c.now} now`);
+    if (c.diff !== undefined) line(out, c.diff.split('\n').map((l) => `    ${l}`).join('\n'));
+    else line(out, `    (no diff: ${c.noDiff})`);
+  }
+  if (plan.drift) {
+    const names = plan.entries.filter((e) => e.action === 'drift').map((e) => e.step);
+    line(out, `\napply will refuse: a once-only step changed after it ran (see "drift" above). Revert the change, or after review \`zsetup accept ${names.join(' ')}\` records the new content as applied (it does not run); --allow-drift leaves it as applied for one run.`);
+  }
 }
 
 function statusText(out: Out, view: StatusView): void {
@@ -65,6 +75,15 @@ function finishText(out: Out, finish: Finish): void {
     if (recovered.length === 0) return line(out, `Nothing to clean up on ${target}: no step is left started.`);
     for (const s of recovered) line(out, `  ! ${s.step}: left started by ${s.previousOwner} at ${s.startedAt.toISOString()}; recorded interrupted`);
     line(out, `Cleaned up ${recovered.length} stuck step${recovered.length === 1 ? '' : 's'} on ${target}; the next apply runs or resumes ${recovered.length === 1 ? 'it' : 'them'}.`);
+    return;
+  }
+  if (finish.command === 'baseline' || finish.command === 'accept') {
+    const { entries, target, declined } = finish;
+    const what = finish.command === 'baseline' ? 'as applied (baseline), not run' : 'with its new content (accept), not run';
+    if (declined) return line(out, `Nothing recorded on ${target}: not confirmed.`);
+    if (entries.length === 0) return line(out, `Nothing to record on ${target}: ${finish.command === 'baseline' ? 'no step would run' : 'no step changed'}.`);
+    for (const e of entries) line(out, `  ✓ ${e.step}: recorded ${what}${e.change ? ` (checksum ${e.change.applied.slice(0, 12)} -> ${e.change.now.slice(0, 12)})` : ''}`);
+    line(out, `Recorded ${entries.length} step${entries.length === 1 ? '' : 's'} on ${target}; \`zsetup apply\` takes ${entries.length === 1 ? 'it' : 'them'} as applied.`);
     return;
   }
   // The error that follows says it all.
@@ -195,7 +214,7 @@ function textEvents(out: Out, options: { tty?: boolean; progressEveryMs?: number
         );
         break;
       case 'log':
-        say(`    ${e.step ? `${e.step}: ` : ''}${e.message}`);
+        say(`${e.level === 'info' ? '   ' : '  !'} ${e.step ? `${e.step}: ` : ''}${e.message}`);
         break;
       default:
         break;
