@@ -52,8 +52,9 @@ export const sqlKind: StepKind<SqlStep> = {
     if (statements.length === 0) ctx.problem(where, `no SQL statement${ref ? ` in ${ref}` : ''}`);
     // The checksum ignores comments and layout (canonicalSql); journals written before that
     // hold the checksum of the text itself, which stays the same step.
-    if (def.version !== undefined) return { source: `version:${def.version}`, script: text };
-    return { source: canonicalSql(text), formerSources: [text], script: text };
+    const origin = ref !== undefined ? { origin: ref } : {};
+    if (def.version !== undefined) return { source: `version:${def.version}`, script: text, ...origin };
+    return { source: canonicalSql(text), formerSources: [text], script: text, ...origin };
   },
 };
 

@@ -307,6 +307,8 @@ export interface Prepared {
    * of it is shown by `plan` ("changed (no version)"), and never refused as drift.
    */
   readonly sourceIsCode?: boolean;
+  /** Where the script comes from, for errors: its file as the config names it (`sql/002_orders.sql`). */
+  readonly origin?: string;
   /**
    * A script kind's SQL (a run kind returns none). Transactional: sent in one round trip
    * together with the step's records; otherwise run statement by statement.

@@ -3,6 +3,7 @@
  * subscribe; the engine never prints.
  */
 import type { Action } from '../plan/planner.js';
+import type { SqlLocation } from './locate.js';
 import { redactDeep } from '../errors.js';
 
 export type EngineEvent =
@@ -13,7 +14,7 @@ export type EngineEvent =
   | { type: 'step.started'; step: string; action: Action; reason: string }
   | { type: 'step.retry'; step: string; attempt: number; delayMs: number; error: string }
   | { type: 'step.done'; step: string; durationMs: number }
-  | { type: 'step.failed'; step: string; error: string; durationMs: number }
+  | { type: 'step.failed'; step: string; error: string; durationMs: number; location?: SqlLocation | undefined }
   | { type: 'step.interrupted'; step: string; reason: string; checkpoint?: unknown; percent?: number | undefined }
   | { type: 'step.progress'; step: string; done: number; total?: number | undefined; ratePerSec?: number | undefined; etaMs?: number | undefined }
   | { type: 'run.stopping'; reason: string; signal?: string | undefined }

@@ -7,16 +7,24 @@
  */
 import type { StepContext } from '../config/dsl.js';
 import type { Session } from '../db.js';
-import { splitStatements } from './split.js';
+import { splitStatements, statementsAt } from './split.js';
+import { noteStatement } from './locate.js';
 
 export async function runScript(script: string, ctx: StepContext): Promise<void> {
-  for (const stmt of splitStatements(script)) {
+  const statements = statementsAt(script);
+  for (const [k, { text: stmt, start }] of statements.entries()) {
     ctx.signal.throwIfAborted();
-    await dropInvalidIndex(stmt, ctx);
-    await ctx.exec(stmt);
-    // IF NOT EXISTS skips an index that a build in another session had just created (one
-    // left running by a killed run): if that build did not end valid, build it again.
-    if (await dropInvalidIndex(stmt, ctx)) await ctx.exec(stmt);
+    try {
+      await dropInvalidIndex(stmt, ctx);
+      await ctx.exec(stmt);
+      // IF NOT EXISTS skips an index that a build in another session had just created (one
+      // left running by a killed run): if that build did not end valid, build it again.
+      if (await dropInvalidIndex(stmt, ctx)) await ctx.exec(stmt);
+    } catch (err) {
+      // Which statement failed, for the error's location (locate.ts).
+      noteStatement(err, k, start);
+      throw err;
+    }
   }
 }
 

@@ -17,6 +17,7 @@ import { sleep, withTimeout } from '../lock/lock.js';
 import { ASYNC_COMMIT, newMark, sessionReset, stepTransaction } from './transaction.js';
 import { Progress, checkJsonValue, createStepContext } from './context.js';
 import { dropInvalidIndexesOf, runScript } from './script.js';
+import { describeLocation, locate, noteSent } from './locate.js';
 import type { ExecuteOptions, StepResult, StepStatus } from './options.js';
 
 /**
@@ -279,20 +280,24 @@ export class StepRun {
           if (signal.aborted) return this.interrupted(base, durationMs, message, started);
           continue;
         }
-        const error = `step "${e.step}" failed${attempt > 0 ? ` after ${attempt + 1} attempts` : ''}: ${message}`;
+        // Where in its SQL (a script kind): the statement, the file, line and column.
+        const script = this.step.prepared.script;
+        const location = script !== undefined && cut === undefined ? locate(err, script, this.step.prepared.origin) : undefined;
+        const at = location ? `\n    ${describeLocation(location)}` : '';
+        const error = `step "${e.step}" failed${attempt > 0 ? ` after ${attempt + 1} attempts` : ''}: ${message}${at}`;
         // The journal tells the whole story: a failure is always preceded by its start.
         // A start the store refused (the step is held elsewhere) leaves no record at all.
         if (!started && sqlState(err) === START_REFUSED_CODE) {
-          events.emit({ type: 'step.failed', step: e.step, error, durationMs });
+          events.emit({ type: 'step.failed', step: e.step, error, durationMs, location });
           return { ...base, status: 'failed', durationMs, error: new StepError(e.step, error, err) };
         }
         try {
-          const failed = this.options.recorder.script(this.event('failed', { lastRun: this.lastRun, error: message }));
+          const failed = this.options.recorder.script(this.event('failed', { lastRun: this.lastRun, error: `${message}${at}` }));
           await withTimeout(this.options.db.withSession((s) => s.exec(started ? failed : `${this.options.recorder.script(this.event('started'))}\n${failed}`)), RECORD_BOUND_MS);
         } catch {
           // Recorded or not, the step failed: the next apply runs it again either way.
         }
-        events.emit({ type: 'step.failed', step: e.step, error, durationMs });
+        events.emit({ type: 'step.failed', step: e.step, error, durationMs, location });
         return { ...base, status: 'failed', durationMs, error: new StepError(e.step, error, err) };
       }
     }
@@ -346,9 +351,11 @@ export class StepRun {
       const tx = stepTransaction(db, script ?? '', done, this.options.config.apply.ddlLockTimeoutMs);
       await this.guarded(
         db.withSession(async (s) => {
+          const message = startedScript ? `${startedScript}\n${tx}` : tx;
           try {
-            await s.exec(startedScript ? `${startedScript}\n${tx}` : tx);
+            await s.exec(message);
           } catch (err) {
+            noteSent(err, message);
             await s.exec('ROLLBACK').catch(() => undefined);
             throw err;
           }

@@ -35,6 +35,7 @@ import type { PlanEntry } from '../plan/planner.js';
 import type { StepEvent } from '../state/store.js';
 import { sleep, withTimeout } from '../lock/lock.js';
 import { START_REFUSED_CODE, sqlState } from '../classify.js';
+import { noteSent } from './locate.js';
 import type { Session } from '../db.js';
 import { stepTransaction } from './transaction.js';
 import type { ExecuteOptions, StepResult } from './options.js';
@@ -184,7 +185,11 @@ export class Train {
             await running;
             if (this.options.signal.aborted) break;
             partFrom = from;
-            running = s.exec(sql, { onNotice });
+            running = s.exec(sql, { onNotice }).catch((err: unknown) => {
+              // What was sent, for the error's location in the failing member's SQL (locate.ts).
+              noteSent(err, sql);
+              throw err;
+            });
             sentUpTo = upTo;
             from = upTo;
           }
