@@ -6,6 +6,7 @@
  */
 import { createRequire } from 'node:module';
 
+/** @internal (tsconfig `stripInternal`): not part of the published declarations. */
 export const requireCjs = createRequire(import.meta.url);
 
 // tsyringe throws at load time without the Reflect polyfill: load it first, once.

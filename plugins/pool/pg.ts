@@ -22,6 +22,9 @@ interface Bundle {
  * the installed pg and pg-types, neither loaded yet in this process. It is then registered
  * as both packages' main module, so whoever requires or imports pg or pg-types afterwards
  * (knex, a config, a step) gets this same pg: one set of type parsers, as before.
+ *
+ * @internal Not in the published declarations (tsconfig `stripInternal`): its type is pg's,
+ * whose declarations (@types/pg) a user of zsetup need not have.
  */
 export function requirePg(): typeof import('pg') {
   const g = globalThis as { navigator?: unknown };

@@ -12,7 +12,7 @@
  * @example
  * ```ts
  * import { defineConfig } from 'zsetup';
- * import { projections, prefill } from 'zsetup/projections';
+ * import { projections, prefill } from 'zsetup';
  * export default defineConfig({
  *   plugins: [projections()],
  *   steps: [prefill(users14, { after: ['17_add_offset_col_to_current_states'] })],
