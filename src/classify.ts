@@ -21,11 +21,11 @@ export type FaultClass = 'lock-lost' | 'connection' | 'transient' | 'sql' | 'oth
 export const LOCK_LOST_CODE = 'ZS001';
 
 /**
- * Raised (SQLSTATE ZS002) by a state store's `started` record when the step is held
+ * Raised (SQLSTATE ZS003) by a state store's `started` record when the step is held
  * elsewhere (another tool started it and has not finished it): nothing of the record
  * committed, the step did not run, and no other record of it is written.
  */
-export const START_REFUSED_CODE = 'ZS002';
+export const START_REFUSED_CODE = 'ZS003';
 
 /** SQLSTATEs after which the transaction rolled back and a new attempt may succeed. */
 const TRANSIENT_CODES = new Set([

@@ -24,7 +24,7 @@
  * Any other step (ZITADEL business logic run by ZITADEL's binary, a step that only logs) is
  * never recorded in ZITADEL's format: ZITADEL still runs it.
  *
- * A start is refused (SQLSTATE ZS002, START_REFUSED_CODE: nothing recorded, the step does not
+ * A start is refused (SQLSTATE ZS003, START_REFUSED_CODE: nothing recorded, the step does not
  * run) when ZITADEL's latest record of the step is a start of ZITADEL's own: its setup began
  * the step after zsetup planned, and ZITADEL's setup itself waits for a started step.
  *

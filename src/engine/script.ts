@@ -91,6 +91,8 @@ export async function dropInvalidIndexesOf(script: string, session: Session, loc
       try {
         await session.exec(`BEGIN;\nSET LOCAL lock_timeout = '${Math.round(lockTimeoutMs)}ms';\nDROP INDEX IF EXISTS ${r.name};\nCOMMIT;`);
       } catch {
+        // (Its transaction is aborted: end it, the connection goes back to the pool.)
+        await session.exec('ROLLBACK').catch(() => undefined);
         left.push(r.name);
       }
     }

@@ -99,10 +99,11 @@ t('SIGTERM while CREATE INDEX CONCURRENTLY waits: cancelled (exit 143), INVALID 
   assert.ok(ms < 5000, `exited ${ms.toFixed(0)} ms after SIGTERM`);
   assert.match(r.stdout, /■ 02_index: stopped \(SIGTERM received\); its uncommitted work rolled back; the next apply runs it again/);
   const last = (await journal(ctx.db)).at(-1)!;
-  assert.equal([last.step, last.event], ['02_index', 'interrupted']);
+  assert.equal([last.step, last.event], ["02_index", "interrupted"], r.stdout + r.stderr);
   const [busy] = await ctx.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'CREATE UNIQUE INDEX%'`);
   assert.is(busy!.n, 0, 'the build was cancelled on the server, not left running');
-  assert.equal(await indexState(ctx.db), { valid: false, ready: false }, 'the cancelled build left an INVALID index');
+  assert.equal(await indexState(ctx.db), { valid: false, ready: false }, 'the cancelled build left an INVALID index (the test\'s open write keeps it from being dropped)');
+  assert.match(r.stdout, /! 02_index: index public\.cic_t_c is INVALID \(its build was stopped\) and could not be dropped now: run zsetup apply again/);
   await holder.query('ROLLBACK');
 
   const again = await cli(['apply'], { cwd: d.dir, url: ctx.db.url });
