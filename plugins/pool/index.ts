@@ -559,6 +559,8 @@ class PgliteDatabase implements Database {
       if (entries.length > 0 && !entries.includes('PG_VERSION') && !entries.every((e) => /^(pg_\w+|global|base|postgresql\.\w+(\.conf)?|postmaster\.\w+)$/.test(e))) {
         throw this.cannotOpen(`it is not empty (${entries.length} entr${entries.length === 1 ? 'y' : 'ies'}, such as ${JSON.stringify(entries.sort()[0])}) and holds no PostgreSQL data dir (no PG_VERSION); point database.pglite.dataDir at a new or empty folder`);
       }
+      // A new cluster takes a while (initdb in WASM: 5-20 s here): say so before the silence.
+      if (!entries.includes('PG_VERSION')) this.events.emit({ type: 'log', level: 'info', message: `initialising a new embedded PGlite database in ${this.dataDir} (once; this takes 5-20 s)` });
       const { PGlite } = await import('@electric-sql/pglite');
       let p: PGliteLike;
       try {

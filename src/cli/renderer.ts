@@ -21,6 +21,8 @@ export type CommandName = 'plan' | 'apply' | 'status' | 'cleanup' | 'baseline' |
 export interface PlanView {
   plan: Plan;
   target: string | undefined;
+  /** plan --sql: also the SQL each pending step would run. */
+  sql?: boolean;
 }
 
 /** What `status` found: each step's latest state, or (`--history`) every recorded event. */

@@ -38,6 +38,12 @@ function committedBefore(err: unknown): boolean | undefined {
 
 const QUERY_CANCELED = '57014';
 
+/** A checkpoint's value as people read it: its JSON, shortened. */
+function shortJson(v: unknown): string {
+  const s = JSON.stringify(v) ?? 'null';
+  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}
+
 /** What a `done` record keeps of a script step: its SQL, when not too long to keep. */
 export function recordedSql(step: ResolvedStep): { sql?: string } {
   const sql = step.prepared.script;
@@ -229,6 +235,12 @@ export class StepRun {
     const t0 = prior?.startedAt ?? performance.now();
     const base = { step: e.step, action: e.action, reason: e.reason };
     if (!prior) events.emit({ type: 'step.started', step: e.step, action: e.action, reason: e.reason });
+    // A resumable step that goes on from a checkpoint says from where.
+    const cp = this.step.plan.resumable ? this.checkpoint : undefined;
+    if (!prior && cp !== undefined) {
+      const pct = cp.total ? ` (${Math.floor((100 * (cp.done ?? 0)) / cp.total)}%)` : '';
+      events.emit({ type: 'log', level: 'info', step: e.step, message: `resuming from checkpoint ${shortJson(cp.value)}${pct}, committed by ${cp.owner} at ${cp.at.toISOString()}` });
+    }
     let started = prior?.started ?? false;
     for (let attempt = 0; ; attempt++) {
       try {

@@ -5,6 +5,7 @@
 import { describeStop } from '../../engine/events.js';
 import { ConfigError, type ZsetupError } from '../../errors.js';
 import { jsonLine } from '../output.js';
+import { WORK_ACTIONS } from '../../plan/planner.js';
 import type { Format } from '../renderer.js';
 
 export const json: Format = {
@@ -12,8 +13,8 @@ export const json: Format = {
   commands: ['plan', 'apply', 'status', 'cleanup', 'baseline', 'accept'],
   create: (out) => ({
     event: (e) => jsonLine(out, e),
-    plan({ plan }) {
-      for (const e of plan.entries) jsonLine(out, { step: e.step, action: e.action, reason: e.reason, kind: e.kind, after: e.after, repeatable: e.repeatable, transaction: e.transaction, checksum: e.checksum, ...(e.description ? { description: e.description } : {}), ...(e.leftOut ? { leftOut: true } : {}), ...(e.change ? { change: e.change } : {}) });
+    plan({ plan, sql }) {
+      for (const e of plan.entries) jsonLine(out, { ...(sql && e.sql !== undefined && WORK_ACTIONS.has(e.action) ? { sql: e.sql } : {}), step: e.step, action: e.action, reason: e.reason, kind: e.kind, after: e.after, repeatable: e.repeatable, transaction: e.transaction, checksum: e.checksum, ...(e.description ? { description: e.description } : {}), ...(e.leftOut ? { leftOut: true } : {}), ...(e.change ? { change: e.change } : {}) });
     },
     status(view) {
       if ('history' in view) for (const e of view.history) jsonLine(out, { id: e.id, step: e.step, event: e.event, owner: e.owner, at: e.at.toISOString(), checksum: e.checksum, lastRun: e.lastRun, checkpoint: e.checkpoint, error: e.error });

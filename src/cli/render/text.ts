@@ -8,7 +8,8 @@ import type { EngineEvent } from '../../engine/events.js';
 import { describeStop } from '../../engine/events.js';
 import { ConfigError, redact, type ZsetupError } from '../../errors.js';
 import { formatMs } from '../../config/duration.js';
-import { stamp } from '../../plan/planner.js';
+import { WORK_ACTIONS, stamp } from '../../plan/planner.js';
+import { splitStatements } from '../../engine/split.js';
 import { errLine, line, type Out } from '../output.js';
 import type { Finish, Format, PlanView, Renderer, StatusView } from '../renderer.js';
 
@@ -32,7 +33,32 @@ export function textRenderer(out: Out): Renderer {
   };
 }
 
-function planText(out: Out, { plan, target }: PlanView): void {
+/**
+ * plan --sql: what each pending step would send, in order. A transactional script runs in
+ * one transaction with its record; outside one, statement by statement in autocommit; a
+ * step of code shows none (its SQL is made as it runs).
+ */
+function planSql(out: Out, plan: PlanView['plan']): void {
+  const pending = plan.entries.filter((e) => WORK_ACTIONS.has(e.action));
+  line(out, `\n-- The SQL of the ${pending.length} step${pending.length === 1 ? '' : 's'} apply would run, in order (zsetup's own records and settings left out).`);
+  for (const e of pending) {
+    line(out, `\n-- ${e.step} (${e.action}: ${e.reason})`);
+    if (e.sql === undefined) {
+      line(out, `-- a ${e.kind} step: its SQL is made by its code as it runs`);
+      continue;
+    }
+    if (e.transaction) {
+      line(out, '-- one transaction, committed together with its record');
+      line(out, `BEGIN;\n${e.sql.trim()}\n;\nCOMMIT;`);
+    } else {
+      const statements = splitStatements(e.sql);
+      line(out, `-- outside a transaction: ${statements.length} statement${statements.length === 1 ? '' : 's'}, each committed on its own (an INVALID index left by an earlier build is dropped first)`);
+      for (const s of statements) line(out, `${s}\n;`);
+    }
+  }
+}
+
+function planText(out: Out, { plan, target, sql }: PlanView): void {
   const upToDate = plan.entries.filter((e) => e.action === 'skip' && !e.leftOut).length;
   const leftOut = plan.entries.filter((e) => e.leftOut).length;
   line(
@@ -45,6 +71,7 @@ function planText(out: Out, { plan, target }: PlanView): void {
     const head = withDescriptions ? ['STEP', 'ACTION', 'REASON', 'DESCRIPTION'] : ['STEP', 'ACTION', 'REASON'];
     line(out, table([head, ...plan.entries.map((e) => (withDescriptions ? [e.step, e.action, e.reason, e.description ?? ''] : [e.step, e.action, e.reason]))]));
   }
+  if (sql) planSql(out, plan);
   const changed = plan.entries.filter((e) => e.change !== undefined);
   for (const e of changed) {
     const c = e.change!;
