@@ -148,6 +148,7 @@ export function resolveConfig(
     owner,
     database: {
       url,
+      urlFrom: url === undefined ? undefined : urlFrom.key === 'database.url' ? `database.url in ${displayFile}` : urlFrom.key,
       pglite: { dataDir: dataDir !== undefined && dataDir.trim() !== '' && !dataDir.includes('\0') ? dataDir : DEFAULTS.dataDir },
       pool: {
         max,
