@@ -226,4 +226,13 @@ test('a host name that does not resolve is retried (DNS may not know it yet), th
   assert.match(hint, /typo.*raise --connect-timeout/);
 });
 
+test('an invalid URL is a config error (exit 2) at once, its fix legible and its password hidden', async () => {
+  const r = await timed(['apply', '--connect-timeout', '30s'], `postgres://root:pa#ss${PASSWORD}@127.0.0.1:5432/zitadel`);
+  assert.is(r.code, 2, r.stdout + r.stderr);
+  assert.ok(r.ms < 10_000, `${r.ms} ms`);
+  assert.match(r.stderr, /ZSETUP_DATABASE_URL: a raw "#" in the password \(percent-encode it: # as %23/, 'the advice is not scrubbed as if it were a password');
+  assert.not.ok((r.stdout + r.stderr).includes(PASSWORD));
+  assert.not.match(r.stdout + r.stderr, STACK);
+});
+
 test.run();
