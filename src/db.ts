@@ -39,7 +39,10 @@ export interface Database {
   readonly poolMax: number;
   /** The pool, for steps written with knex. */
   readonly knex: Knex;
-  /** Wait for the first connection, retrying until the connect deadline (exit 5 after). */
+  /**
+   * Wait for the first connection, retrying what waiting may fix (`connectFault`) until the
+   * connect deadline; what it cannot fix fails at once. Throws DatabaseUnreachableError (exit 5).
+   */
   connect(signal?: AbortSignal): Promise<void>;
   /**
    * Check a connection out of the pool for the duration of `fn`; with `via` (a knex

@@ -55,8 +55,22 @@ export function formatProblem(p: ConfigProblem): string {
 /** The lock could not be acquired within the lock timeout: exit code 3. */
 export class LockTimeoutError extends ZsetupError {}
 
-/** The database did not answer within the connect deadline: exit code 5. */
-export class DatabaseUnreachableError extends ZsetupError {}
+/**
+ * No connection to the database: exit code 5. Raised at once when the server turned the
+ * connection down for a reason no retry fixes (see `connectFault`), else after retrying
+ * until the connect deadline. `code` says why, for machines (`database-missing`,
+ * `auth-failed`, `refused`, ...: the `ConnectReason`s); `sqlstate` is the server's, if it
+ * sent one.
+ */
+export class DatabaseUnreachableError extends ZsetupError {
+  readonly code: string | undefined;
+  readonly sqlstate: string | undefined;
+  constructor(message: string, options?: { cause?: unknown; hint?: string; code?: string; sqlstate?: string }) {
+    super(message, options);
+    this.code = options?.code;
+    this.sqlstate = options?.sqlstate;
+  }
+}
 
 /** The lock was lost while we held it (connection died, lease expired/fenced). */
 export class LockLostError extends ZsetupError {}

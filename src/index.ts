@@ -51,7 +51,7 @@ export { START_REFUSED_CODE } from './classify.js';
 
 export { EngineEvents, describeStop, type EngineEvent, type EngineEventType, type Hooks, type RunControl, type StopReason } from './engine/events.js';
 export type { StepResult, StepStatus } from './engine/scheduler.js';
-export { classifyFault, isRetryable, type FaultClass } from './classify.js';
+export { classifyFault, isRetryable, connectFault, type FaultClass, type ConnectFault, type ConnectReason } from './classify.js';
 export { splitStatements, statementsAt, canonicalSql, type Statement } from './engine/split.js';
 export { runScript } from './engine/script.js';
 

@@ -59,7 +59,7 @@ export { quoteIdent, quoteLiteral } from './db.js';
 export { splitStatements, statementsAt, canonicalSql, type Statement } from './engine/split.js';
 export { runScript } from './engine/script.js';
 export { sleep, withTimeout, withLockTimeout, pollDelay, isConnectionFault, fenceStatement, WAIT_REPORT_MS, LOCK_LOST_CODE, describeHolder } from './lock/lock.js';
-export { START_REFUSED_CODE } from './classify.js';
+export { START_REFUSED_CODE, connectFault, type ConnectFault, type ConnectReason } from './classify.js';
 // The lock skeleton (poll-acquire, hold and release) and lock kinds
 export { pollAcquire, holdLock, type PollSpec, type HoldSpec, type HeldLock } from './lock/skeleton.js';
 export { createLock } from './lock/kinds.js';

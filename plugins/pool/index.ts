@@ -14,15 +14,16 @@ import type { Pool, PoolClient, PoolConfig, Client as PgClient, ClientConfig, Qu
 import { requirePg } from './pg.js';
 import { DataDirLock } from './datadir.js';
 import { knexModules } from './knex.js';
+import { connectError, formatSeconds } from './connect-error.js';
 import {
   Tokens,
   instanceCachingFactory,
-  DatabaseUnreachableError,
   ConfigError,
   LockTimeoutError,
   describeThrown,
   describeHolder,
   isConnectionFault,
+  connectFault,
   sleep,
   type Database,
   type DedicatedSession,
@@ -119,10 +120,19 @@ class PostgresDatabase implements Database {
     const p = config.database.pool;
     const connectTimeout = this.connectTimeoutMs();
     // The per-connection connect timeout; the pool itself waits for a free slot unbounded
-    // (pg.Pool would apply the same option to both).
+    // (pg.Pool would apply the same option to both). pg reports an attempt it ended on that
+    // timeout as "Connection terminated unexpectedly", like a reset: it is said as ETIMEDOUT.
     class Client extends pg.Client {
       constructor(o: ClientConfig) {
         super({ ...o, connectionTimeoutMillis: connectTimeout });
+      }
+      override connect(): Promise<PgClient>;
+      override connect(callback: (err: Error) => void): void;
+      override connect(callback?: (err: Error) => void): Promise<PgClient> | void {
+        if (!callback) return super.connect();
+        const t0 = Date.now();
+        const done = callback as (err: Error, ...rest: unknown[]) => void;
+        super.connect(((err: Error, ...rest: unknown[]) => done(err && Date.now() - t0 >= connectTimeout && !(err as { code?: unknown }).code ? timedOut(err, connectTimeout) : err, ...rest)) as (err: Error) => void);
       }
     }
     this.pool = new pg.Pool({
@@ -227,21 +237,25 @@ class PostgresDatabase implements Database {
     this.unlisten?.();
     this.unlisten = undefined;
     const total = this.config.database.pool.connectTimeoutMs;
-    const deadline = Date.now() + total;
+    const started = Date.now();
+    const deadline = started + total;
     if (this.writes && this.config.lock.kind === 'advisory' && this.spare === undefined) {
       this.spare = this.openClient('zsetup');
       this.spare.catch(() => undefined);
     }
-    for (;;) {
+    for (let attempts = 1; ; attempts++) {
       try {
         await this.answers();
         return;
       } catch (err) {
-        if (Date.now() >= deadline || signal?.aborted) {
+        // Only what waiting may fix is retried (connectFault, src/classify.ts): a missing
+        // database or role, a wrong password, pg_hba.conf, SSL, the CONNECT privilege fail now.
+        if (!connectFault(err).retry || Date.now() >= deadline || signal?.aborted) {
           const w = this.where;
-          throw new DatabaseUnreachableError(
-            `cannot reach PostgreSQL at ${w.host}:${w.port} (database "${w.database}", user "${w.user}") after ${formatSeconds(total)}: ${(err as Error).message || (err as { code?: string }).code || String(err)}`,
-            { cause: err, hint: 'check ZSETUP_DATABASE_URL (or database.url) and that the server is up; raise --connect-timeout if it starts slowly' },
+          throw connectError(
+            err,
+            { url: this.config.database.url!, urlFrom: this.config.database.urlFrom, host: w.host, port: w.port, database: w.database, user: w.user },
+            { attempts, elapsedMs: Date.now() - started, timeoutMs: total, attemptTimeoutMs: this.connectTimeoutMs() },
           );
         }
         await sleep(Math.min(1000, Math.max(0, deadline - Date.now())), signal);
@@ -415,8 +429,9 @@ function diagnoseDataDir(dir: string): string | undefined {
 /** The PostgreSQL major version of the embedded PGlite (@electric-sql/pglite 0.5: PostgreSQL 18). */
 const PGLITE_PG_MAJOR = '18';
 
-function formatSeconds(ms: number): string {
-  return ms < 1000 ? `${ms} ms` : `${Math.round(ms / 100) / 10} s`;
+/** An attempt pg ended on its connect timeout (it says "Connection terminated unexpectedly"), said as such. */
+function timedOut(err: Error, ms: number): Error {
+  return Object.assign(new Error(`no answer within ${formatSeconds(ms)}`, { cause: err }), { code: 'ETIMEDOUT' });
 }
 
 function wrapPg(c: PgClient | PoolClient): Session {

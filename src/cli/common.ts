@@ -21,7 +21,7 @@ export function withCommonOptions(name: CommandName): Command {
     .addOption(formatOption(name))
     .option('--json', 'the same as --format json: line-delimited JSON on stdout, one object per line')
     .addOption(new Option('--lock-timeout <duration>', 'how long to wait for the lock (e.g. 30s, 5m) [env: ZSETUP_LOCK_TIMEOUT]'))
-    .addOption(new Option('--connect-timeout <duration>', 'keep retrying the first connection this long [env: ZSETUP_CONNECT_TIMEOUT]'));
+    .addOption(new Option('--connect-timeout <duration>', 'keep retrying the first connection this long while it is refused, times out or the server is starting (a missing database or role, a wrong password or SSL fails at once) [env: ZSETUP_CONNECT_TIMEOUT]'));
 }
 
 /** --init-projections / --no-init-projections (apply and plan): unset unless given. */

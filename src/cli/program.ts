@@ -123,7 +123,8 @@ export function runCli(options: { defaults: () => readonly Plugin[] }): void {
     'after',
     `
   Exit codes: 0 ok, 1 step failed, 2 config/usage error, 3 lock timeout (cleanup: a live run
-  holds the lock), 4 drift refused, 5 database unreachable, 10 plan --exit-code: work pending,
+  holds the lock), 4 drift refused, 5 no database connection (at once when no wait can fix it:
+  no such database or role, authentication, SSL; else after --connect-timeout), 10 plan --exit-code: work pending,
   130/143 stopped by SIGINT/SIGTERM or --deadline (resumable: the next apply continues).
   Database: ZSETUP_DATABASE_URL or database.url; unset, the embedded PGlite in .zsetup/pglite.`,
   );

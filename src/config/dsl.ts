@@ -446,6 +446,8 @@ export interface ResolvedConfig {
   readonly owner: string;
   readonly database: {
     readonly url: string | undefined;
+    /** Where `url` came from, for messages: `ZSETUP_DATABASE_URL` or `database.url` (the config file). */
+    readonly urlFrom?: string | undefined;
     readonly pglite: { readonly dataDir: string };
     readonly pool: { readonly max: number; readonly idleTimeoutMs: number; readonly maxLifetimeMs: number; readonly connectTimeoutMs: number };
   };

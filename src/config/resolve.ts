@@ -148,6 +148,7 @@ export function resolveConfig(
     owner,
     database: {
       url,
+      urlFrom: url === undefined ? undefined : urlFrom.key === 'database.url' ? `database.url in ${displayFile}` : urlFrom.key,
       pglite: { dataDir: dataDir !== undefined && dataDir.trim() !== '' && !dataDir.includes('\0') ? dataDir : DEFAULTS.dataDir },
       pool: {
         max,
@@ -208,7 +209,7 @@ function checkUrl(url: string, key: string, p: Problems): void {
   const userinfo = lastAt >= 0 ? rest.slice(0, lastAt) : '';
   if (!parsed) {
     const raw = /[#?/]/.exec(userinfo.slice(userinfo.indexOf(':') + 1));
-    if (userinfo.includes(':') && raw) return bad(`a raw "${raw[0]}" in the password: percent-encode it (# as %23, ? as %3F, / as %2F)`);
+    if (userinfo.includes(':') && raw) return bad(`a raw "${raw[0]}" in the password (percent-encode it: # as %23, ? as %3F, / as %2F)`);
     const host = (lastAt >= 0 ? rest.slice(lastAt + 1) : rest).split(/[/?#]/, 1)[0]!;
     const ports = host.startsWith('[') ? host.slice(host.indexOf(']') + 1).split(':').slice(1) : host.split(':').slice(1);
     if (ports.length > 1) return bad('more than one port after the host');

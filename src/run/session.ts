@@ -215,6 +215,8 @@ function failure(err: unknown, secrets: readonly string[]): Failure {
   const e = err instanceof Error ? err : new Error(causeChain(err));
   const safe = new Error(redact(status === 'error' ? causeChain(e) : e.message, secrets));
   Object.assign(safe, { hint: (e as { hint?: string }).hint, stack: redact(e.stack ?? '', secrets) });
+  // Why it could not connect, for machines (--json: `code`, `sqlstate`).
+  if (e instanceof DatabaseUnreachableError) Object.assign(safe, { code: e.code, sqlstate: e.sqlstate });
   return { status, error: safe };
 }
 

@@ -34,7 +34,9 @@ export const json: Format = {
     error(status, err) {
       const hint = (err as ZsetupError).hint;
       const problems = err instanceof ConfigError ? err.problems : undefined;
-      jsonLine(out, { type: 'error', status, message: err.message, ...(hint ? { hint } : {}), ...(problems ? { problems } : {}) });
+      // A connection that failed says why: `code` (database-missing, auth-failed, refused, ...), and the server's SQLSTATE.
+      const { code, sqlstate } = err as { code?: unknown; sqlstate?: unknown };
+      jsonLine(out, { type: 'error', status, ...(typeof code === 'string' ? { code } : {}), ...(typeof sqlstate === 'string' ? { sqlstate } : {}), message: err.message, ...(hint ? { hint } : {}), ...(problems ? { problems } : {}) });
     },
   }),
 };
