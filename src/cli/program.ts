@@ -11,6 +11,8 @@ import { applyCommand } from './apply.js';
 import { statusCommand } from './status.js';
 import { cleanupCommand } from './cleanup.js';
 import { acceptCommand, baselineCommand } from './record.js';
+import { initCommand } from './init.js';
+import { newCommand } from './new.js';
 import { EXIT } from './exit.js';
 import { causeChain, passwordsIn, redact, rememberSecret } from '../errors.js';
 import { faultTrapActive } from '../engine/faults.js';
@@ -119,6 +121,8 @@ export function runCli(options: { defaults: () => readonly Plugin[] }): void {
   program.addCommand(cleanupCommand(cli));
   program.addCommand(baselineCommand(cli));
   program.addCommand(acceptCommand(cli));
+  program.addCommand(initCommand(cli));
+  program.addCommand(newCommand(cli));
   program.addHelpText(
     'after',
     `
@@ -134,7 +138,7 @@ export function runCli(options: { defaults: () => readonly Plugin[] }): void {
   // Not a top-level await: a stalled command then reaches the 'exit' check above (exit 1)
   // instead of Node's "unsettled top-level await" (exit 13).
   if (process.argv.length <= 2) {
-    process.stderr.write(`${program.helpInformation()}\nzsetup: no command given: run zsetup apply, plan, status, cleanup, baseline or accept\n`);
+    process.stderr.write(`${program.helpInformation()}\nzsetup: no command given: run zsetup apply, plan, status, cleanup, baseline or accept (zsetup init starts a project)\n`);
     finished = true;
     process.exitCode = EXIT.usage;
   } else {
