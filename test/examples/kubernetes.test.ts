@@ -260,7 +260,10 @@ test('the Dockerfile, replayed without Docker, builds an image whose ENTRYPOINT 
   const context = join(work!, 'context');
   cpSync(EXAMPLE, context, { recursive: true, filter: (src) => !/[/\\](node_modules|vendor|\.zsetup)$|package-lock\.json$/.test(src) });
   mkdirSync(join(context, 'vendor'));
-  const packed = await run(['npm', 'pack', ROOT, '--ignore-scripts', '--pack-destination', join(context, 'vendor'), '--silent'], { cwd: context, env: process.env });
+  // npm walks the repository to pack it, while other tests make and remove their folders
+  // under test/.tmp: a folder gone mid-walk fails it (ENOENT). Such a race is tried again.
+  let packed = await run(['npm', 'pack', ROOT, '--ignore-scripts', '--pack-destination', join(context, 'vendor'), '--silent'], { cwd: context, env: process.env });
+  for (let i = 0; i < 2 && packed.code !== 0; i++) packed = await run(['npm', 'pack', ROOT, '--ignore-scripts', '--pack-destination', join(context, 'vendor')], { cwd: context, env: process.env });
   assert.is(packed.code, 0, show(['npm pack'], packed));
   const tgz = readdirSync(join(context, 'vendor')).find((f) => f.endsWith('.tgz'));
   assert.ok(tgz, `npm pack wrote a tarball:\n${packed.out}`);
