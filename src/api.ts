@@ -64,6 +64,8 @@ export interface StatusEntry {
   owner?: string;
   error?: string;
   declared: boolean;
+  /** state `started`: whether the run that started it is live (holds the run lock now), or gone (left unfinished). */
+  running?: boolean;
 }
 
 export interface StatusResult {
@@ -88,7 +90,7 @@ export async function plan(options: BaseOptions = {}): Promise<PlanResult> {
   return session(options, 'plan', async (project, db, _run, faults) => {
     const store = resolveContract(project.container, Tokens.StateStore, project.registrations, project.config.displayFile);
     const state = await store.load();
-    const planned = await planFor(project, state, false, faults);
+    const planned = await planFor(project, state, false, faults, await liveOwner(project));
     return { status: 'ok', plan: planned, target: db.target };
   });
 }
@@ -181,6 +183,16 @@ export async function apply(options: ApplyOptions = {}): Promise<ApplyResult> {
     }
   }, (reason) => (stop = reason));
   return settle({ steps: [], ...r, durationMs: performance.now() - t0 }, stop, lateFailures);
+}
+
+/** The owner of the live run that holds the run lock now (plan, status: running, not left unfinished); unknown: none. */
+async function liveOwner(project: Project): Promise<string | undefined> {
+  try {
+    const lock = resolveContract(project.container, Tokens.Lock, project.registrations, project.config.displayFile);
+    return (await lock.holder())?.owner;
+  } catch {
+    return undefined;
+  }
 }
 
 /** duplicate_table, duplicate_object, duplicate_column, duplicate_schema, duplicate_function, duplicate_database. */
@@ -480,14 +492,24 @@ export async function status(options: BaseOptions & { history?: boolean } = {}):
     const store = resolveContract(project.container, Tokens.StateStore, project.registrations, project.config.displayFile);
     if (options.history) return { status: 'ok', history: await store.history(), target: db.target };
     const state = await store.load();
+    const running = await liveOwner(project);
     const declared = new Set(project.steps.map((s) => s.def.name));
-    const entries: StatusEntry[] = project.steps.map((s) => entry(s.def.name, state.get(s.def.name), true));
-    for (const [name, st] of state) if (!declared.has(name)) entries.push(entry(name, st, false));
+    const entries: StatusEntry[] = project.steps.map((s) => entry(s.def.name, state.get(s.def.name), true, running));
+    for (const [name, st] of state) if (!declared.has(name)) entries.push(entry(name, st, false, running));
     return { status: 'ok', steps: entries, target: db.target };
   });
 }
 
-function entry(step: string, st: StepState | undefined, declared: boolean): StatusEntry {
+function entry(step: string, st: StepState | undefined, declared: boolean, running: string | undefined): StatusEntry {
   if (!st) return { step, state: 'pending', declared };
-  return { step, state: st.latest.event, at: st.latest.at, owner: st.latest.owner, error: st.latest.error, declared };
+  const started = st.latest.event === 'started';
+  return {
+    step,
+    state: st.latest.event,
+    at: st.latest.at,
+    owner: st.latest.owner,
+    error: st.latest.error,
+    declared,
+    ...(started ? { running: running !== undefined && st.latest.owner === running } : {}),
+  };
 }

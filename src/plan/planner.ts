@@ -79,6 +79,8 @@ export interface PlanInput {
   readonly checks: ReadonlyMap<string, CheckResult>;
   /** Treat drift as skip (apply --allow-drift). */
   readonly allowDrift?: boolean;
+  /** The owner of the live run that holds the run lock now, if any: its started steps are running, not left unfinished. */
+  readonly running?: string | undefined;
 }
 
 export const WORK_ACTIONS: ReadonlySet<Action> = new Set(['run', 'rerun', 'resume']);
@@ -158,7 +160,8 @@ function decide(s: PlanStep, input: PlanInput): { action: Action; reason: string
   if (s.resumable && latest.event !== 'done' && st.checkpoint) {
     const c = st.checkpoint;
     const pct = c.total ? ` (${Math.floor((100 * (c.done ?? 0)) / c.total)}%)` : '';
-    const what = latest.event === 'failed' ? `failed (${firstLine(latest.error ?? 'unknown error')})` : latest.event === 'started' ? 'left unfinished' : 'interrupted';
+    const live = latest.event === 'started' && input.running !== undefined && latest.owner === input.running;
+    const what = latest.event === 'failed' ? `failed (${firstLine(latest.error ?? 'unknown error')})` : latest.event === 'started' ? (live ? 'running now (a live run holds the lock)' : 'left unfinished') : 'interrupted';
     return { action: 'resume', reason: `${what} at checkpoint ${short(JSON.stringify(c.value) ?? 'null')}${pct} by ${latest.owner} at ${stamp(latest.at)}` };
   }
   switch (latest.event) {
@@ -174,7 +177,10 @@ function decide(s: PlanStep, input: PlanInput): { action: Action; reason: string
           holds: true,
         };
       }
-      return { action: 'run', reason: `started by ${latest.owner} at ${stamp(latest.at)} and never finished (interrupted, or still running)` };
+      if (input.running !== undefined && latest.owner === input.running) {
+        return { action: 'run', reason: `running in ${latest.owner} since ${stamp(latest.at)} (a live run holds the lock; apply waits for it)` };
+      }
+      return { action: 'run', reason: `started by ${latest.owner} at ${stamp(latest.at)} and left unfinished (that run is gone: apply records it interrupted and runs it again)` };
     case 'interrupted':
       // Its record says why: a stop (the signal, the deadline) or a recovery (whose run was gone).
       return { action: 'run', reason: `interrupted at ${stamp(latest.at)} (${latest.error ? firstLine(latest.error) : `started by ${latest.owner}`})` };

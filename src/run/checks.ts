@@ -12,7 +12,7 @@ import type { FaultTrap } from '../engine/faults.js';
 import type { StepState } from '../state/store.js';
 import { planSteps, stepsNeedingCheck, type CheckResult, type Plan } from '../plan/planner.js';
 
-export async function planFor(project: Project, state: Map<string, StepState>, allowDrift: boolean, faults?: FaultTrap): Promise<Plan> {
+export async function planFor(project: Project, state: Map<string, StepState>, allowDrift: boolean, faults?: FaultTrap, running?: string): Promise<Plan> {
   const declared = project.steps.map((s) => s.plan);
   const checks = new Map<string, CheckResult>();
   const byName = new Map(project.steps.map((s) => [s.def.name, s] as const));
@@ -26,7 +26,7 @@ export async function planFor(project: Project, state: Map<string, StepState>, a
       checks.set(name, { error: redact(causeChain(err), project.config.secrets) });
     }
   }
-  return planSteps({ steps: declared, state, checks, allowDrift });
+  return planSteps({ steps: declared, state, checks, allowDrift, running });
 }
 
 /** How long a repeatable step's check() may take (`ZSETUP_CONFIG_TIMEOUT` changes it too). */

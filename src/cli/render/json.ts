@@ -18,7 +18,7 @@ export const json: Format = {
     },
     status(view) {
       if ('history' in view) for (const e of view.history) jsonLine(out, { id: e.id, step: e.step, event: e.event, owner: e.owner, at: e.at.toISOString(), checksum: e.checksum, lastRun: e.lastRun, checkpoint: e.checkpoint, error: e.error });
-      else for (const s of view.steps) jsonLine(out, { step: s.step, state: s.state, at: s.at?.toISOString(), owner: s.owner, error: s.error, declared: s.declared });
+      else for (const s of view.steps) jsonLine(out, { step: s.step, state: s.state, at: s.at?.toISOString(), owner: s.owner, error: s.error, declared: s.declared, ...(s.running !== undefined ? { running: s.running } : {}) });
     },
     finish(finish) {
       if (finish.command === 'baseline' || finish.command === 'accept') {

@@ -12,6 +12,7 @@ import { WORK_ACTIONS, stamp } from '../../plan/planner.js';
 import { splitStatements } from '../../engine/split.js';
 import { errLine, line, type Out } from '../output.js';
 import type { Finish, Format, PlanView, Renderer, StatusView } from '../renderer.js';
+import type { StatusEntry } from '../../api.js';
 
 export const text: Format = {
   description: 'is for people (the default)',
@@ -93,7 +94,9 @@ function statusText(out: Out, view: StatusView): void {
   }
   line(out, `Status on ${view.target}:`);
   line(out, '');
-  line(out, table([['STEP', 'STATE', 'AT', 'OWNER', 'NOTE'], ...view.steps.map((s) => [s.step, s.state, s.at ? stamp(s.at) : '-', s.owner ?? '-', s.declared ? oneLine(s.error) : 'not in the config'])]));
+  const note = (s: StatusEntry) =>
+    !s.declared ? 'not in the config' : s.running === true ? `running in ${s.owner}` : s.running === false ? 'left unfinished (its run is gone)' : oneLine(s.error);
+  line(out, table([['STEP', 'STATE', 'AT', 'OWNER', 'NOTE'], ...view.steps.map((s) => [s.step, s.state, s.at ? stamp(s.at) : '-', s.owner ?? '-', note(s)])]));
 }
 
 function finishText(out: Out, finish: Finish): void {
@@ -155,6 +158,21 @@ function table(rows: readonly (readonly string[])[], indent = '  '): string {
   return rows.map((r) => indent + r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n');
 }
 
+/**
+ * Colour for the marks of a run (✓ green, ✗ red, ! ↻ ■ yellow), by the conventions:
+ * FORCE_COLOR decides when set (0 or false: none), else NO_COLOR (set and not empty: none),
+ * else colour only on a terminal (not TERM=dumb).
+ */
+export function useColour(env: NodeJS.ProcessEnv = process.env, tty = Boolean(process.stdout.isTTY)): boolean {
+  const force = env.FORCE_COLOR;
+  if (force !== undefined) return force !== '0' && force.toLowerCase() !== 'false';
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false;
+  return tty && env.TERM !== 'dumb';
+}
+
+const paint = (code: number) => (s: string) => (useColour() ? `\u001b[${code}m${s}\u001b[39m` : s);
+const C = { ok: paint(32), bad: paint(31), warn: paint(33) };
+
 /** Progress text: `420,000/1,000,000 (42%) 350,000/s, ETA 1m40s`. */
 function progressText(e: { done: number; total?: number | undefined; ratePerSec?: number | undefined; etaMs?: number | undefined }): string {
   // Not toLocaleString: its first call loads ICU data, ~20 ms of a resumed run (measured).
@@ -188,8 +206,16 @@ function textEvents(out: Out, options: { tty?: boolean; progressEveryMs?: number
       bars = undefined;
     }
   };
+  let run: { command: string; target: string } | undefined;
   return (e) => {
     switch (e.type) {
+      case 'run.started':
+        run = { command: e.command, target: e.target };
+        break;
+      case 'lock.acquired':
+        // The first line of a run: where, and under which lock.
+        say(`zsetup ${run?.command ?? 'apply'} on ${run?.target ?? 'the database'}, holding the ${e.lock}${e.waitedMs >= 1000 ? ` (after waiting ${formatMs(e.waitedMs)})` : ''}`);
+        break;
       case 'lock.waiting':
         err(`waiting for lock held by ${e.holder} (${e.lock}; ${Math.round(e.waitedMs / 1000)} s so far)`);
         break;
@@ -197,7 +223,7 @@ function textEvents(out: Out, options: { tty?: boolean; progressEveryMs?: number
         err(`zsetup: ${e.reason}: stopping (running statements are cancelled, resumable steps stop at their next checkpoint)${e.signal ? `; send ${e.signal} again to exit at once` : ''}`);
         break;
       case 'step.recovered':
-        say(`  ! ${e.step}: left started by ${e.previousOwner} at ${e.startedAt}; that run is gone, recorded interrupted`);
+        say(`  ${C.warn('!')} ${e.step}: left started by ${e.previousOwner} at ${e.startedAt}; that run is gone, recorded interrupted`);
         break;
       case 'step.progress': {
         if (tty) {
@@ -220,14 +246,14 @@ function textEvents(out: Out, options: { tty?: boolean; progressEveryMs?: number
       }
       case 'step.done':
         endBar(e.step);
-        say(`  ✓ ${e.step} (${formatMs(e.durationMs)})`);
+        say(`  ${C.ok('✓')} ${e.step} (${formatMs(e.durationMs)})`);
         break;
       case 'step.failed':
         endBar(e.step);
-        say(`  ✗ ${e.step}: ${e.error}`);
+        say(`  ${C.bad('✗')} ${e.step}: ${e.error}`);
         break;
       case 'step.retry':
-        say(`  ↻ ${e.step}: retry ${e.attempt} in ${formatMs(e.delayMs)}: ${e.error}`);
+        say(`  ${C.warn('↻')} ${e.step}: retry ${e.attempt} in ${formatMs(e.delayMs)}: ${e.error}`);
         break;
       case 'step.blocked':
         say(`  - ${e.step}: ${e.reason}`);
@@ -236,12 +262,12 @@ function textEvents(out: Out, options: { tty?: boolean; progressEveryMs?: number
         endBar(e.step);
         say(
           e.checkpoint !== undefined
-            ? `  ■ ${e.step}: stopped (${e.reason}) at checkpoint ${JSON.stringify(e.checkpoint)}${e.percent !== undefined ? ` (${e.percent}%)` : ''}; the next apply resumes it from there`
-            : `  ■ ${e.step}: stopped (${e.reason}); its uncommitted work rolled back; the next apply runs it again`,
+            ? `  ${C.warn('■')} ${e.step}: stopped (${e.reason}) at checkpoint ${JSON.stringify(e.checkpoint)}${e.percent !== undefined ? ` (${e.percent}%)` : ''}; the next apply resumes it from there`
+            : `  ${C.warn('■')} ${e.step}: stopped (${e.reason}); its uncommitted work rolled back; the next apply runs it again`,
         );
         break;
       case 'log':
-        say(`${e.level === 'info' ? '   ' : '  !'} ${e.step ? `${e.step}: ` : ''}${e.message}`);
+        say(`${e.level === 'info' ? '   ' : `  ${C.warn('!')}`} ${e.step ? `${e.step}: ` : ''}${e.message}`);
         break;
       default:
         break;
