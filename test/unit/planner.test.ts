@@ -79,8 +79,13 @@ test('left started, or interrupted: run again, naming the owner', () => {
     ['01', 'run'],
     ['02', 'run'],
   ]);
-  assert.is(reason(p, '01'), 'started by pod-a:7:r1 at 2026-11-20T10:00Z and never finished (interrupted, or still running)');
+  assert.is(reason(p, '01'), 'started by pod-a:7:r1 at 2026-11-20T10:00Z and left unfinished (that run is gone: apply records it interrupted and runs it again)');
   assert.is(reason(p, '02'), 'interrupted at 2026-11-20T10:00Z (started by pod-b:8:r2)');
+  // The run that holds the lock now started it: it is running, not left unfinished.
+  const live = planSteps({ steps: [s('01')], state: new Map([['01', st(ev('01', 'started', { owner: 'pod-a:7:r1' }))]]), checks: new Map(), running: 'pod-a:7:r1' });
+  assert.is(live.entries[0]!.reason, 'running in pod-a:7:r1 since 2026-11-20T10:00Z (a live run holds the lock; apply waits for it)');
+  const stopped = plan([s('02')], [st(ev('02', 'interrupted', { owner: 'pod-b:8:r2', error: 'SIGTERM received' }))]);
+  assert.is(reason(stopped, '02'), 'interrupted at 2026-11-20T10:00Z (SIGTERM received)', 'the record says why');
 });
 
 test('a resumable step with a checkpoint: resume, saying where, how far, by whom and when', () => {
