@@ -20,12 +20,21 @@ export interface SqlLocation {
   readonly text?: string | undefined;
 }
 
-const sent = new WeakMap<object, { message: string }>();
+const sent = new WeakMap<object, { message: string; marks?: string | undefined }>();
 const ran = new WeakMap<object, { index: number; start: number }>();
+const reached = new WeakMap<object, number>();
 
-/** `err` came from sending `message` (a script that holds the step's SQL verbatim). */
-export function noteSent(err: unknown, message: string): void {
-  if (typeof err === 'object' && err !== null && !sent.has(err)) sent.set(err, { message });
+/**
+ * `err` came from sending `message`: one that holds the step's SQL verbatim, or (`marks`)
+ * its statements each after a notice `'<marks><k>'` (stepTransaction's statementMarks).
+ */
+export function noteSent(err: unknown, message: string, marks?: string): void {
+  if (typeof err === 'object' && err !== null && !sent.has(err)) sent.set(err, { message, marks });
+}
+
+/** `err` came while statement `index` (0-based) of the step's SQL ran: its notice was the last one heard. */
+export function noteReached(err: unknown, index: number): void {
+  if (typeof err === 'object' && err !== null && !reached.has(err)) reached.set(err, index);
 }
 
 /** `err` came from statement `index` (0-based) of the step's SQL, which starts at `start`. */
@@ -84,15 +93,31 @@ export function locate(err: unknown, script: string, file?: string): SqlLocation
     const s = noted(sent, err);
     if (s && position !== undefined) {
       const offset = indexOfCodePoint(s.message, position - 1);
-      // The occurrence of the script in what was sent that holds the position.
-      for (let from = s.message.indexOf(script); from >= 0; from = s.message.indexOf(script, from + 1)) {
-        if (offset >= from && offset < from + script.length) {
-          at = offset - from;
-          break;
+      if (s.marks !== undefined && statements.length > 1) {
+        // Each statement follows its notice: the one whose text holds the position.
+        for (const [k, st] of statements.entries()) {
+          const mark = s.message.indexOf(`'${s.marks}${k}'`);
+          const from = mark < 0 ? -1 : s.message.indexOf(st.text, mark);
+          if (from >= 0 && offset >= from && offset < from + st.text.length) {
+            at = st.start + (offset - from);
+            index = k;
+            break;
+          }
         }
-        if (from > offset) break;
+      } else {
+        // The occurrence of the script in what was sent that holds the position.
+        for (let from = s.message.indexOf(script); from >= 0; from = s.message.indexOf(script, from + 1)) {
+          if (offset >= from && offset < from + script.length) {
+            at = offset - from;
+            break;
+          }
+          if (from > offset) break;
+        }
       }
     }
+    // No position (an error at run time): the statement whose notice came last.
+    const k = noted(reached, err);
+    if (index === undefined && at === undefined && k !== undefined && k < statements.length) index = k;
   }
   if (at !== undefined && index === undefined) {
     index = statements.length - 1;

@@ -4,6 +4,7 @@
  * same transaction as the step's work, or `failed` / `interrupted`), and what its code
  * leaves behind (a fault, a promise that can never settle, a step that ignores a stop).
  */
+import { randomBytes } from 'node:crypto';
 import type { Session } from '../db.js';
 import { MAX_RECORDED_SQL, type Checkpoint, type StepEvent } from '../state/store.js';
 import type { StepContext } from '../config/dsl.js';
@@ -17,7 +18,7 @@ import { sleep, withTimeout } from '../lock/lock.js';
 import { ASYNC_COMMIT, newMark, sessionReset, stepTransaction } from './transaction.js';
 import { Progress, checkJsonValue, createStepContext } from './context.js';
 import { dropInvalidIndexesOf, runScript } from './script.js';
-import { describeLocation, locate, noteSent } from './locate.js';
+import { describeLocation, locate, noteReached, noteSent } from './locate.js';
 import type { ExecuteOptions, StepResult, StepStatus } from './options.js';
 
 /**
@@ -362,14 +363,18 @@ export class StepRun {
       // One round trip: the step's SQL and its done record commit together, or neither does.
       // Two transactions in one message: `started` commits first (visible while the step
       // runs); the step and its `done` record then commit together, or neither does.
-      const tx = stepTransaction(db, script ?? '', done, this.options.config.apply.ddlLockTimeoutMs);
+      // Its statements each after a notice: an error without a position still names its statement.
+      const marks = `zsetup step ${randomBytes(4).toString("hex")} s`;
+      const tx = stepTransaction(db, script ?? '', done, this.options.config.apply.ddlLockTimeoutMs, undefined, marks);
       await this.guarded(
         db.withSession(async (s) => {
           const message = startedScript ? `${startedScript}\n${tx}` : tx;
+          let last: number | undefined;
           try {
-            await s.exec(message);
+            await s.exec(message, { onNotice: (n) => n.startsWith(marks) && (last = Number(n.slice(marks.length))) });
           } catch (err) {
-            noteSent(err, message);
+            noteSent(err, message, marks);
+            if (last !== undefined) noteReached(err, last);
             await s.exec('ROLLBACK').catch(() => undefined);
             throw err;
           }

@@ -35,7 +35,7 @@ import type { PlanEntry } from '../plan/planner.js';
 import type { StepEvent } from '../state/store.js';
 import { sleep, withTimeout } from '../lock/lock.js';
 import { START_REFUSED_CODE, sqlState } from '../classify.js';
-import { noteSent } from './locate.js';
+import { noteReached, noteSent } from './locate.js';
 import type { Session } from '../db.js';
 import { stepTransaction } from './transaction.js';
 import type { ExecuteOptions, StepResult } from './options.js';
@@ -119,7 +119,7 @@ export class Train {
     const memberScript = (i: number, from: number, upTo: number) => {
       const m = members[i]!;
       const records = i + 1 < upTo ? recorder.statements(event(m, 'done'), event(members[i + 1]!, 'started')) : recorder.statement(event(m, 'done'));
-      const work = stepTransaction(db, m.step.prepared.script ?? '', records, config.apply.ddlLockTimeoutMs, i === from ? undefined : `${token} ${i}`);
+      const work = stepTransaction(db, m.step.prepared.script ?? '', records, config.apply.ddlLockTimeoutMs, i === from ? undefined : `${token} ${i}`, `${token} ${i} s`);
       return i === from ? `${recorder.script(event(m, 'started'), `${token} ${i}`)}\n${work}` : work;
     };
     const applied: StepResult[] = [];
@@ -152,8 +152,17 @@ export class Train {
     let session: Session | undefined;
     // The first member of the part on the server.
     let partFrom = 0;
+    // The part sent last: a failure came from it (locate.ts finds the member's SQL in it).
+    let lastSent = '';
+    // Per member, the statement of its SQL whose notice came last (`<token> <i> s<k>`).
+    const reachedOf = new Map<number, number>();
     const onNotice = (message: string) => {
       if (!message.startsWith(token)) return;
+      const stmt = /^(\d+) s(\d+)$/.exec(message.slice(token.length + 1));
+      if (stmt) {
+        reachedOf.set(Number(stmt[1]), Number(stmt[2]));
+        return;
+      }
       const i = Number(message.slice(token.length + 1));
       if (!Number.isInteger(i) || i <= noticed || i >= members.length) return;
       noticed = i;
@@ -185,11 +194,8 @@ export class Train {
             await running;
             if (this.options.signal.aborted) break;
             partFrom = from;
-            running = s.exec(sql, { onNotice }).catch((err: unknown) => {
-              // What was sent, for the error's location in the failing member's SQL (locate.ts).
-              noteSent(err, sql);
-              throw err;
-            });
+            lastSent = sql;
+            running = s.exec(sql, { onNotice });
             sentUpTo = upTo;
             from = upTo;
           }
@@ -239,6 +245,9 @@ export class Train {
       if (sqlState(failure) === START_REFUSED_CODE) return { applied, rest: members.slice(current), alone: true };
     }
     announce(current);
+    // Where in the failing member's SQL: its statements were marked `<token> <current> s<k>`.
+    noteSent(failure, lastSent, `${token} ${current} s`);
+    if (reachedOf.has(current)) noteReached(failure, reachedOf.get(current)!);
     return {
       applied,
       failed: { member: members[current]!, prior: { error: failure, started: startedCommitted, startedAt: since } },

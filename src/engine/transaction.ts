@@ -4,6 +4,7 @@
  * session. Strings only; the step run sends them.
  */
 import { randomBytes } from 'node:crypto';
+import { statementsAt } from './split.js';
 import type { Database, Session } from '../db.js';
 
 /**
@@ -58,13 +59,25 @@ export function newMark(): ReturnType<typeof transactionMark> {
  * did not end the transaction itself) the reset of its session and its `done` record
  * (`done`, fenced: the recorder's statement), all committed together or not at all.
  */
-export function stepTransaction(db: Database, sql: string, done: string, lockTimeoutMs: number, notice?: string): string {
+export function stepTransaction(db: Database, sql: string, done: string, lockTimeoutMs: number, notice?: string, statementMarks?: string): string {
   const mark = newMark();
+  // A script of several statements: a notice before each (`<marks><k>`), so that an error
+  // the server gives no position for still names its statement (the last notice before it).
+  const statements = statementMarks === undefined ? [] : statementsAt(sql);
+  if (statements.length > 1) sql = statements.map((st, k) => `${statementMark(`${statementMarks}${k}`)};\n${st.text}`).join(';\n');
   // The three transaction-local settings in one statement (each statement of a message costs).
   // With a notice, client_min_messages is set so that a database or role default cannot
   // hide it (a plpgsql block that set it and set it back cost 0.15 ms a step more).
   const settings = `set_config('synchronous_commit', 'off', true), set_config('lock_timeout', '${Math.round(lockTimeoutMs)}ms', true), ${mark.setConfig}${notice === undefined ? '' : ", set_config('client_min_messages', 'notice', true)"}`;
   return `BEGIN;\nSELECT ${settings};\n${notice === undefined ? '' : `${noticeStatement(notice)};\n`}${sql}\n;\n${mark.check};\n${sessionReset(db)};\n${ASYNC_COMMIT};\n${done};\nCOMMIT;`;
+}
+
+/**
+ * The notice before a statement of a step (stepTransaction's statementMarks). It sets
+ * client_min_messages itself: the step's own SQL may have raised it.
+ */
+function statementMark(notice: string): string {
+  return `DO $zsetup_note$ BEGIN PERFORM set_config('client_min_messages', 'notice', true); RAISE NOTICE '${checkNotice(notice)}'; END $zsetup_note$`;
 }
 
 /** A notice is sent as a literal: letters, digits, spaces and `:._-` only. */

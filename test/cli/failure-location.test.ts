@@ -35,12 +35,14 @@ t('a file step with a wrong type on line 6: file:line:column, statement 2 of 3 w
   assert.match(row!.error, /at sql\/02_bad\.sql:6:8, statement 2 of 3/);
 });
 
-t('detail and hint of the server are shown; a runtime error without a position: statement by statement it is known, sent whole it is one of N', async (ctx: DbCtx) => {
+t('detail and hint of the server are shown; a runtime error without a position names its statement, run alone, sent whole, or in a train', async (ctx: DbCtx) => {
   await ctx.db.query('CREATE TABLE u (id int PRIMARY KEY); INSERT INTO u VALUES (1)');
   const d = dir(ctx, {
     'zsetup.config.ts': `${HEADER}export default defineConfig({ steps: [
   step('01_dup', { transaction: false, sql: 'SELECT 1;\\nINSERT INTO u VALUES (1);\\nSELECT 2' }),
   step('02_whole', { after: [], sql: 'SELECT 1;\\nINSERT INTO u VALUES (1)' }),
+  step('03_first', { after: [], sql: 'SELECT 1' }),
+  step('04_in_train', { sql: 'SELECT 1;\\nSELECT 2;\\nSELECT 1 / (SELECT count(*) - 1 FROM u)' }),
 ] });\n`,
   });
   const a = await cli(['apply', '--json'], { cwd: d.dir, url: ctx.db.url });
@@ -48,7 +50,8 @@ t('detail and hint of the server are shown; a runtime error without a position: 
   const failed = Object.fromEntries(a.json().filter((e: { type: string }) => e.type === 'step.failed').map((e: { step: string }) => [e.step, e]));
   assert.match(failed['01_dup'].error, /duplicate key value violates unique constraint "u_pkey" \(SQLSTATE 23505\) detail: Key \(id\)=\(1\) already exists\./);
   assert.equal(failed['01_dup'].location, { line: 2, statement: 2, statements: 3, text: 'INSERT INTO u VALUES (1)' });
-  assert.match(failed['02_whole'].error, /at one of its 2 statements \(the server did not say which\)/);
+  assert.match(failed['02_whole'].error, /\n\s+at line 2, statement 2 of 2: INSERT INTO u VALUES \(1\)/);
+  assert.equal(failed['04_in_train'].location, { line: 3, statement: 3, statements: 3, text: 'SELECT 1 / (SELECT count(*) - 1 FROM u)' }, 'division by zero, found through its notice');
 });
 
 t.run();
