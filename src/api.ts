@@ -4,7 +4,7 @@
  * database, lock timeout, failed step, interruption): the CLI maps results to exit codes.
  */
 import { Tokens, resolveContract } from './container.js';
-import { ConfigError, LockTimeoutError, StepError, type ConfigProblem } from './errors.js';
+import { ConfigError, LockTimeoutError, StepError, UsageError, ZsetupError } from './errors.js';
 import type { RunControl, StopReason } from './engine/events.js';
 import type { Lock, LockHandle } from './lock/lock.js';
 import type { Project } from './config/project.js';
@@ -66,6 +66,8 @@ export interface StatusEntry {
   declared: boolean;
   /** state `started`: whether the run that started it is live (holds the run lock now), or gone (left unfinished). */
   running?: boolean;
+  /** state `done` without having run: recorded by `baseline` or `accept`. */
+  via?: 'baseline' | 'accept';
 }
 
 export interface StatusResult {
@@ -371,28 +373,25 @@ export async function baseline(options: RecordOptions = {}): Promise<RecordResul
   return recordWithoutRunning(options, 'baseline', (planned, file) => {
     const pending = planned.entries.filter((e) => WORK_ACTIONS.has(e.action));
     const names = options.steps ?? [];
-    if (names.length > 0 && options.until !== undefined) throw new ConfigError([{ file, path: '', message: 'give steps or --until, not both' }]);
+    if (names.length > 0 && options.until !== undefined) throw new UsageError('baseline: give steps or --until, not both');
     if (options.until !== undefined) {
       const at = findEntry(planned, options.until, file, 'baseline');
       return pending.filter((e) => planned.entries.indexOf(e) <= planned.entries.indexOf(at));
     }
     if (names.length === 0) return pending;
-    const problems: ConfigProblem[] = [];
+    const problems: string[] = [];
     const chosen = new Set<string>();
     for (const name of names) {
       const e = findEntry(planned, name, file, 'baseline');
       if (WORK_ACTIONS.has(e.action)) chosen.add(e.step);
       else
-        problems.push({
-          file,
-          path: '',
-          message:
-            e.action === 'drift'
-              ? `step "${name}" was applied and has changed since (${e.reason}): after review, \`zsetup accept ${name}\` records its new content`
-              : `step "${name}" would not run (${e.action}: ${e.reason}): baseline records only steps that would run`,
-        });
+        problems.push(
+          e.action === 'drift'
+            ? `step "${name}" was applied and has changed since (${e.reason}): after review, \`zsetup accept ${name}\` records its new content`
+            : `step "${name}" would not run (${e.action}: ${e.reason}): baseline records only steps that would run`,
+        );
     }
-    if (problems.length > 0) throw new ConfigError(problems);
+    if (problems.length > 0) throw new UsageError(`baseline: nothing recorded: ${problems.join('; ')}`, { hint: pending.length > 0 ? `steps that would run: ${names_(pending)}` : 'no step would run: the database has every step recorded' });
     return pending.filter((e) => chosen.has(e.step));
   });
 }
@@ -411,32 +410,38 @@ export async function baseline(options: RecordOptions = {}): Promise<RecordResul
 export async function accept(options: RecordOptions = {}): Promise<RecordResult> {
   return recordWithoutRunning(options, 'accept', (planned, file) => {
     const names = options.steps ?? [];
-    if (names.length === 0) throw new ConfigError([{ file, path: '', message: 'name the steps to accept (zsetup accept STEP...); `zsetup plan` shows which changed' }]);
-    const problems: ConfigProblem[] = [];
+    const changed = planned.entries.filter((e) => e.change !== undefined || /^changed \(no version\)/.test(e.reason));
+    const which = changed.length > 0 ? `steps that changed: ${names_(changed)}` : 'no step has changed since it was applied';
+    if (names.length === 0) throw new UsageError('accept: name the steps to accept (zsetup accept STEP...)', { hint: which });
+    const problems: string[] = [];
     const chosen = new Set<string>();
     for (const name of names) {
       const e = findEntry(planned, name, file, 'accept');
-      if (e.change !== undefined || /^changed \(no version\)/.test(e.reason)) chosen.add(e.step);
+      if (changed.includes(e)) chosen.add(e.step);
       else
-        problems.push({
-          file,
-          path: '',
-          message: WORK_ACTIONS.has(e.action) && e.reason === 'never applied'
+        problems.push(
+          WORK_ACTIONS.has(e.action) && e.reason === 'never applied'
             ? `step "${name}" was never applied: there is no change to accept (\`zsetup baseline ${name}\` records a step as applied without running it)`
-            : `step "${name}" has not changed since it was applied (${e.action}: ${e.reason}): nothing to accept`,
-        });
+            : `step "${name}" has not changed since it was applied (${e.action}: ${e.reason})`,
+        );
     }
-    if (problems.length > 0) throw new ConfigError(problems);
+    if (problems.length > 0) throw new UsageError(`accept: nothing accepted: ${problems.join('; ')}`, { hint: which });
     return planned.entries.filter((e) => chosen.has(e.step));
   });
 }
 
-/** A plan entry by step name, or a config error that names the closest step. */
+/** A plan entry by step name, or a usage error that names the closest step. */
 function findEntry(planned: Plan, name: string, file: string, command: string): PlanEntry {
   const e = planned.entries.find((x) => x.step === name);
   if (e) return e;
   const guess = didYouMean(name, planned.entries.map((x) => x.step));
-  throw new ConfigError([{ file, path: '', message: `${command}: no step "${name}" in the config${guess ? ` (did you mean "${guess}"?)` : ''}` }]);
+  throw new UsageError(`${command}: nothing recorded: no step "${name}" in ${file}${guess ? ` (did you mean "${guess}"?)` : ''}`, { hint: '`zsetup plan` lists the steps' });
+}
+
+/** Step names for a hint: the first few. */
+function names_(entries: readonly PlanEntry[]): string {
+  const n = entries.map((e) => e.step);
+  return n.length > 8 ? `${n.slice(0, 8).join(', ')} and ${n.length - 8} more` : n.join(', ');
 }
 
 /** baseline and accept: under the run lock, choose the entries, ask, then record them done in one transaction. */
@@ -445,6 +450,14 @@ async function recordWithoutRunning(options: RecordOptions, command: 'baseline' 
     const { config, container } = project;
     const lock = resolveContract(container, Tokens.Lock, project.registrations, config.displayFile);
     const store = resolveContract(container, Tokens.StateStore, project.registrations, config.displayFile);
+    // Asked before the lock is taken (an unanswered question must not hold back a deploy),
+    // then planned again under it: what is recorded is what was shown, or nothing.
+    let asked: PlanEntry[] | undefined;
+    if (options.confirm) {
+      const before = await planFor(project, await store.load(), false, faults, await liveOwner(project));
+      asked = choose(before, config.displayFile);
+      if (asked.length > 0 && !(await options.confirm(asked, db.target))) return { entries: asked, plan: before, target: db.target, status: 'declined' };
+    }
     const handle = await acquireRunLock(lock, project, run);
     try {
       const recorder = Recorder.forLock(db, store, handle.fence);
@@ -455,8 +468,10 @@ async function recordWithoutRunning(options: RecordOptions, command: 'baseline' 
       const planned = await planFor(project, state, false, faults);
       const entries = choose(planned, config.displayFile);
       const base = { entries, plan: planned, target: db.target };
+      if (asked !== undefined && asked.map((e) => `${e.step}\0${e.checksum}`).join('\n') !== entries.map((e) => `${e.step}\0${e.checksum}`).join('\n')) {
+        throw new ZsetupError(`${command}: what would be recorded changed while you were asked (another run applied or changed steps): nothing was recorded`, { hint: `run zsetup ${command} again to see the steps as they are now` });
+      }
       if (entries.length === 0) return { ...base, status: 'ok' };
-      if (options.confirm && !(await options.confirm(entries, db.target))) return { ...base, status: 'declined' };
       const byName = new Map(project.steps.map((s) => [s.def.name, s]));
       const events: StepEvent[] = [];
       for (const e of entries) {
@@ -511,5 +526,6 @@ function entry(step: string, st: StepState | undefined, declared: boolean, runni
     error: st.latest.error,
     declared,
     ...(started ? { running: running !== undefined && st.latest.owner === running } : {}),
+    ...(st.latest.event === 'done' && st.latest.via !== undefined ? { via: st.latest.via } : {}),
   };
 }

@@ -52,6 +52,9 @@ export function formatProblem(p: ConfigProblem): string {
   return [p.file, p.path, p.message].filter((s) => s !== '').join(': ');
 }
 
+/** A command asked for what cannot be done (a step that does not exist, or cannot be recorded so): exit code 2, nothing changed. */
+export class UsageError extends ZsetupError {}
+
 /** The lock could not be acquired within the lock timeout: exit code 3. */
 export class LockTimeoutError extends ZsetupError {}
 

@@ -59,4 +59,4 @@ export { planSteps, type Plan, type PlanEntry, type PlanStep, type Action, type 
 export { buildGraph } from './plan/graph.js';
 export { checksum, normalizeSource } from './plan/checksum.js';
 
-export { ZsetupError, ConfigError, StepError, LockTimeoutError, DatabaseUnreachableError, LockLostError, redact, redactDeep, causeChain, describeThrown, rememberSecret, passwordsIn, type ConfigProblem } from './errors.js';
+export { ZsetupError, ConfigError, UsageError, StepError, LockTimeoutError, DatabaseUnreachableError, LockLostError, redact, redactDeep, causeChain, describeThrown, rememberSecret, passwordsIn, type ConfigProblem } from './errors.js';

@@ -51,7 +51,7 @@ export { EngineEvents, describeStop } from './engine/events.js';
 export { Tokens, instanceCachingFactory, resolveAllOrNone } from './container.js';
 
 // Errors
-export { ZsetupError, ConfigError, StepError, LockTimeoutError, DatabaseUnreachableError, LockLostError, describeThrown, causeChain, redact, type ConfigProblem } from './errors.js';
+export { ZsetupError, ConfigError, UsageError, StepError, LockTimeoutError, DatabaseUnreachableError, LockLostError, describeThrown, causeChain, redact, type ConfigProblem } from './errors.js';
 
 // Helpers
 export { parseDuration, formatMs, MAX_DURATION_MS } from './config/duration.js';

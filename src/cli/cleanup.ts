@@ -1,6 +1,6 @@
 import type { Command } from './commander.js';
 import { cleanup } from '../api.js';
-import { baseOptions, withCommonOptions, type CommonFlags, type Cli } from './common.js';
+import { baseOptions, logToStderr, withCommonOptions, type CommonFlags, type Cli } from './common.js';
 import { rendererFor } from './formats.js';
 import { exitCodeOf } from './exit.js';
 
@@ -11,7 +11,7 @@ export function cleanupCommand(cli: Cli): Command {
       const render = rendererFor(cmd, flags, 'cleanup');
       return cli.run(async () => {
         // Never wait for a live run: refuse at once unless --lock-timeout says otherwise.
-        const r = await cleanup(baseOptions(cli, { ...flags, lockTimeout: flags.lockTimeout ?? '0' }));
+        const r = await cleanup({ ...baseOptions(cli, { ...flags, lockTimeout: flags.lockTimeout ?? '0' }), onEvent: logToStderr });
         if (r.status !== 'ok') {
           render.error(r.status, r.error!);
           return exitCodeOf(r.status);

@@ -3,6 +3,8 @@ import type { BaseOptions } from '../api.js';
 import type { Plugin } from '../config/dsl.js';
 import { formatOption } from './formats.js';
 import type { CommandName } from './renderer.js';
+import type { EngineEvent } from '../engine/events.js';
+import { errLine } from './output.js';
 
 export interface CommonFlags {
   config?: string;
@@ -46,4 +48,12 @@ export function baseOptions(cli: Cli, flags: CommonFlags & { concurrency?: strin
     configFile: flags.config,
     flags: { lockTimeout: flags.lockTimeout, connectTimeout: flags.connectTimeout, concurrency: flags.concurrency, deadline: flags.deadline, initProjections: flags.initProjections },
   };
+}
+
+/**
+ * What the engine says while a command that shows no run gets to its answer (the embedded
+ * PGlite initialising), on stderr: stdout is the answer (a table, JSON lines).
+ */
+export function logToStderr(e: EngineEvent): void {
+  if (e.type === 'log') errLine({ secrets: [] }, `zsetup: ${e.message}`);
 }

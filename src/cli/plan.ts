@@ -1,9 +1,8 @@
 import type { Command } from './commander.js';
 import { plan } from '../api.js';
-import { baseOptions, withCommonOptions, withProjectionOptions, type CommonFlags, type Cli } from './common.js';
+import { baseOptions, logToStderr, withCommonOptions, withProjectionOptions, type CommonFlags, type Cli } from './common.js';
 import { rendererFor } from './formats.js';
 import { EXIT, exitCodeOf } from './exit.js';
-import { errLine } from './output.js';
 
 export function planCommand(cli: Cli): Command {
   return withProjectionOptions(withCommonOptions('plan'))
@@ -14,7 +13,7 @@ export function planCommand(cli: Cli): Command {
       const render = rendererFor(cmd, flags, 'plan');
       return cli.run(async () => {
         // What the engine says while it gets there (PGlite initialising) goes to stderr: stdout is the plan.
-        const r = await plan({ ...baseOptions(cli, flags), onEvent: (e) => e.type === 'log' && errLine({ secrets: [] }, `zsetup: ${e.message}`) });
+        const r = await plan({ ...baseOptions(cli, flags), onEvent: logToStderr });
         if (!r.plan) {
           render.error(r.status, r.error!);
           return exitCodeOf(r.status);

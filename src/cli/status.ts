@@ -1,6 +1,6 @@
 import type { Command } from './commander.js';
 import { status } from '../api.js';
-import { baseOptions, withCommonOptions, type CommonFlags, type Cli } from './common.js';
+import { baseOptions, logToStderr, withCommonOptions, type CommonFlags, type Cli } from './common.js';
 import { rendererFor } from './formats.js';
 import { exitCodeOf } from './exit.js';
 
@@ -11,7 +11,7 @@ export function statusCommand(cli: Cli): Command {
     .action((flags: CommonFlags & { history?: boolean }, cmd: Command) => {
       const render = rendererFor(cmd, flags, 'status');
       return cli.run(async () => {
-        const r = await status({ ...baseOptions(cli, flags), history: flags.history });
+        const r = await status({ ...baseOptions(cli, flags), history: flags.history, onEvent: logToStderr });
         if (r.status !== 'ok') {
           render.error(r.status, r.error!);
           return exitCodeOf(r.status);

@@ -14,7 +14,18 @@ export type EngineEvent =
   | { type: 'step.started'; step: string; action: Action; reason: string }
   | { type: 'step.retry'; step: string; attempt: number; delayMs: number; error: string }
   | { type: 'step.done'; step: string; durationMs: number }
-  | { type: 'step.failed'; step: string; error: string; durationMs: number; location?: SqlLocation | undefined }
+  | {
+      type: 'step.failed';
+      step: string;
+      error: string;
+      durationMs: number;
+      /** Where in its SQL, for a script step (see locate.ts). */
+      location?: SqlLocation | undefined;
+      /** What the server said, when the error came from it. */
+      sqlstate?: string | undefined;
+      detail?: string | undefined;
+      hint?: string | undefined;
+    }
   | { type: 'step.interrupted'; step: string; reason: string; checkpoint?: unknown; percent?: number | undefined }
   | { type: 'step.progress'; step: string; done: number; total?: number | undefined; ratePerSec?: number | undefined; etaMs?: number | undefined }
   | { type: 'run.stopping'; reason: string; signal?: string | undefined }

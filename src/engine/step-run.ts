@@ -11,7 +11,7 @@ import type { StepContext } from '../config/dsl.js';
 import type { ResolvedStep } from '../config/project.js';
 import type { PlanEntry } from '../plan/planner.js';
 import { StepError, causeChain, describeThrown, redact } from '../errors.js';
-import { classifyFault, isRetryable, sqlState, LOCK_LOST_CODE, START_REFUSED_CODE } from '../classify.js';
+import { classifyFault, errorChain, isRetryable, sqlState, LOCK_LOST_CODE, START_REFUSED_CODE } from '../classify.js';
 import type { FaultScope } from './faults.js';
 import { CommitRefused, KNEX_BARE_ROLLBACK, guardKnex, type TransactionUse } from './guard.js';
 import { sleep, withTimeout } from '../lock/lock.js';
@@ -38,6 +38,17 @@ function committedBefore(err: unknown): boolean | undefined {
 }
 
 const QUERY_CANCELED = '57014';
+
+/** The SQLSTATE, detail and hint of the first error in the chain the server sent (scrubbed). */
+function serverSaid(err: unknown, secrets: readonly string[]): { sqlstate?: string; detail?: string; hint?: string } {
+  const e = errorChain(err).find((x) => x.code !== undefined && /^[0-9A-Z]{5}$/.test(x.code))?.value as { code?: string; detail?: unknown; hint?: unknown } | undefined;
+  if (!e) return {};
+  return {
+    ...(e.code ? { sqlstate: e.code } : {}),
+    ...(typeof e.detail === 'string' && e.detail ? { detail: redact(e.detail, secrets) } : {}),
+    ...(typeof e.hint === 'string' && e.hint ? { hint: redact(e.hint, secrets) } : {}),
+  };
+}
 
 /** A checkpoint's value as people read it: its JSON, shortened. */
 function shortJson(v: unknown): string {
@@ -298,10 +309,11 @@ export class StepRun {
         const location = script !== undefined && cut === undefined ? locate(err, script, this.step.prepared.origin) : undefined;
         const at = location ? `\n    ${describeLocation(location)}` : '';
         const error = `step "${e.step}" failed${attempt > 0 ? ` after ${attempt + 1} attempts` : ''}: ${message}${at}`;
+        const said = serverSaid(err, config.secrets);
         // The journal tells the whole story: a failure is always preceded by its start.
         // A start the store refused (the step is held elsewhere) leaves no record at all.
         if (!started && sqlState(err) === START_REFUSED_CODE) {
-          events.emit({ type: 'step.failed', step: e.step, error, durationMs, location });
+          events.emit({ type: 'step.failed', step: e.step, error, durationMs, location, ...said });
           return { ...base, status: 'failed', durationMs, error: new StepError(e.step, error, err) };
         }
         try {
@@ -310,7 +322,7 @@ export class StepRun {
         } catch {
           // Recorded or not, the step failed: the next apply runs it again either way.
         }
-        events.emit({ type: 'step.failed', step: e.step, error, durationMs, location });
+        events.emit({ type: 'step.failed', step: e.step, error, durationMs, location, ...said });
         return { ...base, status: 'failed', durationMs, error: new StepError(e.step, error, err) };
       }
     }

@@ -193,7 +193,7 @@ function decide(s: PlanStep, input: PlanInput): { action: Action; reason: string
   const changed = !foreign && !sameContent(s, done.checksum);
   // A function step without a version: its code is not its identity (a reformatting, a
   // renamed variable). Shown, never drift; a `version` marks a change that must run.
-  const noVersion = changed && s.codeOnly === true ? `changed (no version): its code differs from what was applied ${stamp(done.at)}; give the step a version to mark a change that must run` : undefined;
+  const noVersion = changed && s.codeOnly === true ? `changed (no version): its code differs from what was applied ${stamp(done.at)}; not run again (a step runs once: to run new code, give it a new name or make it repeatable)` : undefined;
   if (changed && noVersion === undefined) {
     const why = `changed since applied ${stamp(done.at)} (checksum ${done.checksum?.slice(0, 12) ?? 'none'} -> ${s.checksum.slice(0, 12)})`;
     const change = changeOf(s, done);

@@ -9,7 +9,7 @@ import { loadProject, type LoadOptions, type Project } from '../config/project.j
 import { Tokens, resolveAllOrNone, resolveContract } from '../container.js';
 import { FaultTrap } from '../engine/faults.js';
 import type { Database } from '../db.js';
-import { ConfigError, DatabaseUnreachableError, LockTimeoutError, causeChain, redact } from '../errors.js';
+import { ConfigError, DatabaseUnreachableError, LockTimeoutError, UsageError, causeChain, redact } from '../errors.js';
 import { EngineEvents, describeStop, type EngineEvent, type Hooks, type RunControl, type StopReason } from '../engine/events.js';
 import { classifyFault } from '../classify.js';
 import { sleep, withTimeout } from '../lock/lock.js';
@@ -207,7 +207,7 @@ async function sessionWith<R extends { status: string }>(
 
 function failure(err: unknown, secrets: readonly string[]): Failure {
   const status: FailureStatus =
-    err instanceof ConfigError ? 'config' : err instanceof DatabaseUnreachableError ? 'unreachable' : err instanceof LockTimeoutError ? 'lock-timeout' : 'error';
+    err instanceof ConfigError || err instanceof UsageError ? 'config' : err instanceof DatabaseUnreachableError ? 'unreachable' : err instanceof LockTimeoutError ? 'lock-timeout' : 'error';
   if (err instanceof ConfigError) {
     // Problems may quote what a plugin or the config threw: scrub every one of them.
     return { status, error: new ConfigError(err.problems.map((p) => ({ ...p, message: redact(p.message, secrets) }))) };

@@ -40,7 +40,7 @@ t('an existing database: apply fails on "already exists" and names baseline; bas
   assert.match(refused.stderr, /pass --yes/);
   const unknown = await z(['baseline', '001_customer', '--yes']);
   assert.is(unknown.code, 2, unknown.stdout + unknown.stderr);
-  assert.match(unknown.stderr, /no step "001_customer" in the config \(did you mean "001_customers"\?\)/);
+  assert.match(unknown.stderr, /zsetup: baseline: nothing recorded: no step "001_customer" in zsetup.config.ts \(did you mean "001_customers"\?\)/);
 
   const b = await z(['baseline', '--until', '001_customers', '--yes']);
   assert.is(b.code, 0, b.stdout + b.stderr);
@@ -56,7 +56,9 @@ t('an existing database: apply fails on "already exists" and names baseline; bas
   assert.not.match(a.stdout, /✓ 001_customers/);
   assert.match(a.stdout, /✓ 002_orders/);
   const status = await z(['status', '--history', '--json']);
-  assert.ok(status.json().some((e: { step: string; event: string }) => e.step === '001_customers' && e.event === 'done'));
+  assert.ok(status.json().some((e: { step: string; event: string; via?: string }) => e.step === '001_customers' && e.event === 'done' && e.via === 'baseline'));
+  const table = await z(['status']);
+  assert.match(table.stdout, /001_customers\s+done\s+.*recorded by baseline \(not run\)/);
 });
 
 t('a comment or a new layout is not drift; a change of meaning is, with both checksums and a diff; --allow-drift warns; accept records it', async (ctx: DbCtx) => {
@@ -85,9 +87,10 @@ t('a comment or a new layout is not drift; a change of meaning is, with both che
   assert.is(allowed.code, 0, allowed.stdout + allowed.stderr);
   assert.match(allowed.stdout, /! 002_orders: changed since applied .*: not run, left as applied; after review, `zsetup accept 002_orders`/);
 
-  const neverApplied = await z(['accept', '001_customers']);
-  assert.is(neverApplied.code, 2);
-  assert.match(neverApplied.stderr, /step "001_customers" has not changed since it was applied/);
+  const unchanged = await z(['accept', '001_customers']);
+  assert.is(unchanged.code, 2);
+  assert.match(unchanged.stderr, /zsetup: accept: nothing accepted: step "001_customers" has not changed since it was applied .*\nhint: steps that changed: 002_orders/);
+  assert.not.match(unchanged.stderr, /problem in the config/);
   const acc = await z(['accept', '002_orders']);
   assert.is(acc.code, 0, acc.stdout + acc.stderr);
   assert.match(acc.stdout, /✓ 002_orders: recorded with its new content \(accept\), not run \(checksum [0-9a-f]{12} -> [0-9a-f]{12}\)/);

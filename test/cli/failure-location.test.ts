@@ -50,6 +50,7 @@ t('detail and hint of the server are shown; a runtime error without a position n
   const failed = Object.fromEntries(a.json().filter((e: { type: string }) => e.type === 'step.failed').map((e: { step: string }) => [e.step, e]));
   assert.match(failed['01_dup'].error, /duplicate key value violates unique constraint "u_pkey" \(SQLSTATE 23505\) detail: Key \(id\)=\(1\) already exists\./);
   assert.equal(failed['01_dup'].location, { line: 2, statement: 2, statements: 3, text: 'INSERT INTO u VALUES (1)' });
+  assert.equal([failed['01_dup'].sqlstate, failed['01_dup'].detail], ['23505', 'Key (id)=(1) already exists.'], 'the server\'s fields, apart');
   assert.match(failed['02_whole'].error, /\n\s+at line 2, statement 2 of 2: INSERT INTO u VALUES \(1\)/);
   assert.equal(failed['04_in_train'].location, { line: 3, statement: 3, statements: 3, text: 'SELECT 1 / (SELECT count(*) - 1 FROM u)' }, 'division by zero, found through its notice');
 });

@@ -32,18 +32,19 @@ t('pending steps in order: a transaction around a transactional script, statemen
 -- 02_tx (run: never applied)
 -- one transaction, committed together with its record
 BEGIN;
+-- statement 1 of 2 (line 2)
 -- the table
 CREATE TABLE a (id int);
+-- statement 2 of 2 (line 3)
 INSERT INTO a VALUES (1);
-;
 COMMIT;
 
 -- 03_cic (run: never applied)
 -- outside a transaction: 2 statements, each committed on its own (an INVALID index left by an earlier build is dropped first)
-CREATE INDEX CONCURRENTLY IF NOT EXISTS a_id ON a (id)
-;
-ANALYZE a
-;
+-- statement 1 of 2 (line 1)
+CREATE INDEX CONCURRENTLY IF NOT EXISTS a_id ON a (id);
+-- statement 2 of 2 (line 2)
+ANALYZE a;
 
 -- 04_code (run: never applied)
 -- a function step: its SQL is made by its code as it runs`,

@@ -167,7 +167,7 @@ test('a checksum an earlier zsetup took of the same content is the same step; a 
     ['rep', 'skip'],
   ]);
   assert.is(reason(p, 'sql'), 'applied 2026-11-19T08:15Z');
-  assert.match(reason(p, 'fn'), /^changed \(no version\): its code differs from what was applied 2026-11-19T08:15Z; give the step a version/);
+  assert.match(reason(p, 'fn'), /^changed \(no version\): its code differs from what was applied 2026-11-19T08:15Z; not run again \(a step runs once: to run new code, give it a new name or make it repeatable\)$/);
   assert.match(reason(p, 'rep'), /^repeatable: check\(lastRun\) returned false \(changed \(no version\)/, 'a repeatable asks its check, not its code');
   assert.is(p.drift, 0);
   assert.equal(stepsNeedingCheck([s('rep', { checksum: 'code2', codeOnly: true, repeatable: true })], new Map([['rep', st(ev('rep', 'done', { checksum: 'code1' }))]])), ['rep']);

@@ -17,8 +17,8 @@ export const json: Format = {
       for (const e of plan.entries) jsonLine(out, { ...(sql && e.sql !== undefined && WORK_ACTIONS.has(e.action) ? { sql: e.sql } : {}), step: e.step, action: e.action, reason: e.reason, kind: e.kind, after: e.after, repeatable: e.repeatable, transaction: e.transaction, checksum: e.checksum, ...(e.description ? { description: e.description } : {}), ...(e.leftOut ? { leftOut: true } : {}), ...(e.change ? { change: e.change } : {}) });
     },
     status(view) {
-      if ('history' in view) for (const e of view.history) jsonLine(out, { id: e.id, step: e.step, event: e.event, owner: e.owner, at: e.at.toISOString(), checksum: e.checksum, lastRun: e.lastRun, checkpoint: e.checkpoint, error: e.error });
-      else for (const s of view.steps) jsonLine(out, { step: s.step, state: s.state, at: s.at?.toISOString(), owner: s.owner, error: s.error, declared: s.declared, ...(s.running !== undefined ? { running: s.running } : {}) });
+      if ('history' in view) for (const e of view.history) jsonLine(out, { id: e.id, step: e.step, event: e.event, owner: e.owner, at: e.at.toISOString(), checksum: e.checksum, lastRun: e.lastRun, checkpoint: e.checkpoint, error: e.error, ...(e.via ? { via: e.via } : {}) });
+      else for (const s of view.steps) jsonLine(out, { step: s.step, state: s.state, at: s.at?.toISOString(), owner: s.owner, error: s.error, declared: s.declared, ...(s.running !== undefined ? { running: s.running } : {}), ...(s.via ? { via: s.via } : {}) });
     },
     finish(finish) {
       if (finish.command === 'baseline' || finish.command === 'accept') {

@@ -9,7 +9,7 @@ import { describeStop } from '../../engine/events.js';
 import { ConfigError, redact, type ZsetupError } from '../../errors.js';
 import { formatMs } from '../../config/duration.js';
 import { WORK_ACTIONS, stamp } from '../../plan/planner.js';
-import { splitStatements } from '../../engine/split.js';
+import { statementsAt } from '../../engine/split.js';
 import { errLine, line, type Out } from '../output.js';
 import type { Finish, Format, PlanView, Renderer, StatusView } from '../renderer.js';
 import type { StatusEntry } from '../../api.js';
@@ -48,13 +48,15 @@ function planSql(out: Out, plan: PlanView['plan']): void {
       line(out, `-- a ${e.kind} step: its SQL is made by its code as it runs`);
       continue;
     }
+    // Numbered as a failure names them ("statement 2 of 3"), with the line each starts on.
+    const statements = statementsAt(e.sql);
+    const numbered = statements.map((st, k) => `-- statement ${k + 1} of ${statements.length} (line ${st.line})\n${st.text};`).join('\n');
     if (e.transaction) {
       line(out, '-- one transaction, committed together with its record');
-      line(out, `BEGIN;\n${e.sql.trim()}\n;\nCOMMIT;`);
+      line(out, `BEGIN;\n${numbered}\nCOMMIT;`);
     } else {
-      const statements = splitStatements(e.sql);
       line(out, `-- outside a transaction: ${statements.length} statement${statements.length === 1 ? '' : 's'}, each committed on its own (an INVALID index left by an earlier build is dropped first)`);
-      for (const s of statements) line(out, `${s}\n;`);
+      line(out, numbered);
     }
   }
 }
@@ -89,13 +91,23 @@ function planText(out: Out, { plan, target, sql }: PlanView): void {
 function statusText(out: Out, view: StatusView): void {
   if ('history' in view) {
     if (view.history.length === 0) line(out, `No events recorded yet on ${view.target}.`);
-    else line(out, table([['AT', 'STEP', 'EVENT', 'OWNER', 'ERROR'], ...view.history.map((e) => [e.at.toISOString(), e.step, e.event, e.owner, oneLine(e.error)])]));
+    else line(out, table([['AT', 'STEP', 'EVENT', 'OWNER', 'ERROR'], ...view.history.map((e) => [e.at.toISOString(), e.step, e.via ? `${e.event} (${e.via})` : e.event, e.owner, oneLine(e.error)])]));
     return;
   }
   line(out, `Status on ${view.target}:`);
   line(out, '');
   const note = (s: StatusEntry) =>
-    !s.declared ? 'not in the config' : s.running === true ? `running in ${s.owner}` : s.running === false ? 'left unfinished (its run is gone)' : oneLine(s.error);
+    !s.declared
+      ? 'not in the config'
+      : s.running === true
+        ? `running in ${s.owner}`
+        : s.running === false
+          ? 'left unfinished (its run is gone)'
+          : s.via === 'baseline'
+            ? 'recorded by baseline (not run)'
+            : s.via === 'accept'
+              ? 'changed content accepted (not run)'
+              : oneLine(s.error);
   line(out, table([['STEP', 'STATE', 'AT', 'OWNER', 'NOTE'], ...view.steps.map((s) => [s.step, s.state, s.at ? stamp(s.at) : '-', s.owner ?? '-', note(s)])]));
 }
 
