@@ -69,7 +69,7 @@ try {
              FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'active'
               AND backend_start > $2::timestamptz
               AND query NOT ILIKE '%pg_advisory%' AND clock_timestamp() - query_start > $1 * interval '1 millisecond'
-              AND left(regexp_replace(query, '\s+', ' ', 'g'), 70) <> ALL($3::text[])
+              AND left(regexp_replace(query, '\\s+', ' ', 'g'), 70) <> ALL($3::text[])
             ORDER BY query_start LIMIT 1`,
           // Each round a statement not interrupted before: the kills walk through the long steps.
           [AFTER_MS, since, log.map((l) => l.during)],
