@@ -1,0 +1,50 @@
+/**
+ * The `events2` plugin: step kind `events2.move`, ZITADEL's step 14_events_push done in
+ * resumable units (see move.ts). On the public plugin API only.
+ *
+ *   import { events2, eventsMove } from './plugins/events2/index.js';
+ *   export default defineConfig({ plugins: [events2()], steps: [eventsMove(), ...] });
+ */
+import { Tokens, type Plugin, type StepDefinition, type StepKind } from 'zsetup/plugin';
+import { moveEvents } from './move.js';
+
+export { moveEvents, type MoveCheckpoint, type MoveResult } from './move.js';
+
+export interface EventsMoveStep extends StepDefinition {
+  readonly kind: 'events2.move';
+}
+
+/** The move of the legacy eventstore.events to events2, under ZITADEL's step name. */
+export function eventsMove(name = '14_events_push', o: { after?: string[]; description?: string } = {}): EventsMoveStep {
+  return {
+    kind: 'events2.move',
+    name,
+    description: o.description ?? 'moves a legacy eventstore.events into events2 in resumable units (nothing to do on a new installation)',
+    ...(o.after ? { after: o.after } : {}),
+  };
+}
+
+export const eventsMoveKind: StepKind<EventsMoveStep> = {
+  kind: 'events2.move',
+  fields: {},
+  // Each unit commits with its checkpoint; the indexes and the switch are idempotent.
+  traits: { transaction: 'never', resumable: 'always', repeatable: false },
+  prepare(def) {
+    // What it does is the code of this plugin: its identity is the layout it produces.
+    return { source: def.version !== undefined ? `version:${def.version}` : 'events2.move: ZITADEL 14_events_push layout, v1' };
+  },
+  async run(_def, ctx) {
+    const r = await moveEvents(ctx);
+    if (r.skipped) ctx.log(r.skipped);
+    else if (r.rows !== undefined) ctx.log(`${r.rows} events moved to eventstore.events2 in ${((r.ms ?? 0) / 1000).toFixed(1)} s; eventstore.events_old keeps the legacy table`);
+  },
+};
+
+export function events2(): Plugin {
+  return {
+    name: 'events2',
+    register(c) {
+      c.register(Tokens.StepKind, { useValue: eventsMoveKind });
+    },
+  };
+}

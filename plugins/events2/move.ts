@@ -1,0 +1,195 @@
+/**
+ * The move of ZITADEL's legacy event table (`eventstore.events`) to its events2 layout, as
+ * step 14_events_push does, but in resumable units (issue 12):
+ *
+ * 1. **copy**: into `eventstore.events2_move` (made like events2, NOT NULL where events2 has
+ *    it: a column constraint checked per row costs less than ZITADEL's scan to add it), in
+ *    heap-page ranges of the legacy table (TID range scans): each range in one transaction
+ *    with the checkpoint that says the next page, so a range is never copied twice nor
+ *    skipped. Ranges are sized to take about BATCH_MS. The legacy table stays where it is
+ *    and writable meanwhile (binaries from before events2 keep working).
+ * 2. **key** and **indexes**, on the new table while nobody uses it: the primary key's unique
+ *    index and ZITADEL's three indexes built at once in their own sessions (plain CREATE
+ *    INDEX: they share the table; the server adds its parallel workers to each), the key
+ *    then attached to its index. Each is skipped when present and valid, dropped and built
+ *    again when INVALID.
+ * 3. **switch**, one short transaction: lock the legacy table against writes, copy what was
+ *    written since the last range (pages from the checkpoint on), rename `events` to
+ *    `events_old` and `events2_move` to `events2`.
+ * 4. **verify**: row counts and an ordered md5 of the key columns on both sides; a mismatch
+ *    fails the step, naming the first range that differs. `events_old` is never dropped here.
+ *
+ * Skipped when events2 exists and no legacy table does (a new installation, or a move done).
+ */
+import type { Session, StepContext } from 'zsetup/plugin';
+
+/** What a checkpoint says: the phase, and for the copy the next page of the legacy table. */
+export interface MoveCheckpoint {
+  phase: 'copy' | 'indexes' | 'verify' | 'switch';
+  /** copy: the first page not copied yet; switch: where the copy ended. */
+  page: number;
+  /** The legacy table's pages when the copy started (its total, for progress). */
+  pages: number;
+}
+
+const LEGACY = 'eventstore.events';
+const BUILD = 'eventstore.events2_move';
+/** A batch aims at this long (a stop waits for at most one). */
+const BATCH_MS = 150;
+
+/** The columns of events2 from the legacy ones (ZITADEL's 14/02_create_and_fill_events2.sql). */
+const SELECT = `instance_id, aggregate_type, aggregate_id, event_type, event_sequence, substr(aggregate_version, 2)::SMALLINT, creation_date, event_data,
+       editor_user, resource_owner, EXTRACT(EPOCH FROM creation_date), event_sequence`;
+
+/** events2 as ZITADEL's CREATE TABLE AS makes it (types from the legacy columns), with its NOT NULLs. */
+const BUILD_DDL = `CREATE TABLE IF NOT EXISTS ${BUILD} (
+    instance_id TEXT NOT NULL, aggregate_type TEXT NOT NULL, aggregate_id TEXT NOT NULL,
+    event_type TEXT NOT NULL, "sequence" BIGINT NOT NULL, revision SMALLINT NOT NULL, created_at TIMESTAMPTZ NOT NULL,
+    payload JSONB, creator TEXT NOT NULL, "owner" TEXT NOT NULL,
+    "position" NUMERIC NOT NULL, in_tx_order BIGINT NOT NULL)`;
+
+/** ZITADEL's key and indexes of events2 (14/03, 14/05): name, and CREATE statement for a table. */
+const INDEXES: Array<{ name: string; ddl: (table: string) => string }> = [
+  { name: 'events2_pkey', ddl: (t) => `CREATE UNIQUE INDEX events2_pkey ON ${t} (instance_id, aggregate_type, aggregate_id, "sequence")` },
+  { name: 'es_active_instances', ddl: (t) => `CREATE INDEX es_active_instances ON ${t} (created_at DESC, instance_id)` },
+  { name: 'es_wm', ddl: (t) => `CREATE INDEX es_wm ON ${t} (aggregate_id, instance_id, aggregate_type, event_type)` },
+  { name: 'es_projection', ddl: (t) => `CREATE INDEX es_projection ON ${t} (instance_id, aggregate_type, event_type, "position")` },
+];
+
+export interface MoveResult {
+  skipped?: string;
+  rows?: number;
+  ms?: number;
+}
+
+interface Exists {
+  legacy: boolean;
+  events2: boolean;
+  build: boolean;
+  old: boolean;
+}
+
+async function exists(ctx: StepContext): Promise<Exists> {
+  const [r] = await ctx.query<Exists>(
+    `SELECT to_regclass('${LEGACY}') IS NOT NULL AS legacy, to_regclass('eventstore.events2') IS NOT NULL AS events2,
+            to_regclass('${BUILD}') IS NOT NULL AS build, to_regclass('eventstore.events_old') IS NOT NULL AS old`,
+  );
+  return r!;
+}
+
+/** The legacy table's size in pages now. */
+async function pagesOf(q: Pick<Session, 'query'> | StepContext, table = LEGACY): Promise<number> {
+  const [r] = await q.query<{ n: string }>(`SELECT (pg_relation_size('${table}') / current_setting('block_size')::int)::bigint AS n`);
+  return Number(r!.n);
+}
+
+/** Move the legacy events (see the module comment). Resumes from ctx.checkpoint. */
+export async function moveEvents(ctx: StepContext): Promise<MoveResult> {
+  const t0 = performance.now();
+  const e = await exists(ctx);
+  let cp = ctx.checkpoint as MoveCheckpoint | undefined;
+  if (!e.legacy && e.events2) return { skipped: e.old ? 'already moved (events2 and events_old exist)' : 'events2 exists and no legacy eventstore.events: nothing to move (a new installation)' };
+  if (!e.legacy && !e.events2 && !e.build) return { skipped: 'no eventstore.events and no events2: nothing to move (ZITADEL\'s init creates events2)' };
+  if (e.legacy && e.events2) {
+    throw new Error('both eventstore.events and eventstore.events2 exist: events2 was made before the legacy events were moved (an init step ran on a legacy database?); move or rename one of them by hand after checking which holds the events');
+  }
+
+  if (!cp || !e.build) {
+    await ctx.exec(BUILD_DDL);
+    cp = { phase: 'copy', page: 0, pages: await pagesOf(ctx) };
+  }
+
+  if (cp.phase === 'copy') {
+    cp = await copy(ctx, cp);
+    if (ctx.signal.aborted) return {};
+    await ctx.transaction((tx) => ctx.saveCheckpoint(tx, (cp = { ...cp!, phase: 'indexes' }), { done: cp.pages, total: cp.pages }));
+  }
+  if (cp.phase === 'indexes') {
+    await buildIndexes(ctx);
+    ctx.signal.throwIfAborted();
+    await ctx.transaction((tx) => ctx.saveCheckpoint(tx, (cp = { ...cp!, phase: 'verify' }), { done: cp.pages, total: cp.pages }));
+  }
+  if (cp.phase === 'verify') {
+    // What was copied, against the legacy pages it came from (events are only appended: those
+    // pages do not change while the legacy table stays writable).
+    await verify(ctx, cp.page);
+    ctx.signal.throwIfAborted();
+    await ctx.transaction((tx) => ctx.saveCheckpoint(tx, (cp = { ...cp!, phase: 'switch' }), { done: cp.pages, total: cp.pages }));
+  }
+  if (cp.phase !== 'switch') throw new Error(`unknown checkpoint ${JSON.stringify(cp)}`);
+  const done = cp;
+  let rows = 0;
+  await ctx.transaction(async (tx) => {
+    // Writers of the legacy table wait from here to the commit: the tail, a count, two renames.
+    await tx.exec(`SET LOCAL lock_timeout = '10s'; LOCK TABLE ${LEGACY} IN EXCLUSIVE MODE`);
+    await tx.exec(`INSERT INTO ${BUILD} SELECT ${SELECT} FROM ${LEGACY} WHERE ctid >= '(${done.page},0)'::tid`);
+    const [c] = await tx.query<{ old: string; now: string }>(`SELECT (SELECT count(*) FROM ${LEGACY}) AS old, (SELECT count(*) FROM ${BUILD}) AS now`);
+    if (c!.old !== c!.now) throw new Error(`verification failed: eventstore.events has ${c!.old} rows, the copy ${c!.now} (rows written into pages copied before?): nothing was switched; the legacy table is untouched`);
+    rows = Number(c!.now);
+    await tx.exec(`ALTER TABLE ${LEGACY} RENAME TO events_old; ALTER TABLE ${BUILD} RENAME TO events2; ALTER TABLE eventstore.events2 ADD CONSTRAINT events2_pkey PRIMARY KEY USING INDEX events2_pkey`);
+  });
+  return { rows, ms: performance.now() - t0 };
+}
+
+/** Copy page ranges until the legacy table's end (as it grows, too), a range per transaction. */
+async function copy(ctx: StepContext, from: MoveCheckpoint): Promise<MoveCheckpoint> {
+  let cp = from;
+  let step = 256;
+  ctx.progress({ done: cp.page, total: cp.pages });
+  for (;;) {
+    if (ctx.signal.aborted) return cp;
+    const end = await pagesOf(ctx);
+    if (cp.page >= end) return cp;
+    const to = Math.min(end, cp.page + step);
+    const t = performance.now();
+    const at = cp.page;
+    await ctx.transaction(async (tx) => {
+      await tx.exec(`INSERT INTO ${BUILD} SELECT ${SELECT} FROM ${LEGACY} WHERE ctid >= '(${at},0)'::tid AND ctid < '(${to},0)'::tid`);
+      await ctx.saveCheckpoint(tx, { ...cp, page: to }, { done: Math.min(to, cp.pages), total: Math.max(cp.pages, end) });
+    });
+    cp = { ...cp, page: to, pages: Math.max(cp.pages, end) };
+    ctx.progress({ done: to, total: cp.pages });
+    // Aim the next range at BATCH_MS.
+    const ms = performance.now() - t;
+    step = Math.max(16, Math.min(65_536, Math.round(((to - at) * BATCH_MS) / Math.max(1, ms))));
+  }
+}
+
+/** The key's unique index and the three indexes, each skipped when valid, rebuilt when INVALID, built at once. */
+async function buildIndexes(ctx: StepContext): Promise<void> {
+  const present = new Map(
+    (
+      await ctx.query<{ name: string; valid: boolean }>(
+        `SELECT c.relname AS name, i.indisvalid AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = to_regclass('${BUILD}')`,
+      )
+    ).map((r) => [r.name, r.valid]),
+  );
+  const todo = INDEXES.filter((ix) => present.get(ix.name) !== true);
+  for (const ix of todo) if (present.get(ix.name) === false) await ctx.exec(`DROP INDEX IF EXISTS eventstore.${ix.name}`);
+  if (todo.length === 0) return;
+  ctx.log(`building ${todo.map((ix) => ix.name).join(', ')} on the copied events, at once`);
+  await Promise.all(todo.map((ix) => ctx.transaction((tx) => tx.exec(ix.ddl(BUILD)))));
+}
+
+/**
+ * The copied rows against the legacy pages they came from: row counts, and per instance an
+ * ordered md5 of the key columns; the first instance that differs fails the step.
+ */
+async function verify(ctx: StepContext, page: number): Promise<void> {
+  const rows = await ctx.query<{ instance_id: string; a: string | null; b: string | null; na: string | null; nb: string | null }>(
+    `SELECT coalesce(o.instance_id, n.instance_id) AS instance_id, o.s AS a, n.s AS b, o.n AS na, n.n AS nb FROM
+       (SELECT instance_id, count(*) AS n, md5(string_agg(aggregate_type || '/' || aggregate_id || '/' || event_sequence, ',' ORDER BY aggregate_type, aggregate_id, event_sequence)) AS s
+          FROM ${LEGACY} WHERE ctid < '(${page},0)'::tid GROUP BY instance_id) o
+       FULL JOIN
+       (SELECT instance_id, count(*) AS n, md5(string_agg(aggregate_type || '/' || aggregate_id || '/' || "sequence", ',' ORDER BY aggregate_type, aggregate_id, "sequence")) AS s
+          FROM ${BUILD} GROUP BY instance_id) n ON n.instance_id = o.instance_id
+     WHERE o.s IS DISTINCT FROM n.s ORDER BY 1 LIMIT 1`,
+  );
+  const d = rows[0];
+  if (d) {
+    throw new Error(
+      `verification failed for instance ${d.instance_id}: the legacy pages 0-${page - 1} hold ${d.na ?? 0} of its events, the copy ${d.nb ?? 0}${d.na === d.nb ? ' (their keys differ)' : ''}. Nothing was switched; eventstore.events is untouched. Drop eventstore.events2_move to copy again from the start`,
+    );
+  }
+  ctx.log(`verified: the copy of legacy pages 0-${page - 1} has the same keys, instance by instance`);
+}
