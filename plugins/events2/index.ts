@@ -12,29 +12,33 @@ export { moveEvents, type MoveCheckpoint, type MoveResult } from './move.js';
 
 export interface EventsMoveStep extends StepDefinition {
   readonly kind: 'events2.move';
+  /** Pages of the legacy table per unit, fixed (default: sized to take about 150 ms each). */
+  readonly unitPages?: number;
 }
 
 /** The move of the legacy eventstore.events to events2, under ZITADEL's step name. */
-export function eventsMove(name = '14_events_push', o: { after?: string[]; description?: string } = {}): EventsMoveStep {
+export function eventsMove(name = '14_events_push', o: { after?: string[]; description?: string; unitPages?: number } = {}): EventsMoveStep {
   return {
     kind: 'events2.move',
     name,
     description: o.description ?? 'moves a legacy eventstore.events into events2 in resumable units (nothing to do on a new installation)',
     ...(o.after ? { after: o.after } : {}),
+    ...(o.unitPages !== undefined ? { unitPages: o.unitPages } : {}),
   };
 }
 
 export const eventsMoveKind: StepKind<EventsMoveStep> = {
   kind: 'events2.move',
-  fields: {},
+  fields: { unitPages: 'pages of the legacy table per unit (an integer >= 1; default: sized to about 150 ms each)' },
   // Each unit commits with its checkpoint; the indexes and the switch are idempotent.
   traits: { transaction: 'never', resumable: 'always', repeatable: false },
-  prepare(def) {
+  prepare(def, ctx) {
+    if (def.unitPages !== undefined && (!Number.isInteger(def.unitPages) || def.unitPages < 1)) ctx.problem('unitPages', `expected an integer >= 1, got ${JSON.stringify(def.unitPages)}`);
     // What it does is the code of this plugin: its identity is the layout it produces.
     return { source: def.version !== undefined ? `version:${def.version}` : 'events2.move: ZITADEL 14_events_push layout, v1' };
   },
-  async run(_def, ctx) {
-    const r = await moveEvents(ctx);
+  async run(def, ctx) {
+    const r = await moveEvents(ctx, { unitPages: def.unitPages });
     if (r.skipped) ctx.log(r.skipped);
     else if (r.rows !== undefined) ctx.log(`${r.rows} events moved to eventstore.events2 in ${((r.ms ?? 0) / 1000).toFixed(1)} s; eventstore.events_old keeps the legacy table`);
   },

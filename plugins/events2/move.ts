@@ -83,8 +83,13 @@ async function pagesOf(q: Pick<Session, 'query'> | StepContext, table = LEGACY):
   return Number(r!.n);
 }
 
+export interface MoveOptions {
+  /** Pages per unit, fixed (default: sized to take about BATCH_MS each). */
+  readonly unitPages?: number | undefined;
+}
+
 /** Move the legacy events (see the module comment). Resumes from ctx.checkpoint. */
-export async function moveEvents(ctx: StepContext): Promise<MoveResult> {
+export async function moveEvents(ctx: StepContext, o: MoveOptions = {}): Promise<MoveResult> {
   const t0 = performance.now();
   const e = await exists(ctx);
   let cp = ctx.checkpoint as MoveCheckpoint | undefined;
@@ -102,7 +107,7 @@ export async function moveEvents(ctx: StepContext): Promise<MoveResult> {
   const lap = (what: string, since: number) => ctx.log(`${what} in ${((performance.now() - since) / 1000).toFixed(2)} s`);
   if (cp.phase === 'copy') {
     const t = performance.now();
-    cp = await copy(ctx, cp);
+    cp = await copy(ctx, cp, o.unitPages);
     lap(`copied ${cp.pages} pages`, t);
     if (ctx.signal.aborted) return {};
     await ctx.transaction((tx) => ctx.saveCheckpoint(tx, (cp = { ...cp!, phase: 'indexes' }), { done: cp.pages, total: cp.pages }));
@@ -141,9 +146,9 @@ export async function moveEvents(ctx: StepContext): Promise<MoveResult> {
 }
 
 /** Copy page ranges until the legacy table's end (as it grows, too), a range per transaction. */
-async function copy(ctx: StepContext, from: MoveCheckpoint): Promise<MoveCheckpoint> {
+async function copy(ctx: StepContext, from: MoveCheckpoint, unitPages?: number): Promise<MoveCheckpoint> {
   let cp = from;
-  let step = 256;
+  let step = unitPages ?? 256;
   ctx.progress({ done: cp.page, total: cp.pages });
   for (;;) {
     if (ctx.signal.aborted) return cp;
@@ -160,7 +165,7 @@ async function copy(ctx: StepContext, from: MoveCheckpoint): Promise<MoveCheckpo
     ctx.progress({ done: to, total: cp.pages });
     // Aim the next range at BATCH_MS.
     const ms = performance.now() - t;
-    step = Math.max(16, Math.min(65_536, Math.round(((to - at) * BATCH_MS) / Math.max(1, ms))));
+    if (unitPages === undefined) step = Math.max(16, Math.min(65_536, Math.round(((to - at) * BATCH_MS) / Math.max(1, ms))));
   }
 }
 

@@ -55,7 +55,7 @@ function positionOf(err: unknown): number | undefined {
 function noted<T>(map: WeakMap<object, T>, err: unknown): T | undefined {
   for (let e = err as { cause?: unknown } | undefined, n = 0; e && n < 10; e = e.cause as typeof e, n++) {
     const v = typeof e === 'object' ? map.get(e) : undefined;
-    if (v) return v;
+    if (v !== undefined) return v;
   }
   return undefined;
 }

@@ -5,7 +5,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { describeLocation, locate, noteSent, noteStatement } from '../../src/engine/locate.js';
+import { describeLocation, locate, noteReached, noteSent, noteStatement } from '../../src/engine/locate.js';
 
 const pgError = (position: number) => Object.assign(new Error('boom'), { code: '42704', position: String(position) });
 
@@ -30,6 +30,16 @@ test('run statement by statement: the statement is known; a position counts from
   const noPos = new Error('division by zero');
   noteStatement(noPos, 0, script.indexOf('SELECT 1'));
   assert.equal(locate(noPos, script), { file: undefined, line: 2, column: undefined, statement: 1, statements: 2, text: 'SELECT 1' });
+});
+
+test('no position, sent whole: the statement whose notice came last, the first one too (index 0)', () => {
+  const script = 'SELECT 1;\nSELECT 2';
+  for (const k of [0, 1]) {
+    const err = new Error('division by zero');
+    noteSent(err, 'whatever was sent', 'zsetup step x s');
+    noteReached(err, k);
+    assert.is(locate(err, script)!.statement, k + 1);
+  }
 });
 
 test('nothing known: one statement without a file says nothing; several say how many', () => {

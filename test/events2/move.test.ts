@@ -1,0 +1,144 @@
+/**
+ * The events2 plugin's move of a legacy eventstore.events (ZITADEL's 14_events_push), with
+ * the real CLI on PostgreSQL, on legacy tables from scripts/zitadel-legacy-events.mjs:
+ * - the result equals ZITADEL's own statements run on a copy (schema of events2, and an
+ *   ordered md5 over all columns), the legacy table kept as events_old;
+ * - SIGKILL and SIGTERM mid-copy (synchronised on the step's checkpoint): plan says resume
+ *   with the percentage, the next apply continues, and the result is the same;
+ * - a new installation (events2, no legacy table) is skipped;
+ * - zitadel.setup.ts on a legacy database: init does not make an empty events2 first, the
+ *   move runs, and ZITADEL's records of the steps it ran before are read from the legacy table.
+ */
+import * as assert from 'uvu/assert';
+import pg from 'pg';
+import { HEADER, ROOT, cli, createDb, dbEachSuite, dir, startCli, type DbCtx, type TestDb } from '../helpers.js';
+import { until } from '../interrupt/util.js';
+// @ts-expect-error: plain ES modules of scripts/, without types
+import { generateLegacyEvents } from '../../scripts/zitadel-legacy-events.mjs';
+// @ts-expect-error: plain ES modules of scripts/, without types
+import { describeSchema } from '../../scripts/schema.mjs';
+
+const t = dbEachSuite('events2: the move of a legacy eventstore.events');
+const PLUGIN = new URL('../../plugins/events2/index.js', import.meta.url).pathname;
+const config = (unitPages?: number) => `${HEADER}import { events2, eventsMove } from ${JSON.stringify(PLUGIN)};
+export default defineConfig({ plugins: [events2()], steps: [eventsMove('14_events_push'${unitPages ? `, { unitPages: ${unitPages} }` : ''})] });\n`;
+
+async function legacy(db: TestDb, events: number): Promise<void> {
+  const c = new pg.Client({ connectionString: db.url });
+  await c.connect();
+  try {
+    await generateLegacyEvents(c, { events, instances: 5, seed: 3 });
+  } finally {
+    await c.end();
+  }
+}
+
+/** ZITADEL's 14_events_push (cmd/setup/14/*.sql), run on `db`. */
+async function zitadelWay(db: TestDb): Promise<void> {
+  await db.query('ALTER TABLE eventstore.events RENAME TO events_old');
+  await db.query(`CREATE TABLE eventstore.events2 (instance_id, aggregate_type, aggregate_id, event_type, "sequence", revision, created_at, payload, creator, "owner", "position", in_tx_order)
+    AS SELECT instance_id, aggregate_type, aggregate_id, event_type, event_sequence, substr(aggregate_version, 2)::SMALLINT, creation_date, event_data, editor_user, resource_owner,
+              EXTRACT(EPOCH FROM creation_date), event_sequence FROM eventstore.events_old`);
+  await db.query('ALTER TABLE eventstore.events2 ADD PRIMARY KEY (instance_id, aggregate_type, aggregate_id, "sequence")');
+  await db.query(`ALTER TABLE eventstore.events2 ALTER COLUMN event_type SET NOT NULL, ALTER COLUMN revision SET NOT NULL, ALTER COLUMN created_at SET NOT NULL,
+    ALTER COLUMN creator SET NOT NULL, ALTER COLUMN "owner" SET NOT NULL, ALTER COLUMN "position" SET NOT NULL, ALTER COLUMN in_tx_order SET NOT NULL`);
+  await db.query('CREATE INDEX es_active_instances ON eventstore.events2 (created_at DESC, instance_id)');
+  await db.query('CREATE INDEX es_wm ON eventstore.events2 (aggregate_id, instance_id, aggregate_type, event_type)');
+  await db.query('CREATE INDEX es_projection ON eventstore.events2 (instance_id, aggregate_type, event_type, "position")');
+}
+
+/** events2 as a comparison sees it: its schema lines and an ordered md5 over all columns. */
+async function fingerprint(db: TestDb): Promise<{ schema: string[]; md5: string; n: number }> {
+  const schema = ((await describeSchema((sql: string) => db.query(sql))) as string[]).filter((l) => /eventstore\.events2\b/.test(l));
+  const [r] = await db.query<{ md5: string; n: string }>(`SELECT md5(string_agg(t::text, E'\\n' ORDER BY instance_id, aggregate_type, aggregate_id, "sequence")) AS md5, count(*) AS n FROM eventstore.events2 t`);
+  return { schema, md5: r!.md5, n: Number(r!.n) };
+}
+
+/** The same legacy events, moved by ZITADEL's statements in a database of their own. */
+async function reference(events: number): Promise<{ schema: string[]; md5: string; n: number }> {
+  const ref = await createDb();
+  try {
+    await legacy(ref, events);
+    await zitadelWay(ref);
+    return await fingerprint(ref);
+  } finally {
+    await ref.drop();
+  }
+}
+
+t('the move equals ZITADEL\'s statements (schema and every row), keeps events_old, and a second apply has nothing to do', async (ctx: DbCtx) => {
+  await legacy(ctx.db, 20_000);
+  const d = dir(ctx, { 'zsetup.config.ts': config() });
+  const a = await cli(['apply'], { cwd: d.dir, url: ctx.db.url });
+  assert.is(a.code, 0, a.stdout + a.stderr);
+  assert.match(a.stdout, /14_events_push: \d+ events moved to eventstore\.events2 in/);
+  const [mine, theirs] = [await fingerprint(ctx.db), await reference(20_000)];
+  assert.ok(mine.n >= 20_000);
+  assert.equal(mine, theirs);
+  assert.equal(await ctx.db.query(`SELECT to_regclass('eventstore.events_old') IS NOT NULL AS kept, to_regclass('eventstore.events') IS NULL AS gone, to_regclass('eventstore.events2_move') IS NULL AS clean`), [{ kept: true, gone: true, clean: true }]);
+  const again = await cli(['apply'], { cwd: d.dir, url: ctx.db.url });
+  assert.match(again.stdout, /Everything is up to date/);
+});
+
+for (const signal of ['SIGKILL', 'SIGTERM'] as const) {
+  t(`${signal} mid-copy: plan says resume with the percentage; the next apply goes on from the checkpoint; the result is ZITADEL's`, async (ctx: DbCtx) => {
+    await legacy(ctx.db, 20_000);
+    const d = dir(ctx, { 'zsetup.config.ts': config(2) });
+    const run = startCli(['apply'], { cwd: d.dir, url: ctx.db.url });
+    // Stopped once a tenth of the pages are copied (units of 2 pages: hundreds of them).
+    const at = await until(
+      async () => {
+        const r = await ctx.db.query<{ page: number; pages: number }>(`SELECT (value->>'page')::int AS page, (value->>'pages')::int AS pages FROM zsetup.checkpoints WHERE step = '14_events_push'`).catch(() => []);
+        return r[0] && r[0].page > r[0].pages / 10 ? r[0] : undefined;
+      },
+      60_000,
+      'a tenth of the copy',
+    );
+    run.child.kill(signal);
+    const r = await run.done;
+    assert.ok(signal === 'SIGKILL' ? r.signal === 'SIGKILL' : r.code === 143, r.stdout + r.stderr);
+    const p = await cli(['plan', '--json'], { cwd: d.dir, url: ctx.db.url });
+    const e = p.json().find((x: { step: string }) => x.step === '14_events_push');
+    if (e.action === 'resume') assert.match(e.reason, /at checkpoint .*\(\d+%\)/);
+    else assert.is(e.action, 'run', e.reason);
+    const [cp] = await ctx.db.query<{ page: number }>(`SELECT (value->>'page')::int AS page FROM zsetup.checkpoints WHERE step = '14_events_push'`);
+    assert.ok(cp!.page >= at.page, 'the checkpoint did not go back');
+    const b = await cli(['apply'], { cwd: d.dir, url: ctx.db.url });
+    assert.is(b.code, 0, b.stdout + b.stderr);
+    assert.match(b.stdout, /resuming from checkpoint/);
+    assert.equal(await fingerprint(ctx.db), await reference(20_000));
+  });
+}
+
+t('a new installation (events2, no legacy table) is skipped, and says why', async (ctx: DbCtx) => {
+  await ctx.db.query('CREATE SCHEMA eventstore; CREATE TABLE eventstore.events2 (id int)');
+  const d = dir(ctx, { 'zsetup.config.ts': config() });
+  const a = await cli(['apply'], { cwd: d.dir, url: ctx.db.url });
+  assert.is(a.code, 0, a.stdout + a.stderr);
+  assert.match(a.stdout, /14_events_push: events2 exists and no legacy eventstore\.events: nothing to move \(a new installation\)/);
+});
+
+t('zitadel.setup.ts on a legacy database: no empty events2 first, the events moved, ZITADEL\'s earlier records read from the legacy table', async (ctx: DbCtx) => {
+  await legacy(ctx.db, 5_000);
+  // ZITADEL (before events2) had run 02_assets: its records, in the legacy layout, and its table.
+  await ctx.db.query('CREATE SCHEMA IF NOT EXISTS system; CREATE TABLE system.assets (instance_id TEXT, asset_type TEXT, resource_owner TEXT, name TEXT, content_type TEXT, data BYTEA, updated_at TIMESTAMPTZ, PRIMARY KEY (instance_id, resource_owner, name))');
+  await ctx.db.query(`INSERT INTO eventstore.events (event_type, aggregate_type, aggregate_id, aggregate_version, event_sequence, creation_date, event_data, editor_user, editor_service, resource_owner, instance_id)
+    VALUES ('system.migration.started', 'system', 'SYSTEM', 'v1', 1, '2023-05-01T10:00:00Z', '{"name": "02_assets"}', 'system', 'SETUP', 'SYSTEM', ''),
+           ('system.migration.done', 'system', 'SYSTEM', 'v1', 2, '2023-05-01T10:00:01Z', '{"name": "02_assets"}', 'system', 'SETUP', 'SYSTEM', '')`);
+  const p = await cli(['plan', '--json', '--no-init-projections'], { cwd: ROOT, url: ctx.db.url });
+  assert.is(p.code, 0, p.stdout + p.stderr);
+  assert.match(p.json().find((e: { step: string }) => e.step === '02_assets').reason, /^applied by ZITADEL at 2023-05-01T10:00Z$/);
+  const a = await cli(['apply', '--no-init-projections'], { cwd: ROOT, url: ctx.db.url });
+  assert.is(a.code, 0, a.stdout + a.stderr);
+  assert.match(a.stdout, /14_events_push: 5\d{3} events moved to eventstore\.events2/);
+  const [n] = await ctx.db.query<{ old: string; moved: string }>(
+    `SELECT (SELECT count(*) FROM eventstore.events_old) AS old, (SELECT count(*) FROM eventstore.events2 WHERE aggregate_type <> 'system') AS moved`,
+  );
+  assert.is(Number(n!.moved), Number(n!.old) - 2, 'every legacy event is in events2 (and ZITADEL\'s two legacy records)');
+  const [z] = await ctx.db.query<{ t: string }>(
+    `SELECT event_type AS t FROM eventstore.events2 WHERE aggregate_type = 'system' AND payload->>'name' = '14_events_push' ORDER BY "position" DESC LIMIT 1`,
+  );
+  assert.is(z!.t, 'system.migration.done', "ZITADEL's record of the move");
+});
+
+t.run();
