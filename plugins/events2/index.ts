@@ -6,39 +6,49 @@
  *   export default defineConfig({ plugins: [events2()], steps: [eventsMove(), ...] });
  */
 import { Tokens, type Plugin, type StepDefinition, type StepKind } from 'zsetup/plugin';
-import { moveEvents } from './move.js';
+import { joinCopy, moveEvents } from './move.js';
 
 export { moveEvents, type MoveCheckpoint, type MoveResult } from './move.js';
 
 export interface EventsMoveStep extends StepDefinition {
   readonly kind: 'events2.move';
-  /** Pages of the legacy table per unit, fixed (default: sized to take about 150 ms each). */
+  /** Pages of the legacy table per unit (default 2048, about 100 ms of copying). */
   readonly unitPages?: number;
+  /** Sessions copying at once (default 2). */
+  readonly workers?: number;
 }
 
 /** The move of the legacy eventstore.events to events2, under ZITADEL's step name. */
-export function eventsMove(name = '14_events_push', o: { after?: string[]; description?: string; unitPages?: number } = {}): EventsMoveStep {
+export function eventsMove(name = '14_events_push', o: { after?: string[]; description?: string; unitPages?: number; workers?: number } = {}): EventsMoveStep {
   return {
     kind: 'events2.move',
     name,
     description: o.description ?? 'moves a legacy eventstore.events into events2 in resumable units (nothing to do on a new installation)',
     ...(o.after ? { after: o.after } : {}),
     ...(o.unitPages !== undefined ? { unitPages: o.unitPages } : {}),
+    ...(o.workers !== undefined ? { workers: o.workers } : {}),
   };
 }
 
 export const eventsMoveKind: StepKind<EventsMoveStep> = {
   kind: 'events2.move',
-  fields: { unitPages: 'pages of the legacy table per unit (an integer >= 1; default: sized to about 150 ms each)' },
+  fields: { unitPages: 'pages of the legacy table per unit (an integer >= 1; default 2048)', workers: 'sessions copying at once (an integer >= 1; default 2)' },
   // Each unit commits with its checkpoint; the indexes and the switch are idempotent.
   traits: { transaction: 'never', resumable: 'always', repeatable: false },
   prepare(def, ctx) {
-    if (def.unitPages !== undefined && (!Number.isInteger(def.unitPages) || def.unitPages < 1)) ctx.problem('unitPages', `expected an integer >= 1, got ${JSON.stringify(def.unitPages)}`);
+    for (const f of ['unitPages', 'workers'] as const) {
+      if (def[f] !== undefined && (!Number.isInteger(def[f]) || def[f] < 1)) ctx.problem(f, `expected an integer >= 1, got ${JSON.stringify(def[f])}`);
+    }
     // What it does is the code of this plugin: its identity is the layout it produces.
     return { source: def.version !== undefined ? `version:${def.version}` : 'events2.move: ZITADEL 14_events_push layout, v1' };
   },
+  // An apply waiting for the run lock while another process copies takes units nobody holds.
+  async join(_def, ctx) {
+    const pages = await joinCopy(ctx);
+    if (pages > 0) ctx.log(`joined the copy: ${pages} pages`);
+  },
   async run(def, ctx) {
-    const r = await moveEvents(ctx, { unitPages: def.unitPages });
+    const r = await moveEvents(ctx, { unitPages: def.unitPages, workers: def.workers });
     if (r.skipped) ctx.log(r.skipped);
     else if (r.rows !== undefined) ctx.log(`${r.rows} events moved to eventstore.events2 in ${((r.ms ?? 0) / 1000).toFixed(1)} s; eventstore.events_old keeps the legacy table`);
   },

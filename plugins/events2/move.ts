@@ -34,8 +34,16 @@ export interface MoveCheckpoint {
 
 const LEGACY = 'eventstore.events';
 const BUILD = 'eventstore.events2_move';
-/** A batch aims at this long (a stop waits for at most one). */
-const BATCH_MS = 150;
+const UNITS = 'eventstore.events2_move_units';
+/**
+ * Pages per unit: about 100 ms of copying here (23,000 pages/s at 2,000,000 events). A stop
+ * cancels the unit in flight (its transaction rolls back), so the size bounds lost work, not
+ * the stop.
+ */
+const UNIT_PAGES = 2048;
+
+/** The units of the copy: page ranges of the legacy table, claimed by row locks, marked done with their copy. */
+const UNITS_DDL = `CREATE TABLE ${UNITS} (unit INT PRIMARY KEY, first_page BIGINT NOT NULL, end_page BIGINT NOT NULL, done BOOLEAN NOT NULL DEFAULT false)`;
 
 /** The columns of events2 from the legacy ones (ZITADEL's 14/02_create_and_fill_events2.sql). */
 const SELECT = `instance_id, aggregate_type, aggregate_id, event_type, event_sequence, substr(aggregate_version, 2)::SMALLINT, creation_date, event_data,
@@ -84,8 +92,10 @@ async function pagesOf(q: Pick<Session, 'query'> | StepContext, table = LEGACY):
 }
 
 export interface MoveOptions {
-  /** Pages per unit, fixed (default: sized to take about BATCH_MS each). */
+  /** Pages of the legacy table per unit (default UNIT_PAGES). */
   readonly unitPages?: number | undefined;
+  /** Sessions copying at once (default 2). */
+  readonly workers?: number | undefined;
 }
 
 /** Move the legacy events (see the module comment). Resumes from ctx.checkpoint. */
@@ -100,29 +110,37 @@ export async function moveEvents(ctx: StepContext, o: MoveOptions = {}): Promise
   }
 
   if (!cp || !e.build) {
-    await ctx.exec(BUILD_DDL);
-    cp = { phase: 'copy', page: 0, pages: await pagesOf(ctx) };
+    // The copy, its units and the checkpoint that says they exist: together, or none.
+    const pages = await pagesOf(ctx);
+    const unit = o.unitPages ?? UNIT_PAGES;
+    const first: MoveCheckpoint = { phase: 'copy', page: pages, pages };
+    await ctx.transaction(async (tx) => {
+      await tx.exec(`DROP TABLE IF EXISTS ${BUILD}, ${UNITS}; ${BUILD_DDL}; ${UNITS_DDL};
+        INSERT INTO ${UNITS} (unit, first_page, end_page) SELECT g / ${unit}, g, least(g + ${unit}, ${pages}) FROM generate_series(0, ${pages} - 1, ${unit}) g`);
+      await ctx.saveCheckpoint(tx, first, { done: 0, total: pages });
+    });
+    cp = first;
   }
 
   const lap = (what: string, since: number) => ctx.log(`${what} in ${((performance.now() - since) / 1000).toFixed(2)} s`);
   if (cp.phase === 'copy') {
     const t = performance.now();
-    cp = await copy(ctx, cp, o.unitPages);
-    lap(`copied ${cp.pages} pages`, t);
+    await copyUnits(ctx, cp, o.workers ?? 2);
     if (ctx.signal.aborted) return {};
+    lap(`copied ${cp.pages} pages`, t);
     await ctx.transaction((tx) => ctx.saveCheckpoint(tx, (cp = { ...cp!, phase: 'indexes' }), { done: cp.pages, total: cp.pages }));
   }
-  if (cp.phase === 'indexes') {
-    const t = performance.now();
-    await buildIndexes(ctx);
-    lap('built the key and the indexes', t);
-    ctx.signal.throwIfAborted();
-    await ctx.transaction((tx) => ctx.saveCheckpoint(tx, (cp = { ...cp!, phase: 'verify' }), { done: cp.pages, total: cp.pages }));
-  }
-  if (cp.phase === 'verify') {
-    // What was copied, against the legacy pages it came from (events are only appended: those
-    // pages do not change while the legacy table stays writable).
-    const t = performance.now();
+  if (cp.phase === 'indexes' || cp.phase === 'verify') {
+    // The copy checked against the legacy pages it came from (events are only appended:
+    // those pages do not change while the legacy table stays writable).
+    let t = performance.now();
+    if (cp.phase === 'indexes') {
+      await buildIndexes(ctx);
+      lap('built the key and the indexes', t);
+      ctx.signal.throwIfAborted();
+      await ctx.transaction((tx) => ctx.saveCheckpoint(tx, (cp = { ...cp!, phase: 'verify' }), { done: cp.pages, total: cp.pages }));
+    }
+    t = performance.now();
     await verify(ctx, cp.page);
     lap('verified', t);
     ctx.signal.throwIfAborted();
@@ -139,34 +157,71 @@ export async function moveEvents(ctx: StepContext, o: MoveOptions = {}): Promise
     const [c] = await tx.query<{ old: string; now: string }>(`SELECT (SELECT count(*) FROM ${LEGACY}) AS old, (SELECT count(*) FROM ${BUILD}) AS now`);
     if (c!.old !== c!.now) throw new Error(`verification failed: eventstore.events has ${c!.old} rows, the copy ${c!.now} (rows written into pages copied before?): nothing was switched; the legacy table is untouched`);
     rows = Number(c!.now);
-    await tx.exec(`ALTER TABLE ${LEGACY} RENAME TO events_old; ALTER TABLE ${BUILD} RENAME TO events2; ALTER TABLE eventstore.events2 ADD CONSTRAINT events2_pkey PRIMARY KEY USING INDEX events2_pkey`);
+    await tx.exec(`ALTER TABLE ${LEGACY} RENAME TO events_old; ALTER TABLE ${BUILD} RENAME TO events2; ALTER TABLE eventstore.events2 ADD CONSTRAINT events2_pkey PRIMARY KEY USING INDEX events2_pkey; DROP TABLE IF EXISTS ${UNITS}`);
   });
   lap('switched', ts);
   return { rows, ms: performance.now() - t0 };
 }
 
-/** Copy page ranges until the legacy table's end (as it grows, too), a range per transaction. */
-async function copy(ctx: StepContext, from: MoveCheckpoint, unitPages?: number): Promise<MoveCheckpoint> {
-  let cp = from;
-  let step = unitPages ?? 256;
-  ctx.progress({ done: cp.page, total: cp.pages });
+/**
+ * One worker: claim a unit nobody holds (FOR UPDATE SKIP LOCKED: a claim is a row lock,
+ * released by the commit or by the death of its session), copy its pages, mark it done, in
+ * one transaction; until no unit is left. With `cp`, each commit also saves the step's
+ * checkpoint (the run that holds the lock); a joining process only copies.
+ */
+async function worker(ctx: StepContext, cp: MoveCheckpoint | undefined, onUnit: (pages: number) => void): Promise<void> {
   for (;;) {
-    if (ctx.signal.aborted) return cp;
-    const end = await pagesOf(ctx);
-    if (cp.page >= end) return cp;
-    const to = Math.min(end, cp.page + step);
-    const t = performance.now();
-    const at = cp.page;
+    if (ctx.signal.aborted) return;
+    let got = false;
     await ctx.transaction(async (tx) => {
-      await tx.exec(`INSERT INTO ${BUILD} SELECT ${SELECT} FROM ${LEGACY} WHERE ctid >= '(${at},0)'::tid AND ctid < '(${to},0)'::tid`);
-      await ctx.saveCheckpoint(tx, { ...cp, page: to }, { done: Math.min(to, cp.pages), total: Math.max(cp.pages, end) });
+      const [u] = await tx.query<{ unit: number; first_page: string; end_page: string }>(
+        `SELECT unit, first_page, end_page FROM ${UNITS} WHERE NOT done ORDER BY unit LIMIT 1 FOR UPDATE SKIP LOCKED`,
+      );
+      if (!u) return;
+      got = true;
+      await tx.exec(`INSERT INTO ${BUILD} SELECT ${SELECT} FROM ${LEGACY} WHERE ctid >= '(${u.first_page},0)'::tid AND ctid < '(${u.end_page},0)'::tid;
+        UPDATE ${UNITS} SET done = true WHERE unit = ${u.unit}`);
+      if (cp) {
+        const [d] = await tx.query<{ n: string }>(`SELECT coalesce(sum(end_page - first_page), 0) AS n FROM ${UNITS} WHERE done`);
+        await ctx.saveCheckpoint(tx, cp, { done: Number(d!.n), total: cp.pages });
+      }
+      onUnit(Number(u.end_page) - Number(u.first_page));
     });
-    cp = { ...cp, page: to, pages: Math.max(cp.pages, end) };
-    ctx.progress({ done: to, total: cp.pages });
-    // Aim the next range at BATCH_MS.
-    const ms = performance.now() - t;
-    if (unitPages === undefined) step = Math.max(16, Math.min(65_536, Math.round(((to - at) * BATCH_MS) / Math.max(1, ms))));
+    if (!got) return;
   }
+}
+
+/**
+ * The copy by `workers` sessions at once, then a wait for units other processes still hold
+ * (joiners: a blocking claim returns once their commit or death decides).
+ */
+async function copyUnits(ctx: StepContext, cp: MoveCheckpoint, workers: number): Promise<void> {
+  const [d] = await ctx.query<{ n: string }>(`SELECT coalesce(sum(end_page - first_page), 0) AS n FROM ${UNITS} WHERE done`);
+  let done = Number(d!.n);
+  ctx.progress({ done, total: cp.pages });
+  const onUnit = (pages: number) => ctx.progress({ done: (done += pages), total: cp.pages });
+  await Promise.all(Array.from({ length: Math.max(1, workers) }, () => worker(ctx, cp, onUnit)));
+  while (!ctx.signal.aborted) {
+    const [left] = await ctx.query<{ n: string }>(`SELECT count(*) AS n FROM ${UNITS} WHERE NOT done`);
+    if (Number(left!.n) === 0) return;
+    // Held by another process: wait for its claim to end, then take what is left.
+    await ctx.transaction(async (tx) => {
+      await tx.query(`SELECT unit FROM ${UNITS} WHERE NOT done ORDER BY unit LIMIT 1 FOR UPDATE`);
+    });
+    await worker(ctx, cp, onUnit);
+  }
+}
+
+/** A process waiting for the run lock takes units of a copy the holder runs (StepKind.join). */
+export async function joinCopy(ctx: StepContext): Promise<number> {
+  const [u] = await ctx.query<{ ok: boolean }>(`SELECT to_regclass('${UNITS}') IS NOT NULL AS ok`);
+  if (!u?.ok) return 0;
+  let pages = 0;
+  await worker(ctx, undefined, (n) => (pages += n)).catch((err: unknown) => {
+    // The holder switched meanwhile (the units table is gone): nothing left to join.
+    if ((err as { code?: string })?.code !== '42P01') throw err;
+  });
+  return pages;
 }
 
 /** The key's unique index and the three indexes, each skipped when valid, rebuilt when INVALID, built at once. */
