@@ -237,7 +237,28 @@ async function buildIndexes(ctx: StepContext): Promise<void> {
   for (const ix of todo) if (present.get(ix.name) === false) await ctx.exec(`DROP INDEX IF EXISTS eventstore.${ix.name}`);
   if (todo.length === 0) return;
   ctx.log(`building ${todo.map((ix) => ix.name).join(', ')} on the copied events, at once`);
-  await Promise.all(todo.map((ix) => ctx.transaction((tx) => tx.exec(ix.ddl(BUILD)))));
+  // Progress of each build, from the server (pg_stat_progress_create_index), every few seconds.
+  const t0 = performance.now();
+  const report = setInterval(() => {
+    ctx
+      .query<{ name: string; phase: string; done: string; total: string }>(
+        `SELECT c.relname AS name, p.phase, CASE WHEN p.tuples_total > 0 THEN p.tuples_done ELSE p.blocks_done END AS done,
+                CASE WHEN p.tuples_total > 0 THEN p.tuples_total ELSE p.blocks_total END AS total
+           FROM pg_stat_progress_create_index p JOIN pg_class c ON c.oid = p.index_relid WHERE p.relid = to_regclass('${BUILD}') ORDER BY 1`,
+      )
+      .then((rows) => {
+        if (rows.length === 0) return;
+        const s = Math.round((performance.now() - t0) / 1000);
+        ctx.log(`indexes after ${s} s: ${rows.map((r) => `${r.name} ${r.phase}${Number(r.total) > 0 ? ` ${Math.floor((100 * Number(r.done)) / Number(r.total))}%` : ''}`).join('; ')}`);
+      })
+      .catch(() => undefined);
+  }, 5000);
+  report.unref();
+  try {
+    await Promise.all(todo.map((ix) => ctx.transaction((tx) => tx.exec(ix.ddl(BUILD)))));
+  } finally {
+    clearInterval(report);
+  }
 }
 
 /**
