@@ -347,7 +347,10 @@ export class StepRun {
     // Nothing to close when our `started` record never committed (nothing ran).
     // The stop's reason, once: a step stopped by it often says the same ("SIGINT received").
     const why = message === '' || message === reason || message.startsWith(`${reason}:`) ? reason : `${reason}: ${message}`;
-    if (started) await withTimeout(this.record(this.event('interrupted', { checkpoint: cp?.value, error: why })), RECORD_BOUND_MS).catch(() => undefined);
+    // A stop cancels the statements running at that moment; a cancel that arrives after its
+    // statement ended can hit the next one on that connection (this record): then once more.
+    const record = () => withTimeout(this.record(this.event('interrupted', { checkpoint: cp?.value, error: why })), RECORD_BOUND_MS);
+    if (started) await record().catch((err: unknown) => (sqlState(err) === QUERY_CANCELED ? record() : undefined)).catch(() => undefined);
     const percent = cp?.total ? Math.floor((100 * (cp.done ?? 0)) / cp.total) : undefined;
     events.emit({ type: 'step.interrupted', step: this.entry.step, reason, checkpoint: cp?.value, percent });
     return { ...base, status: 'interrupted', durationMs, error: new StepError(this.entry.step, message) };

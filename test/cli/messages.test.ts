@@ -59,6 +59,7 @@ t('a step that stops by throwing the stop itself: its record says the reason onc
   const r = await run.done;
   assert.is(r.code, 130, r.stdout + r.stderr);
   const [rec] = await ctx.db.query<{ error: string }>(`SELECT error FROM zsetup.journal WHERE step = '01_poll' AND event = 'interrupted'`);
+  assert.ok(rec, `no interrupted record:\n${r.stdout}${r.stderr}\n${JSON.stringify(await ctx.db.query('SELECT step, event, error FROM zsetup.journal ORDER BY id'))}`);
   assert.is(rec!.error, 'SIGINT received');
   const status = await cli(['status'], { cwd: d.dir, url: ctx.db.url });
   assert.not.match(status.stdout, /SIGINT received: SIGINT received/);
