@@ -11,10 +11,12 @@
  */
 import * as assert from 'uvu/assert';
 import pg from 'pg';
-import { HEADER, ROOT, cli, createDb, dbEachSuite, dir, startCli, type DbCtx, type TestDb } from '../helpers.js';
+import { join } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { HEADER, ROOT, cli, createDb, dbEachSuite, dir, scratch, startCli, type DbCtx, type TestDb } from '../helpers.js';
 import { until } from '../interrupt/util.js';
 // @ts-expect-error: plain ES modules of scripts/, without types
-import { generateLegacyEvents } from '../../scripts/zitadel-legacy-events.mjs';
+import { generateLegacyEvents, legacyEventsDdl } from '../../scripts/zitadel-legacy-events.mjs';
 // @ts-expect-error: plain ES modules of scripts/, without types
 import { describeSchema } from '../../scripts/schema.mjs';
 
@@ -33,18 +35,23 @@ async function legacy(db: TestDb, events: number): Promise<void> {
   }
 }
 
-/** ZITADEL's 14_events_push (cmd/setup/14/*.sql), run on `db`. */
-async function zitadelWay(db: TestDb): Promise<void> {
-  await db.query('ALTER TABLE eventstore.events RENAME TO events_old');
-  await db.query(`CREATE TABLE eventstore.events2 (instance_id, aggregate_type, aggregate_id, event_type, "sequence", revision, created_at, payload, creator, "owner", "position", in_tx_order)
+/** ZITADEL's 14_events_push (cmd/setup/14/*.sql), in its order. */
+const ZITADEL_STATEMENTS = [
+  'ALTER TABLE eventstore.events RENAME TO events_old',
+  `CREATE TABLE eventstore.events2 (instance_id, aggregate_type, aggregate_id, event_type, "sequence", revision, created_at, payload, creator, "owner", "position", in_tx_order)
     AS SELECT instance_id, aggregate_type, aggregate_id, event_type, event_sequence, substr(aggregate_version, 2)::SMALLINT, creation_date, event_data, editor_user, resource_owner,
-              EXTRACT(EPOCH FROM creation_date), event_sequence FROM eventstore.events_old`);
-  await db.query('ALTER TABLE eventstore.events2 ADD PRIMARY KEY (instance_id, aggregate_type, aggregate_id, "sequence")');
-  await db.query(`ALTER TABLE eventstore.events2 ALTER COLUMN event_type SET NOT NULL, ALTER COLUMN revision SET NOT NULL, ALTER COLUMN created_at SET NOT NULL,
-    ALTER COLUMN creator SET NOT NULL, ALTER COLUMN "owner" SET NOT NULL, ALTER COLUMN "position" SET NOT NULL, ALTER COLUMN in_tx_order SET NOT NULL`);
-  await db.query('CREATE INDEX es_active_instances ON eventstore.events2 (created_at DESC, instance_id)');
-  await db.query('CREATE INDEX es_wm ON eventstore.events2 (aggregate_id, instance_id, aggregate_type, event_type)');
-  await db.query('CREATE INDEX es_projection ON eventstore.events2 (instance_id, aggregate_type, event_type, "position")');
+              EXTRACT(EPOCH FROM creation_date), event_sequence FROM eventstore.events_old`,
+  'ALTER TABLE eventstore.events2 ADD PRIMARY KEY (instance_id, aggregate_type, aggregate_id, "sequence")',
+  `ALTER TABLE eventstore.events2 ALTER COLUMN event_type SET NOT NULL, ALTER COLUMN revision SET NOT NULL, ALTER COLUMN created_at SET NOT NULL,
+    ALTER COLUMN creator SET NOT NULL, ALTER COLUMN "owner" SET NOT NULL, ALTER COLUMN "position" SET NOT NULL, ALTER COLUMN in_tx_order SET NOT NULL`,
+  'CREATE INDEX es_active_instances ON eventstore.events2 (created_at DESC, instance_id)',
+  'CREATE INDEX es_wm ON eventstore.events2 (aggregate_id, instance_id, aggregate_type, event_type)',
+  'CREATE INDEX es_projection ON eventstore.events2 (instance_id, aggregate_type, event_type, "position")',
+];
+
+/** ZITADEL's 14_events_push, run on `db`. */
+async function zitadelWay(db: TestDb): Promise<void> {
+  for (const sql of ZITADEL_STATEMENTS) await db.query(sql);
 }
 
 /** events2 as a comparison sees it: its schema lines and an ordered md5 over all columns. */
@@ -141,6 +148,42 @@ t('zitadel.setup.ts on a legacy database: no empty events2 first, the events mov
     `SELECT event_type AS t FROM eventstore.events2 WHERE aggregate_type = 'system' AND payload->>'name' = '14_events_push' ORDER BY "position" DESC LIMIT 1`,
   );
   assert.is(z!.t, 'system.migration.done', "ZITADEL's record of the move");
+});
+
+t('on PGlite (one connection: the workers and the index builds take turns): the same result as ZITADEL\'s statements', async () => {
+  const d = scratch({
+    'zsetup.config.ts': `${HEADER}import { events2, eventsMove } from ${JSON.stringify(PLUGIN)};
+export default defineConfig({ database: { pglite: { dataDir: 'pgdata' } }, plugins: [events2()], steps: [eventsMove('14_events_push', { unitPages: 8 })] });\n`,
+  });
+  // A small legacy table of ZITADEL's layout (plain SQL: the generator speaks to a pg client).
+  const fill = `${legacyEventsDdl()};
+    INSERT INTO eventstore.events (event_type, aggregate_type, aggregate_id, aggregate_version, event_sequence, creation_date, event_data, editor_user, editor_service, resource_owner, instance_id)
+    SELECT 'user.human.added', 'user', 'u' || (g % 97), 'v2', g, timestamptz '2024-01-01' + g * interval '1 second', jsonb_build_object('userName', 'u' || g), 'system', 'SETUP', 'org', 'i' || (g % 3)
+      FROM generate_series(1, 3000) g`;
+  const db = new PGlite(join(d.dir, 'pgdata'));
+  try {
+    await db.exec(fill);
+  } finally {
+    await db.close();
+  }
+  try {
+    const a = await cli(['apply'], { cwd: d.dir });
+    assert.is(a.code, 0, a.stdout + a.stderr);
+    assert.match(a.stdout, /14_events_push: 3000 events moved to eventstore\.events2/);
+    const ref = new PGlite();
+    const mine = new PGlite(join(d.dir, 'pgdata'));
+    try {
+      await ref.exec(fill);
+      for (const sql of ZITADEL_STATEMENTS) await ref.exec(sql);
+      const sum = async (p: PGlite) => (await p.query<{ m: string }>(`SELECT md5(string_agg(t::text, E'\\n' ORDER BY instance_id, aggregate_type, aggregate_id, "sequence")) AS m FROM eventstore.events2 t`)).rows[0]!.m;
+      assert.is(await sum(mine), await sum(ref));
+    } finally {
+      await mine.close();
+      await ref.close();
+    }
+  } finally {
+    d.remove();
+  }
 });
 
 t.run();
