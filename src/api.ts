@@ -92,7 +92,7 @@ export async function plan(options: BaseOptions = {}): Promise<PlanResult> {
   return session(options, 'plan', async (project, db, _run, faults) => {
     const store = resolveContract(project.container, Tokens.StateStore, project.registrations, project.config.displayFile);
     const state = await store.load();
-    const planned = await planFor(project, state, false, faults, await liveOwner(project));
+    const planned = await planFor(project, state, false, faults, await liveOwner(project, state));
     return { status: 'ok', plan: planned, target: db.target };
   });
 }
@@ -187,8 +187,13 @@ export async function apply(options: ApplyOptions = {}): Promise<ApplyResult> {
   return settle({ steps: [], ...r, durationMs: performance.now() - t0 }, stop, lateFailures);
 }
 
-/** The owner of the live run that holds the run lock now (plan, status: running, not left unfinished); unknown: none. */
-async function liveOwner(project: Project): Promise<string | undefined> {
+/**
+ * The owner of the live run that holds the run lock now, when a step of `state` was left
+ * `started` by zsetup (plan, status: running, or left unfinished); otherwise, or unknown,
+ * none: the lock is asked only then, not on every plan.
+ */
+async function liveOwner(project: Project, state: ReadonlyMap<string, StepState>): Promise<string | undefined> {
+  if (![...state.values()].some((s) => s.latest.event === 'started' && s.latest.source === undefined)) return undefined;
   try {
     const lock = resolveContract(project.container, Tokens.Lock, project.registrations, project.config.displayFile);
     return (await lock.holder())?.owner;
@@ -410,7 +415,7 @@ export async function baseline(options: RecordOptions = {}): Promise<RecordResul
 export async function accept(options: RecordOptions = {}): Promise<RecordResult> {
   return recordWithoutRunning(options, 'accept', (planned, file) => {
     const names = options.steps ?? [];
-    const changed = planned.entries.filter((e) => e.change !== undefined || /^changed \(no version\)/.test(e.reason));
+    const changed = planned.entries.filter((e) => e.change !== undefined || e.codeChanged === true);
     const which = changed.length > 0 ? `steps that changed: ${names_(changed)}` : 'no step has changed since it was applied';
     if (names.length === 0) throw new UsageError('accept: name the steps to accept (zsetup accept STEP...)', { hint: which });
     const problems: string[] = [];
@@ -454,7 +459,8 @@ async function recordWithoutRunning(options: RecordOptions, command: 'baseline' 
     // then planned again under it: what is recorded is what was shown, or nothing.
     let asked: PlanEntry[] | undefined;
     if (options.confirm) {
-      const before = await planFor(project, await store.load(), false, faults, await liveOwner(project));
+      const now = await store.load();
+      const before = await planFor(project, now, false, faults, await liveOwner(project, now));
       asked = choose(before, config.displayFile);
       if (asked.length > 0 && !(await options.confirm(asked, db.target))) return { entries: asked, plan: before, target: db.target, status: 'declined' };
     }
@@ -507,7 +513,7 @@ export async function status(options: BaseOptions & { history?: boolean } = {}):
     const store = resolveContract(project.container, Tokens.StateStore, project.registrations, project.config.displayFile);
     if (options.history) return { status: 'ok', history: await store.history(), target: db.target };
     const state = await store.load();
-    const running = await liveOwner(project);
+    const running = await liveOwner(project, state);
     const declared = new Set(project.steps.map((s) => s.def.name));
     const entries: StatusEntry[] = project.steps.map((s) => entry(s.def.name, state.get(s.def.name), true, running));
     for (const [name, st] of state) if (!declared.has(name)) entries.push(entry(name, st, false, running));

@@ -86,8 +86,8 @@ async function exists(ctx: StepContext): Promise<Exists> {
 }
 
 /** The legacy table's size in pages now. */
-async function pagesOf(q: Pick<Session, 'query'> | StepContext, table = LEGACY): Promise<number> {
-  const [r] = await q.query<{ n: string }>(`SELECT (pg_relation_size('${table}') / current_setting('block_size')::int)::bigint AS n`);
+async function pagesOf(q: Pick<Session, 'query'> | StepContext): Promise<number> {
+  const [r] = await q.query<{ n: string }>(`SELECT (pg_relation_size('${LEGACY}') / current_setting('block_size')::int)::bigint AS n`);
   return Number(r!.n);
 }
 

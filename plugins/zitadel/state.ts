@@ -134,32 +134,18 @@ export class ZitadelStateStore implements StateStore {
 
   /** Per step name: ZITADEL's latest record and its latest done (none when events2 is not there yet). */
   private async zitadelRecords(): Promise<Map<string, { latest: RecordedEvent; lastDone?: RecordedEvent | undefined }>> {
-    const filter = `instance_id = '' AND aggregate_type = 'system' AND aggregate_id = 'SYSTEM'`;
-    const cols = `payload->>'name' AS name, event_type, created_at AS at, payload->'lastRun' AS last_run, payload->>'error' AS error`;
     const rows = await this.db.withSession(async (s) => {
       const [t] = await s.query<{ ok: boolean; legacy: boolean }>(`SELECT to_regclass('eventstore.events2') IS NOT NULL AS ok, to_regclass('eventstore.events') IS NOT NULL AS legacy`, []);
       // A database of a ZITADEL from before events2: its records are in the legacy table
       // (event_data, creation_date, event_sequence), until 14_events_push moves them.
-      if (!t?.ok && t?.legacy) {
-        const legacyCols = `event_data->>'name' AS name, event_type, creation_date AS at, event_data->'lastRun' AS last_run, event_data->>'error' AS error`;
-        return s.query<ZitadelRow>(
-          `SELECT * FROM (SELECT DISTINCT ON (event_data->>'name') 'latest' AS role, ${legacyCols} FROM eventstore.events
-                           WHERE aggregate_type = 'system' AND event_type = ANY($1::text[]) ORDER BY event_data->>'name', event_sequence DESC) l
-           UNION ALL
-           SELECT * FROM (SELECT DISTINCT ON (event_data->>'name') 'done' AS role, ${legacyCols} FROM eventstore.events
-                           WHERE aggregate_type = 'system' AND event_type = ANY($2::text[]) ORDER BY event_data->>'name', event_sequence DESC) d`,
-          [Object.values(TYPES), [TYPES.done, TYPES.repeatableDone]],
-        );
-      }
-      if (!t?.ok) return [] as ZitadelRow[];
-      return s.query<ZitadelRow>(
-        `SELECT * FROM (SELECT DISTINCT ON (payload->>'name') 'latest' AS role, ${cols} FROM eventstore.events2
-                         WHERE ${filter} AND event_type = ANY($1::text[]) ORDER BY payload->>'name', "position" DESC, in_tx_order DESC, "sequence" DESC) l
-         UNION ALL
-         SELECT * FROM (SELECT DISTINCT ON (payload->>'name') 'done' AS role, ${cols} FROM eventstore.events2
-                         WHERE ${filter} AND event_type = ANY($2::text[]) ORDER BY payload->>'name', "position" DESC, in_tx_order DESC, "sequence" DESC) d`,
-        [Object.values(TYPES), [TYPES.done, TYPES.repeatableDone]],
-      );
+      const layout = t?.ok ? EVENTS2 : t?.legacy ? LEGACY_EVENTS : undefined;
+      if (!layout) return [] as ZitadelRow[];
+      // Per name: the latest record, and the latest done (one query for both).
+      const pick = (role: string, types: string) =>
+        `SELECT * FROM (SELECT DISTINCT ON (${layout.payload}->>'name') '${role}' AS role, ${layout.payload}->>'name' AS name, event_type, ${layout.at} AS at,
+                               ${layout.payload}->'lastRun' AS last_run, ${layout.payload}->>'error' AS error FROM ${layout.table}
+                          WHERE ${layout.filter} AND event_type = ANY(${types}::text[]) ORDER BY ${layout.payload}->>'name', ${layout.latestFirst}) ${role[0]}`;
+      return s.query<ZitadelRow>(`${pick('latest', '$1')}\nUNION ALL\n${pick('done', '$2')}`, [Object.values(TYPES), [TYPES.done, TYPES.repeatableDone]]);
     });
     const out = new Map<string, { latest: RecordedEvent; lastDone?: RecordedEvent | undefined }>();
     for (const r of rows) {
@@ -191,6 +177,16 @@ const NO_EVENTS2 = `IF to_regclass('eventstore.events2') IS NULL THEN
     THEN ${quoteLiteral(LEGACY)}
     ELSE 'eventstore.events2 does not exist, ZITADEL''s step records go there: ZITADEL''s init creates it (step init_03_events2 of zitadel.setup.ts); declare it before the steps zitadelState() records' END;
 END IF;`;
+
+/** Where ZITADEL's step records are, in events2 and in the legacy table, and how to read them. */
+const EVENTS2 = {
+  table: 'eventstore.events2',
+  filter: `instance_id = '' AND aggregate_type = 'system' AND aggregate_id = 'SYSTEM'`,
+  payload: 'payload',
+  at: 'created_at',
+  latestFirst: '"position" DESC, in_tx_order DESC, "sequence" DESC',
+};
+const LEGACY_EVENTS = { table: 'eventstore.events', filter: `aggregate_type = 'system'`, payload: 'event_data', at: 'creation_date', latestFirst: 'event_sequence DESC' };
 
 /**
  * ZITADEL's record of `e` (plpgsql statements): its event on the system aggregate, at the

@@ -36,18 +36,9 @@ const CIC = /^\s*CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\s+(?:IF\s+NOT\s+EXI
  * statement runs, drop an invalid index of that name on that table so it is rebuilt.
  */
 async function dropInvalidIndex(stmt: string, ctx: StepContext): Promise<boolean> {
-  const m = CIC.exec(stripLeadingComments(stmt));
-  if (!m) return false;
-  const index = m[1]!.startsWith('"') ? m[1]!.slice(1, -1).replace(/""/g, '"') : m[1]!.toLowerCase();
-  const find = () =>
-    ctx.query<{ name: string; building: boolean }>(
-      `SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS name,
-              EXISTS (SELECT 1 FROM pg_stat_progress_create_index p WHERE p.index_relid = c.oid AND p.pid <> pg_backend_pid()
-                        AND p.datid = (SELECT oid FROM pg_database WHERE datname = current_database())) AS building
-         FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relname = $1 AND i.indrelid = to_regclass($2) AND NOT i.indisvalid`,
-      [index, m[2]!],
-    );
+  const target = cicTarget(stmt);
+  if (!target) return false;
+  const find = () => invalidIndexes(ctx, target);
   let rows = await find();
   // Another session still builds it: a build left running by a run that was killed or lost
   // the lock (we hold it now), which the server stops within seconds (its client is gone,
@@ -78,16 +69,9 @@ async function dropInvalidIndex(stmt: string, ctx: StepContext): Promise<boolean
 export async function dropInvalidIndexesOf(script: string, session: Session, lockTimeoutMs = 2000): Promise<string[]> {
   const left: string[] = [];
   for (const stmt of splitStatements(script)) {
-    const m = CIC.exec(stripLeadingComments(stmt));
-    if (!m) continue;
-    const index = m[1]!.startsWith('"') ? m[1]!.slice(1, -1).replace(/""/g, '"') : m[1]!.toLowerCase();
-    const rows = await session.query<{ name: string }>(
-      `SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS name
-         FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relname = $1 AND i.indrelid = to_regclass($2) AND NOT i.indisvalid`,
-      [index, m[2]!],
-    );
-    for (const r of rows) {
+    const target = cicTarget(stmt);
+    if (!target) continue;
+    for (const r of await invalidIndexes(session, target)) {
       try {
         await session.exec(`BEGIN;\nSET LOCAL lock_timeout = '${Math.round(lockTimeoutMs)}ms';\nDROP INDEX IF EXISTS ${r.name};\nCOMMIT;`);
       } catch {
@@ -98,6 +82,25 @@ export async function dropInvalidIndexesOf(script: string, session: Session, loc
     }
   }
   return left;
+}
+
+/** The index and table a `CREATE INDEX CONCURRENTLY` statement builds, if it is one. */
+function cicTarget(stmt: string): { index: string; table: string } | undefined {
+  const m = CIC.exec(stripLeadingComments(stmt));
+  if (!m) return undefined;
+  return { index: m[1]!.startsWith('"') ? m[1]!.slice(1, -1).replace(/""/g, '"') : m[1]!.toLowerCase(), table: m[2]! };
+}
+
+/** INVALID indexes of that name on that table, and whether another session is building each now. */
+function invalidIndexes(q: Pick<Session, 'query'>, t: { index: string; table: string }): Promise<Array<{ name: string; building: boolean }>> {
+  return q.query<{ name: string; building: boolean }>(
+    `SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS name,
+            EXISTS (SELECT 1 FROM pg_stat_progress_create_index p WHERE p.index_relid = c.oid AND p.pid <> pg_backend_pid()
+                      AND p.datid = (SELECT oid FROM pg_database WHERE datname = current_database())) AS building
+       FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relname = $1 AND i.indrelid = to_regclass($2) AND NOT i.indisvalid`,
+    [t.index, t.table],
+  );
 }
 
 function stripLeadingComments(s: string): string {

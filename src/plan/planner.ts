@@ -46,6 +46,8 @@ export type PlanEntry = PlanStep & {
   readonly change?: Change;
   /** Drift that this run leaves as applied (apply --allow-drift): it is skipped, with a warning. */
   readonly allowedDrift?: boolean;
+  /** A function step without a version whose code changed since it ran (shown, not drift). */
+  readonly codeChanged?: boolean;
 };
 
 /** What changed in a step since it was applied. */
@@ -109,7 +111,7 @@ export function planSteps(input: PlanInput): Plan {
   for (const s of input.steps) {
     const decided = decide(s, input);
     let { action, reason } = decided;
-    const change = decided.change;
+    const { change, codeChanged } = decided;
     let leftOut = decided.holds === true;
     if (decided.holds) waiting.set(s.step, { step: s.step, why: reason });
     // Left out of this run (a kind's off()): work it would do is skipped, and says why.
@@ -143,7 +145,7 @@ export function planSteps(input: PlanInput): Plan {
       }
     }
     actionOf.set(s.step, action);
-    entries.push({ ...s, action, reason, ...(leftOut && action === 'skip' ? { leftOut: true } : {}), ...(change ? { change } : {}), ...(allowedDrift ? { allowedDrift: true } : {}) });
+    entries.push({ ...s, action, reason, ...(leftOut && action === 'skip' ? { leftOut: true } : {}), ...(change ? { change } : {}), ...(allowedDrift ? { allowedDrift: true } : {}), ...(codeChanged ? { codeChanged } : {}) });
   }
   return {
     entries,
@@ -153,14 +155,15 @@ export function planSteps(input: PlanInput): Plan {
   };
 }
 
-function decide(s: PlanStep, input: PlanInput): { action: Action; reason: string; holds?: boolean; change?: Change } {
+function decide(s: PlanStep, input: PlanInput): { action: Action; reason: string; holds?: boolean; change?: Change; codeChanged?: boolean } {
   const st = input.state.get(s.step);
   if (!st) return { action: 'run', reason: 'never applied' };
   const { latest, lastDone } = st;
+  // zsetup's own `started` of the run that holds the lock now: running, not left unfinished.
+  const live = latest.event === 'started' && input.running !== undefined && latest.owner === input.running;
   if (s.resumable && latest.event !== 'done' && st.checkpoint) {
     const c = st.checkpoint;
     const pct = c.total ? ` (${Math.floor((100 * (c.done ?? 0)) / c.total)}%)` : '';
-    const live = latest.event === 'started' && input.running !== undefined && latest.owner === input.running;
     const what = latest.event === 'failed' ? `failed (${firstLine(latest.error ?? 'unknown error')})` : latest.event === 'started' ? (live ? 'running now (a live run holds the lock)' : 'left unfinished') : 'interrupted';
     return { action: 'resume', reason: `${what} at checkpoint ${short(JSON.stringify(c.value) ?? 'null')}${pct} by ${latest.owner} at ${stamp(latest.at)}` };
   }
@@ -177,7 +180,7 @@ function decide(s: PlanStep, input: PlanInput): { action: Action; reason: string
           holds: true,
         };
       }
-      if (input.running !== undefined && latest.owner === input.running) {
+      if (live) {
         return { action: 'run', reason: `running in ${latest.owner} since ${stamp(latest.at)} (a live run holds the lock; apply waits for it)` };
       }
       return { action: 'run', reason: `started by ${latest.owner} at ${stamp(latest.at)} and left unfinished (that run is gone: apply records it interrupted and runs it again)` };
@@ -200,7 +203,7 @@ function decide(s: PlanStep, input: PlanInput): { action: Action; reason: string
     return s.repeatable ? { action: 'rerun', reason: why, change } : { action: 'drift', reason: why, change };
   }
   const applied = noVersion ?? (done.source !== undefined ? `applied by ${done.source} at ${stamp(done.at)}` : `applied ${stamp(done.at)}`);
-  if (!s.repeatable) return { action: 'skip', reason: applied };
+  if (!s.repeatable) return { action: 'skip', reason: applied, ...(noVersion ? { codeChanged: true } : {}) };
   const check = input.checks.get(s.step);
   if (check === undefined) return { action: 'skip', reason: applied };
   if (typeof check === 'object') return { action: 'blocked', reason: `repeatable: check(lastRun) threw: ${firstLine(check.error)}` };
