@@ -8,7 +8,8 @@
 //   ranges with checkpoints, key and indexes at once, switch);
 // then: the two events2 equal (schema description, and an ordered md5 over all columns).
 // Rounds alternate the order. Options: --events N (2000000), --instances N (100), --rounds N
-// (2), --keep. Never part of the test run.
+// (2), --keep, --base DB (an existing legacy database to copy, instead of generating one).
+// Never part of the test run.
 import pg from 'pg';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -19,6 +20,8 @@ const EVENTS = Number(arg('--events', 2_000_000));
 const INSTANCES = Number(arg('--instances', 100));
 const ROUNDS = Number(arg('--rounds', 2));
 const KEEP = process.argv.includes('--keep');
+/** An existing database with a legacy eventstore.events to copy instead of generating one (kept). */
+const BASE = arg('--base', '');
 
 requireBuild();
 const { generateLegacyEvents } = await import(join(ROOT, 'scripts/zitadel-legacy-events.mjs'));
@@ -66,7 +69,9 @@ export default defineConfig({ plugins: [events2()], steps: [eventsMove()] });
   const r = spawnSync(process.execPath, [join(ROOT, 'dist/cli.js'), 'apply'], { cwd: dir, env: { ...process.env, ZSETUP_DATABASE_URL: url(db) }, encoding: 'utf8' });
   const s = (performance.now() - t0) / 1000;
   if (r.status !== 0) throw new Error(`zsetup apply failed:\n${r.stdout}\n${r.stderr}`);
-  return { s };
+  // The step's own phase times ("copied ... in 2.61 s", ...).
+  const phases = (r.stdout + r.stderr).split('\n').filter((l) => / in \d+\.\d\d s$/.test(l)).map((l) => l.replace(/^.*?(?:14_events_push|events2)[^:]*:\s*/, '').trim());
+  return { s, phases };
 }
 
 async function fingerprint(db) {
@@ -82,14 +87,24 @@ async function fingerprint(db) {
 
 try {
   console.log(`events2-move: ${machine()}; ${revision()}; at start: ${load()}`);
-  await admin(`CREATE DATABASE ${base}`);
-  const c = new pg.Client({ connectionString: url(base) });
-  await c.connect();
-  const t0 = performance.now();
-  const g = await generateLegacyEvents(c, { events: EVENTS, instances: INSTANCES, seed: 7 });
-  await c.query('VACUUM ANALYZE eventstore.events');
-  await c.end();
-  console.log(`${g.events} legacy events over ${INSTANCES} instances in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+  let source = base;
+  if (BASE) {
+    source = BASE;
+    const c = new pg.Client({ connectionString: url(BASE) });
+    await c.connect();
+    const [{ n }] = (await c.query('SELECT count(*)::int AS n FROM eventstore.events')).rows;
+    await c.end();
+    console.log(`${n} legacy events in ${BASE} (--base: copied, not generated)\n`);
+  } else {
+    await admin(`CREATE DATABASE ${base}`);
+    const c = new pg.Client({ connectionString: url(base) });
+    await c.connect();
+    const t0 = performance.now();
+    const g = await generateLegacyEvents(c, { events: EVENTS, instances: INSTANCES, seed: 7 });
+    await c.query('VACUUM ANALYZE eventstore.events');
+    await c.end();
+    console.log(`${g.events} legacy events over ${INSTANCES} instances in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+  }
 
   const times = { zitadel: [], zsetup: [] };
   let parts;
@@ -97,8 +112,8 @@ try {
   for (let round = 1; round <= ROUNDS; round++) {
     const a = `${base}_z${round}`;
     const b = `${base}_s${round}`;
-    await admin(`CREATE DATABASE ${a} TEMPLATE ${base}`);
-    await admin(`CREATE DATABASE ${b} TEMPLATE ${base}`);
+    await admin(`CREATE DATABASE ${a} TEMPLATE ${source}`);
+    await admin(`CREATE DATABASE ${b} TEMPLATE ${source}`);
     dbs.push(a, b);
     const order = round % 2 ? ['zitadel', 'zsetup'] : ['zsetup', 'zitadel'];
     for (const w of order) {
@@ -106,7 +121,11 @@ try {
         const r = await zitadelWay(a);
         times.zitadel.push(r.s);
         parts = r.parts;
-      } else times.zsetup.push(zsetupWay(b).s);
+      } else {
+        const r = zsetupWay(b);
+        times.zsetup.push(r.s);
+        console.log(`  zsetup phases: ${r.phases.join('; ')}`);
+      }
     }
     const [fa, fb] = [await fingerprint(a), await fingerprint(b)];
     const eq = fa.schema === fb.schema && fa.md5 === fb.md5 && fa.n === fb.n;

@@ -15,7 +15,8 @@
  * global per instance), `aggregate_version` is `v<revision>`, `previous_aggregate_sequence`
  * and `previous_aggregate_type_sequence` point at the aggregate's and the aggregate type's
  * event before (NULL for the first), `editor_service` is what ZITADEL's services wrote.
- * Rows are inserted in sequence order, as ZITADEL appended them.
+ * Rows are inserted in push order over all instances (creation date, then each instance's
+ * sequence), as ZITADEL appended them: the heap interleaves instances, as in production.
  */
 import process from 'node:process';
 import { pathToFileURL } from 'node:url';
@@ -69,7 +70,7 @@ export async function generateLegacyEvents(client, { events, instances, seed = 1
              lag(seq) OVER (PARTITION BY instance_id, aggregate_type, aggregate_id ORDER BY seq),
              lag(seq) OVER (PARTITION BY instance_id, aggregate_type ORDER BY seq),
              created_at, payload, creator, CASE WHEN event_type LIKE 'user.%' THEN 'MANAGEMENT-API' ELSE 'SYSTEM' END, "owner", instance_id
-        FROM ordered ORDER BY instance_id, seq`);
+        FROM ordered ORDER BY created_at, instance_id, seq`);
     return { events: r.rowCount };
   } finally {
     await client.query(`DROP SCHEMA IF EXISTS ${tmp} CASCADE`);

@@ -4,11 +4,15 @@
  *
  *   import { events2, eventsMove } from './plugins/events2/index.js';
  *   export default defineConfig({ plugins: [events2()], steps: [eventsMove(), ...] });
+ *
+ * and, opt-in, the step that drops the legacy table the move keeps (`eventsDropOld()`).
  */
 import { Tokens, type Plugin, type StepDefinition, type StepKind } from 'zsetup/plugin';
 import { joinCopy, moveEvents } from './move.js';
+import { dropEventsOld } from './drop-old.js';
 
 export { moveEvents, type MoveCheckpoint, type MoveResult } from './move.js';
+export { dropEventsOld as runDropEventsOld } from './drop-old.js';
 
 export interface EventsMoveStep extends StepDefinition {
   readonly kind: 'events2.move';
@@ -54,11 +58,43 @@ export const eventsMoveKind: StepKind<EventsMoveStep> = {
   },
 };
 
+export interface EventsDropOldStep extends StepDefinition {
+  readonly kind: 'events2.drop-old';
+}
+
+/**
+ * Opt-in: drop eventstore.events_old, the legacy table the move keeps, once nothing reads it.
+ * Refuses until the move has switched, and when events2 holds fewer rows than events_old.
+ */
+export function eventsDropOld(name = '14_events_drop_old', o: { after?: string[]; description?: string } = {}): EventsDropOldStep {
+  return {
+    kind: 'events2.drop-old',
+    name,
+    description: o.description ?? 'drops eventstore.events_old, the legacy table the events2 move keeps (opt-in)',
+    after: o.after ?? ['14_events_push'],
+  };
+}
+
+export const eventsDropOldKind: StepKind<EventsDropOldStep> = {
+  kind: 'events2.drop-old',
+  fields: {},
+  // One DROP TABLE after two counts: nothing to resume; not repeatable (a later events_old is not this one).
+  traits: { transaction: 'never', resumable: 'never', repeatable: false },
+  prepare(def) {
+    return { source: def.version !== undefined ? `version:${def.version}` : 'events2.drop-old: DROP TABLE eventstore.events_old after the move, v1' };
+  },
+  async run(_def, ctx) {
+    const r = await dropEventsOld(ctx);
+    ctx.log(r.skipped ?? `dropped eventstore.events_old (${r.rows} legacy rows; eventstore.events2 holds them all)`);
+  },
+};
+
 export function events2(): Plugin {
   return {
     name: 'events2',
     register(c) {
       c.register(Tokens.StepKind, { useValue: eventsMoveKind });
+      c.register(Tokens.StepKind, { useValue: eventsDropOldKind });
     },
   };
 }

@@ -4,20 +4,24 @@
  *
  * 1. **copy**: into `eventstore.events2_move` (made like events2, NOT NULL where events2 has
  *    it: a column constraint checked per row costs less than ZITADEL's scan to add it), in
- *    heap-page ranges of the legacy table (TID range scans): each range in one transaction
- *    with the checkpoint that says the next page, so a range is never copied twice nor
- *    skipped. Ranges are sized to take about BATCH_MS. The legacy table stays where it is
- *    and writable meanwhile (binaries from before events2 keep working).
- * 2. **key** and **indexes**, on the new table while nobody uses it: the primary key's unique
- *    index and ZITADEL's three indexes built at once in their own sessions (plain CREATE
- *    INDEX: they share the table; the server adds its parallel workers to each), the key
- *    then attached to its index. Each is skipped when present and valid, dropped and built
- *    again when INVALID.
- * 3. **switch**, one short transaction: lock the legacy table against writes, copy what was
- *    written since the last range (pages from the checkpoint on), rename `events` to
- *    `events_old` and `events2_move` to `events2`.
- * 4. **verify**: row counts and an ordered md5 of the key columns on both sides; a mismatch
- *    fails the step, naming the first range that differs. `events_old` is never dropped here.
+ *    heap-page ranges of the legacy table (TID range scans). The ranges are small units
+ *    listed in a table; a batch claims a few consecutive ones (FOR UPDATE SKIP LOCKED), copies
+ *    them and marks them done in one transaction with the checkpoint, so a unit is never
+ *    copied twice nor skipped; the number claimed adapts so that a batch takes about
+ *    BATCH_TARGET_MS. Two sessions copy at once, and a waiting apply joins. The legacy table
+ *    stays where it is and writable meanwhile (binaries from before events2 keep working).
+ * 2. **indexes**: the primary key's unique index and ZITADEL's three indexes on the new table
+ *    while nobody uses it, built at once in their own sessions (plain CREATE INDEX: they share
+ *    the table; the server adds its parallel workers to each). Each is skipped when present
+ *    and valid, dropped and built again when INVALID.
+ * 3. **verify**: per instance (a range of the key), the row count and a checksum of the key
+ *    columns of the legacy pages copied and of the copy, read by two sessions at once; a
+ *    mismatch fails the step, naming the instance and the first differing key in key order
+ *    with its legacy page, and the next run copies that instance again before verifying.
+ * 4. **switch**, one short transaction: lock the legacy table against writes, copy what was
+ *    written since the copy began (pages from the checkpoint on), compare the total counts,
+ *    rename `events` to `events_old` and `events2_move` to `events2`, attach the key.
+ *    `events_old` is never dropped here (see the events2.drop-old step).
  *
  * Skipped when events2 exists and no legacy table does (a new installation, or a move done).
  */
@@ -26,21 +30,30 @@ import type { Session, StepContext } from 'zsetup/plugin';
 /** What a checkpoint says: the phase, and for the copy the next page of the legacy table. */
 export interface MoveCheckpoint {
   phase: 'copy' | 'indexes' | 'verify' | 'switch';
-  /** copy: the first page not copied yet; switch: where the copy ended. */
+  /** Where the copy's page ranges end: pages from here on are copied by the switch. */
   page: number;
   /** The legacy table's pages when the copy started (its total, for progress). */
   pages: number;
+  /** verify: instances whose events are copied again before the next verification. */
+  repair?: string[];
+  /** switch: the rows the verification found in the copy (the switch adds the tail's). */
+  rows?: number;
 }
 
 const LEGACY = 'eventstore.events';
 const BUILD = 'eventstore.events2_move';
 const UNITS = 'eventstore.events2_move_units';
-/**
- * Pages per unit: about 100 ms of copying here (23,000 pages/s at 2,000,000 events). A stop
- * cancels the unit in flight (its transaction rolls back), so the size bounds lost work, not
- * the stop.
- */
-const UNIT_PAGES = 2048;
+/** Pages per unit: the grain of a claim (a batch takes several), about 10 ms of copying here. */
+const UNIT_PAGES = 128;
+/** What a batch aims at; the bound is about 200 ms (a stop cancels the batch in flight). */
+const BATCH_TARGET_MS = 150;
+/** Units per batch at most (a slow start never claims half the table). */
+const MAX_UNITS_PER_BATCH = 64;
+/** How often the copy and the index builds log their rows, rate and ETA. */
+const REPORT_MS = 5000;
+/** The switch waits this long for writers of the legacy table, then lets them go and tries again. */
+const SWITCH_LOCK_TIMEOUT = '3s';
+const SWITCH_ATTEMPTS = 5;
 
 /** The units of the copy: page ranges of the legacy table, claimed by row locks, marked done with their copy. */
 const UNITS_DDL = `CREATE TABLE ${UNITS} (unit INT PRIMARY KEY, first_page BIGINT NOT NULL, end_page BIGINT NOT NULL, done BOOLEAN NOT NULL DEFAULT false)`;
@@ -48,6 +61,8 @@ const UNITS_DDL = `CREATE TABLE ${UNITS} (unit INT PRIMARY KEY, first_page BIGIN
 /** The columns of events2 from the legacy ones (ZITADEL's 14/02_create_and_fill_events2.sql). */
 const SELECT = `instance_id, aggregate_type, aggregate_id, event_type, event_sequence, substr(aggregate_version, 2)::SMALLINT, creation_date, event_data,
        editor_user, resource_owner, EXTRACT(EPOCH FROM creation_date), event_sequence`;
+const COLUMNS = ['instance_id', 'aggregate_type', 'aggregate_id', 'event_type', '"sequence"', 'revision', 'created_at', 'payload', 'creator', '"owner"', '"position"', 'in_tx_order'];
+const KEY = 'instance_id, aggregate_type, aggregate_id, "sequence"';
 
 /** events2 as ZITADEL's CREATE TABLE AS makes it (types from the legacy columns), with its NOT NULLs. */
 const BUILD_DDL = `CREATE TABLE IF NOT EXISTS ${BUILD} (
@@ -58,7 +73,7 @@ const BUILD_DDL = `CREATE TABLE IF NOT EXISTS ${BUILD} (
 
 /** ZITADEL's key and indexes of events2 (14/03, 14/05): name, and CREATE statement for a table. */
 const INDEXES: Array<{ name: string; ddl: (table: string) => string }> = [
-  { name: 'events2_pkey', ddl: (t) => `CREATE UNIQUE INDEX events2_pkey ON ${t} (instance_id, aggregate_type, aggregate_id, "sequence")` },
+  { name: 'events2_pkey', ddl: (t) => `CREATE UNIQUE INDEX events2_pkey ON ${t} (${KEY})` },
   { name: 'es_active_instances', ddl: (t) => `CREATE INDEX es_active_instances ON ${t} (created_at DESC, instance_id)` },
   { name: 'es_wm', ddl: (t) => `CREATE INDEX es_wm ON ${t} (aggregate_id, instance_id, aggregate_type, event_type)` },
   { name: 'es_projection', ddl: (t) => `CREATE INDEX es_projection ON ${t} (instance_id, aggregate_type, event_type, "position")` },
@@ -85,11 +100,17 @@ async function exists(ctx: StepContext): Promise<Exists> {
   return r!;
 }
 
-/** The legacy table's size in pages now. */
-async function pagesOf(q: Pick<Session, 'query'> | StepContext): Promise<number> {
-  const [r] = await q.query<{ n: string }>(`SELECT (pg_relation_size('${LEGACY}') / current_setting('block_size')::int)::bigint AS n`);
-  return Number(r!.n);
+/** The legacy table's size in pages now, and its row estimate (from its statistics). */
+async function sizeOf(q: Pick<Session, 'query'> | StepContext): Promise<{ pages: number; rows: number }> {
+  const [r] = await q.query<{ n: string; rows: string }>(
+    `SELECT (pg_relation_size('${LEGACY}') / current_setting('block_size')::int)::bigint AS n, greatest(reltuples, 0)::bigint AS rows FROM pg_class WHERE oid = '${LEGACY}'::regclass`,
+  );
+  return { pages: Number(r!.n), rows: Number(r!.rows) };
 }
+
+const tid = (page: number) => `'(${page},0)'::tid`;
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+const secs = (ms: number) => (ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`);
 
 export interface MoveOptions {
   /** Pages of the legacy table per unit (default UNIT_PAGES). */
@@ -111,7 +132,7 @@ export async function moveEvents(ctx: StepContext, o: MoveOptions = {}): Promise
 
   if (!cp || !e.build) {
     // The copy, its units and the checkpoint that says they exist: together, or none.
-    const pages = await pagesOf(ctx);
+    const { pages } = await sizeOf(ctx);
     const unit = o.unitPages ?? UNIT_PAGES;
     const first: MoveCheckpoint = { phase: 'copy', page: pages, pages };
     await ctx.transaction(async (tx) => {
@@ -123,93 +144,153 @@ export async function moveEvents(ctx: StepContext, o: MoveOptions = {}): Promise
   }
 
   const lap = (what: string, since: number) => ctx.log(`${what} in ${((performance.now() - since) / 1000).toFixed(2)} s`);
+  const next = async (phase: MoveCheckpoint['phase'], extra: Partial<MoveCheckpoint> = {}) => {
+    const to: MoveCheckpoint = { phase, page: cp!.page, pages: cp!.pages, ...extra };
+    await ctx.transaction((tx) => ctx.saveCheckpoint(tx, to, { done: to.pages, total: to.pages }));
+    cp = to;
+  };
+  /** A verification's outcome: on to the switch, or the step fails and the next run copies the instance again. */
+  const verified = async (v: Verification) => {
+    if ('rows' in v) return next('switch', { rows: v.rows });
+    // The next run copies this instance again, then verifies: never an operator's repair.
+    await next('verify', { repair: [v.instance] });
+    throw new Error(`${v.message}. Nothing was switched; eventstore.events is untouched. The next apply copies the events of this instance again and verifies once more`);
+  };
   if (cp.phase === 'copy') {
     const t = performance.now();
-    await copyUnits(ctx, cp, o.workers ?? 2);
+    const s = await copyUnits(ctx, cp, o.workers ?? 2);
     if (ctx.signal.aborted) return {};
-    lap(`copied ${cp.pages} pages`, t);
-    await ctx.transaction((tx) => ctx.saveCheckpoint(tx, (cp = { ...cp!, phase: 'indexes' }), { done: cp.pages, total: cp.pages }));
+    lap(`copied ${fmt(cp.pages)} pages (${fmt(s.rows)} rows in this run) in ${fmt(s.batches.length)} batches of p50 ${pct(s.batches, 0.5)} ms, p95 ${pct(s.batches, 0.95)} ms, max ${pct(s.batches, 1)} ms,`, t);
+    await next('indexes');
   }
-  if (cp.phase === 'indexes' || cp.phase === 'verify') {
-    // The copy checked against the legacy pages it came from (events are only appended:
-    // those pages do not change while the legacy table stays writable).
-    let t = performance.now();
-    if (cp.phase === 'indexes') {
-      await buildIndexes(ctx);
-      lap('built the key and the indexes', t);
-      ctx.signal.throwIfAborted();
-      await ctx.transaction((tx) => ctx.saveCheckpoint(tx, (cp = { ...cp!, phase: 'verify' }), { done: cp.pages, total: cp.pages }));
-    }
-    t = performance.now();
-    await verify(ctx, cp.page);
-    lap('verified', t);
+  // A switch checkpoint without the verified count (an earlier version's): verify again.
+  if (cp.phase === 'switch' && cp.rows === undefined) cp = { ...cp, phase: 'verify' };
+  if (cp.phase === 'indexes') {
+    // The builds and the verification at once: the verification reads the tables while the
+    // builds wait on their sorts' files and the WAL (measured: 0.4 s less than one after the other).
+    const t = performance.now();
+    const [built, checked] = await Promise.allSettled([buildIndexes(ctx), verify(ctx, cp.page)]);
+    if (built.status === 'rejected') throw built.reason;
+    if (checked.status === 'rejected') throw checked.reason;
+    lap('built the key and the indexes, and verified the copy,', t);
     ctx.signal.throwIfAborted();
-    await ctx.transaction((tx) => ctx.saveCheckpoint(tx, (cp = { ...cp!, phase: 'switch' }), { done: cp.pages, total: cp.pages }));
+    await verified(checked.value);
+  } else if (cp.phase === 'verify') {
+    const t = performance.now();
+    if (cp.repair?.length) await repair(ctx, cp);
+    await verified(await verify(ctx, cp.page));
+    lap('verified', t);
   }
-  if (cp.phase !== 'switch') throw new Error(`unknown checkpoint ${JSON.stringify(cp)}`);
-  const done = cp;
-  let rows = 0;
+  if (cp.phase !== 'switch' || cp.rows === undefined) throw new Error(`unknown checkpoint ${JSON.stringify(cp)}`);
   const ts = performance.now();
-  await ctx.transaction(async (tx) => {
-    // Writers of the legacy table wait from here to the commit: the tail, a count, two renames.
-    await tx.exec(`SET LOCAL lock_timeout = '10s'; LOCK TABLE ${LEGACY} IN EXCLUSIVE MODE`);
-    await tx.exec(`INSERT INTO ${BUILD} SELECT ${SELECT} FROM ${LEGACY} WHERE ctid >= '(${done.page},0)'::tid`);
-    const [c] = await tx.query<{ old: string; now: string }>(`SELECT (SELECT count(*) FROM ${LEGACY}) AS old, (SELECT count(*) FROM ${BUILD}) AS now`);
-    if (c!.old !== c!.now) throw new Error(`verification failed: eventstore.events has ${c!.old} rows, the copy ${c!.now} (rows written into pages copied before?): nothing was switched; the legacy table is untouched`);
-    rows = Number(c!.now);
-    await tx.exec(`ALTER TABLE ${LEGACY} RENAME TO events_old; ALTER TABLE ${BUILD} RENAME TO events2; ALTER TABLE eventstore.events2 ADD CONSTRAINT events2_pkey PRIMARY KEY USING INDEX events2_pkey; DROP TABLE IF EXISTS ${UNITS}`);
-  });
+  const rows = await switchTables(ctx, cp, cp.rows);
+  if (rows === undefined) {
+    await next('verify');
+    throw new Error(`eventstore.events and its copy differ in row count at the switch (rows written into pages copied before): nothing was switched, the legacy table is untouched; the next apply verifies instance by instance and copies the instances that differ again`);
+  }
   lap('switched', ts);
   return { rows, ms: performance.now() - t0 };
 }
 
+const pct = (xs: number[], p: number) => {
+  if (xs.length === 0) return 0;
+  const s = [...xs].sort((a, b) => a - b);
+  return Math.round(s[Math.min(s.length - 1, Math.ceil(p * s.length) - 1)]!);
+};
+
+interface CopyStats {
+  /** Each batch's time, ms (claim to commit). */
+  batches: number[];
+  rows: number;
+}
+
 /**
- * One worker: claim a unit nobody holds (FOR UPDATE SKIP LOCKED: a claim is a row lock,
- * released by the commit or by the death of its session), copy its pages, mark it done, in
- * one transaction; until no unit is left. With `cp`, each commit also saves the step's
- * checkpoint (the run that holds the lock); a joining process only copies.
+ * One worker: claim up to `k` units nobody holds (FOR UPDATE SKIP LOCKED: a claim is a row
+ * lock, released by the commit or by the death of its session), copy their pages, mark them
+ * done, in one transaction; until no unit is left. `k` follows the batch's time, towards
+ * BATCH_TARGET_MS. With `cp`, each commit also saves the step's checkpoint (the run that holds
+ * the lock); a joining process only copies.
  */
-async function worker(ctx: StepContext, cp: MoveCheckpoint | undefined, onUnit: (pages: number) => void): Promise<void> {
+async function worker(ctx: StepContext, cp: MoveCheckpoint | undefined, stats: CopyStats, onBatch: (pages: number) => void): Promise<void> {
+  let k = 1;
   for (;;) {
     if (ctx.signal.aborted) return;
-    let got = false;
+    const t = performance.now();
+    let pages = 0;
     await ctx.transaction(async (tx) => {
-      const [u] = await tx.query<{ unit: number; first_page: string; end_page: string }>(
-        `SELECT unit, first_page, end_page FROM ${UNITS} WHERE NOT done ORDER BY unit LIMIT 1 FOR UPDATE SKIP LOCKED`,
+      // The commit does not wait for its WAL to reach the disk: a server crash loses the last
+      // batches and their checkpoint together (WAL replays in order), so they are copied again.
+      await tx.exec('SET LOCAL synchronous_commit = off');
+      const us = await tx.query<{ unit: number; first_page: string; end_page: string }>(
+        `SELECT unit, first_page, end_page FROM ${UNITS} WHERE NOT done ORDER BY unit LIMIT ${k} FOR UPDATE SKIP LOCKED`,
       );
-      if (!u) return;
-      got = true;
-      await tx.exec(`INSERT INTO ${BUILD} SELECT ${SELECT} FROM ${LEGACY} WHERE ctid >= '(${u.first_page},0)'::tid AND ctid < '(${u.end_page},0)'::tid;
-        UPDATE ${UNITS} SET done = true WHERE unit = ${u.unit}`);
+      if (us.length === 0) return;
+      // Consecutive units are one range (one TID range scan); another session's claim splits them.
+      const runs: Array<[number, number]> = [];
+      for (const u of us) {
+        const last = runs.at(-1);
+        if (last && last[1] === Number(u.first_page)) last[1] = Number(u.end_page);
+        else runs.push([Number(u.first_page), Number(u.end_page)]);
+      }
+      const [n] = await tx.query<{ n: string }>(
+        `WITH ${runs.map(([a, b], i) => `r${i} AS (INSERT INTO ${BUILD} SELECT ${SELECT} FROM ${LEGACY} WHERE ctid >= ${tid(a)} AND ctid < ${tid(b)} RETURNING 1)`).join(', ')}
+         SELECT ${runs.map((_, i) => `(SELECT count(*) FROM r${i})`).join(' + ')} AS n`,
+      );
+      await tx.exec(`UPDATE ${UNITS} SET done = true WHERE unit IN (${us.map((u) => u.unit).join(', ')})`);
       if (cp) {
         const [d] = await tx.query<{ n: string }>(`SELECT coalesce(sum(end_page - first_page), 0) AS n FROM ${UNITS} WHERE done`);
         await ctx.saveCheckpoint(tx, cp, { done: Number(d!.n), total: cp.pages });
       }
-      onUnit(Number(u.end_page) - Number(u.first_page));
+      pages = runs.reduce((a, [x, y]) => a + y - x, 0);
+      stats.rows += Number(n!.n);
     });
-    if (!got) return;
+    if (pages === 0) return;
+    const ms = performance.now() - t;
+    stats.batches.push(ms);
+    onBatch(pages);
+    // Towards the target, growing at most twofold (one quick batch is no promise).
+    k = Math.max(1, Math.min(MAX_UNITS_PER_BATCH, 2 * k, Math.floor((k * BATCH_TARGET_MS) / Math.max(ms, 1))));
   }
 }
 
 /**
  * The copy by `workers` sessions at once, then a wait for units other processes still hold
- * (joiners: a blocking claim returns once their commit or death decides).
+ * (joiners: a blocking claim returns once their commit or death decides). Logs pages, rows,
+ * rate and ETA every REPORT_MS.
  */
-async function copyUnits(ctx: StepContext, cp: MoveCheckpoint, workers: number): Promise<void> {
+async function copyUnits(ctx: StepContext, cp: MoveCheckpoint, workers: number): Promise<CopyStats> {
   const [d] = await ctx.query<{ n: string }>(`SELECT coalesce(sum(end_page - first_page), 0) AS n FROM ${UNITS} WHERE done`);
   let done = Number(d!.n);
+  const { rows: estimate } = await sizeOf(ctx);
+  const stats: CopyStats = { batches: [], rows: 0 };
+  const start = { at: performance.now(), done };
   ctx.progress({ done, total: cp.pages });
-  const onUnit = (pages: number) => ctx.progress({ done: (done += pages), total: cp.pages });
-  await Promise.all(Array.from({ length: Math.max(1, workers) }, () => worker(ctx, cp, onUnit)));
-  while (!ctx.signal.aborted) {
-    const [left] = await ctx.query<{ n: string }>(`SELECT count(*) AS n FROM ${UNITS} WHERE NOT done`);
-    if (Number(left!.n) === 0) return;
-    // Held by another process: wait for its claim to end, then take what is left.
-    await ctx.transaction(async (tx) => {
-      await tx.query(`SELECT unit FROM ${UNITS} WHERE NOT done ORDER BY unit LIMIT 1 FOR UPDATE`);
-    });
-    await worker(ctx, cp, onUnit);
+  const onBatch = (pages: number) => ctx.progress({ done: (done += pages), total: cp.pages });
+  const report = setInterval(() => {
+    const ms = performance.now() - start.at;
+    const rate = (done - start.done) / ms;
+    const rowRate = (1000 * stats.rows) / ms;
+    const eta = rate > 0 ? (cp.pages - done) / rate : NaN;
+    ctx.log(
+      `copy: ${fmt(done)}/${fmt(cp.pages)} pages (${Math.floor((100 * done) / Math.max(cp.pages, 1))}%), ${fmt(stats.rows)} rows in this run${estimate > 0 ? ` of about ${fmt(estimate)}` : ''}, ${fmt(rowRate)} rows/s, ETA ${Number.isFinite(eta) ? secs(eta) : '?'}`,
+    );
+  }, REPORT_MS);
+  report.unref();
+  try {
+    await Promise.all(Array.from({ length: Math.max(1, workers) }, () => worker(ctx, cp, stats, onBatch)));
+    while (!ctx.signal.aborted) {
+      const [left] = await ctx.query<{ n: string }>(`SELECT count(*) AS n FROM ${UNITS} WHERE NOT done`);
+      if (Number(left!.n) === 0) break;
+      // Held by another process: wait for its claim to end, then take what is left.
+      await ctx.transaction(async (tx) => {
+        await tx.query(`SELECT unit FROM ${UNITS} WHERE NOT done ORDER BY unit LIMIT 1 FOR UPDATE`);
+      });
+      await worker(ctx, cp, stats, onBatch);
+    }
+  } finally {
+    clearInterval(report);
   }
+  return stats;
 }
 
 /** A process waiting for the run lock takes units of a copy the holder runs (StepKind.join). */
@@ -217,7 +298,8 @@ export async function joinCopy(ctx: StepContext): Promise<number> {
   const [u] = await ctx.query<{ ok: boolean }>(`SELECT to_regclass('${UNITS}') IS NOT NULL AS ok`);
   if (!u?.ok) return 0;
   let pages = 0;
-  await worker(ctx, undefined, (n) => (pages += n)).catch((err: unknown) => {
+  const stats: CopyStats = { batches: [], rows: 0 };
+  await worker(ctx, undefined, stats, (n) => (pages += n)).catch((err: unknown) => {
     // The holder switched meanwhile (the units table is gone): nothing left to join.
     if ((err as { code?: string })?.code !== '42P01') throw err;
   });
@@ -237,22 +319,40 @@ async function buildIndexes(ctx: StepContext): Promise<void> {
   for (const ix of todo) if (present.get(ix.name) === false) await ctx.exec(`DROP INDEX IF EXISTS eventstore.${ix.name}`);
   if (todo.length === 0) return;
   ctx.log(`building ${todo.map((ix) => ix.name).join(', ')} on the copied events, at once`);
-  // Progress of each build, from the server (pg_stat_progress_create_index), every few seconds.
+  // Progress of each build, from the server (pg_stat_progress_create_index): phase, share, rate, ETA.
+  const seen = new Map<string, { at: number; done: number; phase: string }>();
   const t0 = performance.now();
   const report = setInterval(() => {
     ctx
-      .query<{ name: string; phase: string; done: string; total: string }>(
-        `SELECT c.relname AS name, p.phase, CASE WHEN p.tuples_total > 0 THEN p.tuples_done ELSE p.blocks_done END AS done,
-                CASE WHEN p.tuples_total > 0 THEN p.tuples_total ELSE p.blocks_total END AS total
+      .query<{ name: string; phase: string; done: string; total: string; what: string }>(
+        `SELECT c.relname AS name, p.phase,
+                CASE WHEN p.tuples_total > 0 THEN p.tuples_done ELSE p.blocks_done END AS done,
+                CASE WHEN p.tuples_total > 0 THEN p.tuples_total ELSE p.blocks_total END AS total,
+                CASE WHEN p.tuples_total > 0 THEN 'rows' ELSE 'pages' END AS what
            FROM pg_stat_progress_create_index p JOIN pg_class c ON c.oid = p.index_relid WHERE p.relid = to_regclass('${BUILD}') ORDER BY 1`,
       )
       .then((rows) => {
         if (rows.length === 0) return;
-        const s = Math.round((performance.now() - t0) / 1000);
-        ctx.log(`indexes after ${s} s: ${rows.map((r) => `${r.name} ${r.phase}${Number(r.total) > 0 ? ` ${Math.floor((100 * Number(r.done)) / Number(r.total))}%` : ''}`).join('; ')}`);
+        const now = performance.now();
+        const parts = rows.map((r) => {
+          const done = Number(r.done);
+          const total = Number(r.total);
+          const before = seen.get(r.name);
+          seen.set(r.name, { at: now, done, phase: r.phase });
+          let tail = '';
+          if (total > 0) {
+            tail = ` ${fmt(done)}/${fmt(total)} ${r.what} (${Math.floor((100 * done) / total)}%)`;
+            if (before && before.phase === r.phase && done > before.done) {
+              const rate = ((done - before.done) * 1000) / (now - before.at);
+              tail += `, ${fmt(rate)} ${r.what}/s, ETA of this phase ${secs(((total - done) / rate) * 1000)}`;
+            }
+          }
+          return `${r.name}: ${r.phase}${tail}`;
+        });
+        ctx.log(`indexes after ${Math.round((now - t0) / 1000)} s: ${parts.join('; ')}`);
       })
       .catch(() => undefined);
-  }, 5000);
+  }, REPORT_MS);
   report.unref();
   try {
     await Promise.all(todo.map((ix) => ctx.transaction((tx) => tx.exec(ix.ddl(BUILD)))));
@@ -262,25 +362,103 @@ async function buildIndexes(ctx: StepContext): Promise<void> {
 }
 
 /**
- * The copied rows against the legacy pages they came from: per instance, the row count and a
- * checksum of the key columns (the sum of a 64-bit hash of each key: equal sums mean the same
- * keys, whatever the order; an ordered md5 of all keys cost 4.5 s more at 2,000,000 events
- * than this, measured); the first instance that differs fails the step, with its counts.
+ * A key's checksum: a 64-bit hash of the key, chained through its columns (each hash seeds
+ * the next: no text is built, 40% less than hashing the key's text); equal sums per instance
+ * mean the same keys, whatever the order.
  */
-async function verify(ctx: StepContext, page: number): Promise<void> {
-  const key = (seq: string) => `hashtextextended(aggregate_type || '/' || aggregate_id || '/' || ${seq}, 0)::numeric`;
-  const rows = await ctx.query<{ instance_id: string; na: string | null; nb: string | null }>(
-    `SELECT coalesce(o.instance_id, n.instance_id) AS instance_id, o.n AS na, n.n AS nb FROM
-       (SELECT instance_id, count(*) AS n, sum(${key('event_sequence')}) AS s FROM ${LEGACY} WHERE ctid < '(${page},0)'::tid GROUP BY instance_id) o
-       FULL JOIN
-       (SELECT instance_id, count(*) AS n, sum(${key('"sequence"')}) AS s FROM ${BUILD} GROUP BY instance_id) n ON n.instance_id = o.instance_id
-     WHERE o.s IS DISTINCT FROM n.s OR o.n IS DISTINCT FROM n.n ORDER BY 1 LIMIT 1`,
-  );
-  const d = rows[0];
-  if (d) {
-    throw new Error(
-      `verification failed for instance ${d.instance_id}: the legacy pages 0-${page - 1} hold ${d.na ?? 0} of its events, the copy ${d.nb ?? 0}${d.na === d.nb ? ' (their keys differ)' : ''}. Nothing was switched; eventstore.events is untouched. Drop eventstore.events2_move to copy again from the start`,
-    );
+const keyHash = (seq: string) => `hashtextextended(aggregate_type, hashtextextended(aggregate_id, ${seq}))`;
+
+/**
+ * The copied rows against the legacy pages they came from (pages < `page`): per instance,
+ * the row count and the sum of a 64-bit hash of each key, each side read by its own session
+ * at once (the legacy side by a parallel scan: a TID range scan is never parallel). When an
+ * instance differs, the first differing key in key order, and its legacy page, say where.
+ */
+type Verification = { rows: number } | { instance: string; message: string };
+
+async function verify(ctx: StepContext, page: number): Promise<Verification> {
+  type Sum = { instance_id: string; n: string; s: string };
+  const side = (sql: string, set = '') =>
+    ctx.transaction(async (tx) => {
+      if (set) await tx.exec(set);
+      return tx.query<Sum>(sql);
+    });
+  const [old, now] = await Promise.all([
+    side(`SELECT instance_id, count(*) AS n, sum(${keyHash('event_sequence')}) AS s FROM ${LEGACY} WHERE ctid < ${tid(page)} GROUP BY instance_id`, 'SET LOCAL enable_tidscan = off'),
+    side(`SELECT instance_id, count(*) AS n, sum(${keyHash('"sequence"')}) AS s FROM ${BUILD} GROUP BY instance_id`),
+  ]);
+  const a = new Map(old.map((r) => [r.instance_id, r]));
+  const b = new Map(now.map((r) => [r.instance_id, r]));
+  const instances = [...new Set([...a.keys(), ...b.keys()])].sort();
+  const differ = instances.find((i) => a.get(i)?.n !== b.get(i)?.n || a.get(i)?.s !== b.get(i)?.s);
+  if (differ === undefined) {
+    const rows = old.reduce((x, r) => x + Number(r.n), 0);
+    ctx.log(`verified: the copy of legacy pages 0-${page - 1} has the same ${fmt(rows)} keys, ${instances.length} instances each with the same count and key checksum`);
+    return { rows };
   }
-  ctx.log(`verified: the copy of legacy pages 0-${page - 1} has the same keys, instance by instance`);
+  const [first] = await ctx.query<{ side: string; aggregate_type: string; aggregate_id: string; seq: string; page: string | null }>(
+    `SELECT CASE WHEN o.seq IS NULL THEN 'only in the copy' ELSE 'only in the legacy table' END AS side,
+            coalesce(o.aggregate_type, n.aggregate_type) AS aggregate_type, coalesce(o.aggregate_id, n.aggregate_id) AS aggregate_id, coalesce(o.seq, n.seq) AS seq,
+            (o.ctid::text::point)[0]::bigint AS page
+       FROM (SELECT aggregate_type, aggregate_id, event_sequence AS seq, ctid FROM ${LEGACY} WHERE instance_id = $1 AND ctid < ${tid(page)}) o
+       FULL JOIN (SELECT aggregate_type, aggregate_id, "sequence" AS seq FROM ${BUILD} WHERE instance_id = $1) n
+         ON n.aggregate_type = o.aggregate_type AND n.aggregate_id = o.aggregate_id AND n.seq = o.seq
+      WHERE o.seq IS NULL OR n.seq IS NULL
+      ORDER BY 2, 3, 4 LIMIT 1`,
+    [differ],
+  );
+  const where = first
+    ? `; the first differing key in key order: (${first.aggregate_type}, ${first.aggregate_id}, ${first.seq}), ${first.side}${first.page !== null ? ` (legacy page ${first.page})` : ''}`
+    : ' (same keys, different checksums)';
+  return {
+    instance: differ,
+    message: `verification failed for instance ${JSON.stringify(differ)}: legacy pages 0-${page - 1} hold ${a.get(differ)?.n ?? 0} of its events, the copy ${b.get(differ)?.n ?? 0}${where}`,
+  };
+}
+
+/** Copy the events of the instances a verification found different again (their rows in the copy replaced), with the checkpoint. */
+async function repair(ctx: StepContext, cp: MoveCheckpoint): Promise<void> {
+  const instances = cp.repair ?? [];
+  await ctx.transaction(async (tx) => {
+    await tx.query(`DELETE FROM ${BUILD} WHERE instance_id = ANY($1)`, [instances]);
+    await tx.query(`INSERT INTO ${BUILD} SELECT ${SELECT} FROM ${LEGACY} WHERE instance_id = ANY($1) AND ctid < ${tid(cp.page)}`, [instances]);
+    await ctx.saveCheckpoint(tx, { ...cp, repair: [] }, { done: cp.pages, total: cp.pages });
+  });
+  ctx.log(`copied the events of ${instances.map((i) => JSON.stringify(i)).join(', ')} again, after a verification found them different`);
+}
+
+/**
+ * The switch, one transaction: writers of the legacy table wait from the lock to the commit
+ * (the rows written since the copy began, one count of the legacy table, renames). A lock not
+ * granted within SWITCH_LOCK_TIMEOUT (a writer's long transaction) lets the writers go and
+ * tries again. `copied`: the copy's rows as verified. Returns the rows of events2, or
+ * undefined when the legacy table holds other rows than the copy (nothing switched).
+ */
+async function switchTables(ctx: StepContext, cp: MoveCheckpoint, copied: number): Promise<number | undefined> {
+  for (let attempt = 1; ; attempt++) {
+    ctx.signal.throwIfAborted();
+    try {
+      return await ctx.transaction(async (tx) => {
+        await tx.exec(`SET LOCAL lock_timeout = '${SWITCH_LOCK_TIMEOUT}'; LOCK TABLE ${LEGACY} IN EXCLUSIVE MODE`);
+        // Events written since the copy began are appended to the legacy table: copied here. A key
+        // already copied (the legacy table cannot hold it twice) takes the legacy row as it is now.
+        const [tail] = await tx.query<{ n: string }>(
+          `WITH t AS (INSERT INTO ${BUILD} SELECT ${SELECT} FROM ${LEGACY} WHERE ctid >= ${tid(cp.page)}
+             ON CONFLICT (${KEY}) DO UPDATE SET ${COLUMNS.map((c) => `${c} = EXCLUDED.${c}`).join(', ')} RETURNING (xmax = 0) AS added)
+           SELECT count(*) FILTER (WHERE added) AS n FROM t`,
+        );
+        // An event written into a page copied before (room left by aborted writes) shows in the count.
+        const [c] = await tx.query<{ n: string }>(`SELECT count(*) AS n FROM ${LEGACY}`);
+        const rows = copied + Number(tail!.n);
+        if (Number(c!.n) !== rows) return undefined;
+        await tx.exec(`ALTER TABLE ${LEGACY} RENAME TO events_old; ALTER TABLE ${BUILD} RENAME TO events2; ALTER TABLE eventstore.events2 ADD CONSTRAINT events2_pkey PRIMARY KEY USING INDEX events2_pkey; DROP TABLE IF EXISTS ${UNITS}`);
+        return rows;
+      });
+    } catch (err) {
+      // 55P03 lock_not_available, 40P01 deadlock_detected (a reader's lock met the rename's).
+      const code = (err as { code?: string })?.code;
+      if ((code !== '55P03' && code !== '40P01') || attempt >= SWITCH_ATTEMPTS) throw err;
+      ctx.log(`the switch waited ${SWITCH_LOCK_TIMEOUT} for writers of eventstore.events (attempt ${attempt} of ${SWITCH_ATTEMPTS}); they go on, trying again`);
+    }
+  }
 }
