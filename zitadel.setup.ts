@@ -43,7 +43,9 @@ const steps: StepDefinition[] = inZitadelOrder([
 
   // ---- setup, batch A: the schema, before ZITADEL's command side starts -------------------
   // The move of a legacy eventstore.events (ZITADEL before events2), in resumable units; on a
-  // database made by the init above there is nothing to move.
+  // database made by the init above there is nothing to move. It keeps the legacy table as
+  // eventstore.events_old; to drop it once no binary from before events2 runs, add (opt-in)
+  // eventsDropOld('14_events_drop_old') after it (imported from './plugins/events2/index.js').
   eventsMove('14_events_push'),
   sqlStep('40_init_push_func_v4', 'types eventstore.command2 and latest_command, commands_to_events(command2[]) and push(command2[])'),
   sqlStep('01_tables', 'schemas adminapi and auth with their view tables; locks, current_sequences, failed_events (adminapi, auth, projections)'),
