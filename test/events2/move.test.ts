@@ -171,6 +171,48 @@ t('a verification that finds a difference fails the step naming the instance, th
   assert.ok((await ctx.db.query(`SELECT 1 FROM eventstore.events2 WHERE instance_id = 'i-late'`)).length === 10, 'the events written during the move are in events2');
 });
 
+t('a writer of the legacy table during the move (a binary from before events2): every event it committed is in events2; after the switch its writes fail (42P01), none lands in events_old unseen', async (ctx: DbCtx) => {
+  await legacy(ctx.db, 20_000);
+  const d = dir(ctx, { 'zsetup.config.ts': config(2) });
+  const run = startCli(['apply'], { cwd: d.dir, url: ctx.db.url });
+  const w = new pg.Client({ connectionString: ctx.db.url });
+  await w.connect();
+  let committed = 0;
+  let ended: string | undefined;
+  try {
+    // Writes from the start of the copy until the legacy table is gone (renamed by the switch).
+    await until(async () => (await ctx.db.query(`SELECT 1 FROM zsetup.checkpoints WHERE step = '14_events_push'`).catch(() => [])).length > 0, 60_000, 'the copy to start');
+    for (let seq = 1; ; seq++) {
+      try {
+        await w.query(
+          `INSERT INTO eventstore.events (event_type, aggregate_type, aggregate_id, aggregate_version, event_sequence, creation_date, event_data, editor_user, editor_service, resource_owner, instance_id)
+           VALUES ('user.human.added', 'user', $1, 'v2', $2, clock_timestamp(), '{"live": true}', 'writer', 'MANAGEMENT-API', 'org', 'i-live')`,
+          [`live${seq % 50}`, seq],
+        );
+        committed++;
+      } catch (err) {
+        ended = (err as { code?: string }).code;
+        break;
+      }
+    }
+  } finally {
+    await w.end();
+  }
+  const r = await run.done;
+  assert.is(r.code, 0, r.stdout + r.stderr);
+  assert.is(ended, '42P01', 'the writer stops on the renamed table, not on another error');
+  assert.ok(committed > 0, 'the writer wrote during the move');
+  const [live] = await ctx.db.query<{ n: number; old: number }>(
+    `SELECT (SELECT count(*)::int FROM eventstore.events2 WHERE instance_id = 'i-live') AS n, (SELECT count(*)::int FROM eventstore.events_old WHERE instance_id = 'i-live') AS old`,
+  );
+  assert.is(live!.n, committed, 'every event the writer committed is in events2');
+  assert.is(live!.old, committed, 'and none reached events_old after the switch');
+  const want = await expectedFromOld(ctx.db);
+  const got = await fingerprint(ctx.db);
+  assert.is(got.n, want.n);
+  assert.is(got.md5, want.md5);
+});
+
 t('events2.drop-old (opt-in) drops events_old after the move, refuses before it, and when events2 holds fewer rows', async (ctx: DbCtx) => {
   await legacy(ctx.db, 3_000);
   // Before the move: events_old of some other origin next to the legacy table.
