@@ -10,8 +10,8 @@
  *    copied twice nor skipped; the number claimed adapts so that a batch takes about
  *    BATCH_TARGET_MS. Two sessions copy at once, and a waiting apply joins. The legacy table
  *    stays where it is and writable meanwhile (binaries from before events2 keep working): the
- *    units copy only the rows older than the copy (xmin before the oldest transaction running
- *    when it began), so what they copy does not depend on when writers wrote.
+ *    units copy only the rows the copy's first snapshot saw (by their xmin), so what they copy
+ *    does not depend on when writers wrote.
  * 2. **indexes**: the primary key's unique index and ZITADEL's three indexes on the new table
  *    while nobody uses it, built at once in their own sessions (plain CREATE INDEX: they share
  *    the table; the server adds its parallel workers to each). Each is skipped when present
@@ -37,11 +37,13 @@ export interface MoveCheckpoint {
   /** The legacy table's pages when the copy started (its total, for progress). */
   pages: number;
   /**
-   * The oldest transaction running when the copy started (its xid, as text): rows of the
-   * legacy table written by it or later are "new" and copied by the switch; the units copy
-   * only the older rows, so what they copy does not depend on when writers wrote.
+   * The copy's snapshot when it started (xids as text, modulo 2^32): `xmax`, the first xid not
+   * yet assigned, and `xip`, the transactions then running. A legacy row written by one of
+   * them or later is "new" and copied by the switch; the units copy only the rows that snapshot
+   * saw, so what they copy does not depend on when writers wrote.
    */
-  xmin: string;
+  xmax: string;
+  xip: string[];
   /** verify: instances whose events are copied again before the next verification. */
   repair?: string[];
   /** switch: the rows the verification found in the copy (the switch adds the tail's). */
@@ -117,8 +119,9 @@ async function sizeOf(q: Pick<Session, 'query'> | StepContext): Promise<{ pages:
 }
 
 const tid = (page: number) => `'(${page},0)'::tid`;
-/** Rows of the legacy table written before the copy started (see MoveCheckpoint.xmin): age() compares xids across wraparound. */
-const older = (cp: Pick<MoveCheckpoint, 'xmin'>) => `age(xmin) > age('${Number(cp.xmin)}'::xid)`;
+/** Rows of the legacy table the copy's first snapshot saw (see MoveCheckpoint.xmax): age() compares xids across wraparound. */
+const older = (cp: Pick<MoveCheckpoint, 'xmax' | 'xip'>) =>
+  `(age(xmin) > age('${Number(cp.xmax)}'::xid)${cp.xip.length ? ` AND NOT xmin = ANY('{${cp.xip.map(Number).join(',')}}'::xid[])` : ''})`;
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const secs = (ms: number) => (ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`);
 
@@ -141,13 +144,15 @@ export async function moveEvents(ctx: StepContext, o: MoveOptions = {}): Promise
     throw new Error('both eventstore.events and eventstore.events2 exist: events2 was made before the legacy events were moved (an init step ran on a legacy database?); move or rename one of them by hand after checking which holds the events');
   }
 
-  if (!cp || !e.build || cp.xmin === undefined) {
+  if (!cp || !e.build || cp.xmax === undefined) {
     // The copy, its units and the checkpoint that says they exist: together, or none.
     const { pages } = await sizeOf(ctx);
     const unit = o.unitPages ?? UNIT_PAGES;
     await ctx.transaction(async (tx) => {
-      const [x] = await tx.query<{ x: string }>(`SELECT (pg_snapshot_xmin(pg_current_snapshot())::text::bigint % 4294967296)::text AS x`);
-      first = { phase: 'copy', page: pages, pages, xmin: x!.x };
+      const [x] = await tx.query<{ xmax: string; xip: string[] }>(
+        `SELECT (pg_snapshot_xmax(s)::text::bigint % 4294967296)::text AS xmax, ARRAY(SELECT (x::text::bigint % 4294967296)::text FROM pg_snapshot_xip(s) x) AS xip FROM pg_current_snapshot() s`,
+      );
+      first = { phase: 'copy', page: pages, pages, xmax: x!.xmax, xip: x!.xip };
       await tx.exec(`DROP TABLE IF EXISTS ${BUILD}, ${UNITS}; ${BUILD_DDL}; ${UNITS_DDL};
         INSERT INTO ${UNITS} (unit, first_page, end_page) SELECT g / ${unit}, g, least(g + ${unit}, ${pages}) FROM generate_series(0, ${pages} - 1, ${unit}) g`);
       await ctx.saveCheckpoint(tx, first, { done: 0, total: pages });
@@ -157,7 +162,7 @@ export async function moveEvents(ctx: StepContext, o: MoveOptions = {}): Promise
 
   const lap = (what: string, since: number) => ctx.log(`${what} in ${((performance.now() - since) / 1000).toFixed(2)} s`);
   const next = async (phase: MoveCheckpoint['phase'], extra: Partial<MoveCheckpoint> = {}) => {
-    const to: MoveCheckpoint = { phase, page: cp!.page, pages: cp!.pages, xmin: cp!.xmin, ...extra };
+    const to: MoveCheckpoint = { phase, page: cp!.page, pages: cp!.pages, xmax: cp!.xmax, xip: cp!.xip, ...extra };
     await ctx.transaction((tx) => ctx.saveCheckpoint(tx, to, { done: to.pages, total: to.pages }));
     cp = to;
   };
@@ -304,7 +309,7 @@ async function copyUnits(ctx: StepContext, cp: MoveCheckpoint, workers: number):
 /** A process waiting for the run lock takes units of a copy the holder runs (StepKind.join). */
 export async function joinCopy(ctx: StepContext): Promise<number> {
   const cp = ctx.checkpoint as MoveCheckpoint | undefined;
-  if (cp?.phase !== 'copy' || cp.xmin === undefined) return 0;
+  if (cp?.phase !== 'copy' || cp.xmax === undefined) return 0;
   const [u] = await ctx.query<{ ok: boolean }>(`SELECT to_regclass('${UNITS}') IS NOT NULL AS ok`);
   if (!u?.ok) return 0;
   let pages = 0;
