@@ -245,6 +245,7 @@ async function worker(ctx: StepContext, cp: MoveCheckpoint, save: boolean, stats
         if (last && last[1] === Number(u.first_page)) last[1] = Number(u.end_page);
         else runs.push([Number(u.first_page), Number(u.end_page)]);
       }
+      ctx.signal.throwIfAborted();
       const [n] = await tx.query<{ n: string }>(
         `WITH ${runs.map(([a, b], i) => `r${i} AS (INSERT INTO ${BUILD} SELECT ${SELECT} FROM ${LEGACY} WHERE ctid >= ${tid(a)} AND ctid < ${tid(b)} AND ${older(cp)} RETURNING 1)`).join(', ')}
          SELECT ${runs.map((_, i) => `(SELECT count(*) FROM r${i})`).join(' + ')} AS n`,
@@ -370,7 +371,15 @@ async function buildIndexes(ctx: StepContext): Promise<void> {
   }, REPORT_MS);
   report.unref();
   try {
-    await Promise.all(todo.map((ix) => ctx.transaction((tx) => tx.exec(ix.ddl(BUILD)))));
+    // A stop that came after the engine cancelled what ran then (between the phases) starts no build.
+    await Promise.all(
+      todo.map((ix) =>
+        ctx.transaction(async (tx) => {
+          ctx.signal.throwIfAborted();
+          await tx.exec(ix.ddl(BUILD));
+        }),
+      ),
+    );
   } finally {
     clearInterval(report);
   }
@@ -397,6 +406,8 @@ async function verify(ctx: StepContext, cp: MoveCheckpoint): Promise<Verificatio
   const side = (sql: string, set = '') =>
     ctx.transaction(async (tx) => {
       if (set) await tx.exec(set);
+      // A stop between the phases starts no scan (nothing would cancel it).
+      ctx.signal.throwIfAborted();
       return tx.query<Sum>(sql);
     });
   const [old, now] = await Promise.all([
@@ -436,6 +447,7 @@ async function verify(ctx: StepContext, cp: MoveCheckpoint): Promise<Verificatio
 async function repair(ctx: StepContext, cp: MoveCheckpoint): Promise<void> {
   const instances = cp.repair ?? [];
   await ctx.transaction(async (tx) => {
+    ctx.signal.throwIfAborted();
     await tx.query(`DELETE FROM ${BUILD} WHERE instance_id = ANY($1)`, [instances]);
     await tx.query(`INSERT INTO ${BUILD} SELECT ${SELECT} FROM ${LEGACY} WHERE instance_id = ANY($1) AND ctid < ${tid(cp.page)} AND ${older(cp)}`, [instances]);
     await ctx.saveCheckpoint(tx, { ...cp, repair: [] }, { done: cp.pages, total: cp.pages });
