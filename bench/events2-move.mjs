@@ -18,7 +18,7 @@
 import pg from 'pg';
 import { join } from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
-import { writeFileSync, mkdirSync } from 'node:fs';
+import { writeFileSync, mkdirSync, rmSync } from 'node:fs';
 import { ROOT, SERVER, WORK, admin, arg, load, machine, revision, requireBuild, table, median } from './lib/common.mjs';
 
 const EVENTS = Number(arg('--events', 2_000_000));
@@ -246,4 +246,6 @@ try {
   console.log(`at end: ${load()}`);
 } finally {
   if (!KEEP) for (const db of dbs) await admin(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`).catch(() => undefined);
+  // The generated config's folder (bench/.work/mv-<id>), as the other benches do.
+  if (!KEEP) rmSync(join(WORK, `mv-${id}`), { recursive: true, force: true });
 }
