@@ -55,8 +55,11 @@ const BUILD = 'eventstore.events2_move';
 const UNITS = 'eventstore.events2_move_units';
 /** Pages per unit: the grain of a claim (a batch takes several), about 10 ms of copying here. */
 const UNIT_PAGES = 128;
-/** What a batch aims at; the bound is about 200 ms (a stop cancels the batch in flight). */
-const BATCH_TARGET_MS = 150;
+/**
+ * What a batch aims at; the bound is about 200 ms (a stop cancels the batch in flight). 150 ms
+ * gave a p95 of 224 ms beside other work; at 100 ms the commits (not waited for) cost nothing measurable.
+ */
+const BATCH_TARGET_MS = 100;
 /** Units per batch at most (a slow start never claims half the table). */
 const MAX_UNITS_PER_BATCH = 64;
 /** How often the copy and the index builds log their rows, rate and ETA. */
@@ -252,6 +255,9 @@ async function worker(ctx: StepContext, cp: MoveCheckpoint, save: boolean, stats
       );
       await tx.exec(`UPDATE ${UNITS} SET done = true WHERE unit IN (${us.map((u) => u.unit).join(', ')})`);
       if (save) {
+        // The sessions' checkpoints one at a time, each counting the others' committed units: a
+        // sum read before another session's commit would save a smaller count after it.
+        await tx.query(`SELECT pg_advisory_xact_lock(hashtext('zsetup:events2.move checkpoint'))`);
         const [d] = await tx.query<{ n: string }>(`SELECT coalesce(sum(end_page - first_page), 0) AS n FROM ${UNITS} WHERE done`);
         await ctx.saveCheckpoint(tx, cp, { done: Number(d!.n), total: cp.pages });
       }

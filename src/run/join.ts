@@ -40,6 +40,7 @@ export function joinWhileWaiting(o: {
   o.signal.addEventListener('abort', stopRun, { once: true });
   const joinable = o.steps.filter((s) => typeof s.kind.join === 'function');
   let joined = false;
+  const announced = new Set<string>();
   /** Joins running now: a wait that is helping is not a timeout, however long one join takes. */
   let active = 0;
   let loop: Promise<void> | undefined;
@@ -55,7 +56,12 @@ export function joinWhileWaiting(o: {
         // The holder saves its first checkpoint (the bound of its work) before it shares any.
         if (st.checkpoint === undefined) continue;
         joined = true;
-        o.events.emit({ type: 'log', level: 'info', step: s.def.name, message: `joining the run of ${latest.owner}: taking units of this step that nobody holds` });
+        // Said once per step and holder: the join is tried again every LOOK_EVERY_MS while the holder's step runs.
+        const who = `${s.def.name}\0${latest.owner}`;
+        if (!announced.has(who)) {
+          announced.add(who);
+          o.events.emit({ type: 'log', level: 'info', step: s.def.name, message: `joining the run of ${latest.owner}: taking units of this step that nobody holds` });
+        }
         active++;
         try {
           await s.kind.join!(s.def, joinContext(s, st.checkpoint.value, o, ac.signal));
