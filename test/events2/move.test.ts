@@ -13,17 +13,14 @@ import * as assert from 'uvu/assert';
 import pg from 'pg';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
-import { HEADER, ROOT, cli, createDb, dbEachSuite, dir, scratch, startCli, type DbCtx, type TestDb } from '../helpers.js';
+import { HEADER, ROOT, cli, dbEachSuite, dir, scratch, startCli, type DbCtx, type TestDb } from '../helpers.js';
 import { until } from '../interrupt/util.js';
+import { PLUGIN, ZITADEL_STATEMENTS, fingerprint, legacy, moveConfig, reference } from './util.js';
 // @ts-expect-error: plain ES modules of scripts/, without types
-import { generateLegacyEvents, legacyEventsDdl } from '../../scripts/zitadel-legacy-events.mjs';
-// @ts-expect-error: plain ES modules of scripts/, without types
-import { describeSchema } from '../../scripts/schema.mjs';
+import { legacyEventsDdl } from '../../scripts/zitadel-legacy-events.mjs';
 
 const t = dbEachSuite('events2: the move of a legacy eventstore.events');
-const PLUGIN = new URL('../../plugins/events2/index.js', import.meta.url).pathname;
-const config = (unitPages?: number, extra = '') => `${HEADER}import { events2, eventsMove, eventsDropOld } from ${JSON.stringify(PLUGIN)};
-export default defineConfig({ plugins: [events2()], steps: [eventsMove('14_events_push'${unitPages ? `, { unitPages: ${unitPages} }` : ''})${extra}] });\n`;
+const config = (unitPages?: number, extra = '') => moveConfig(unitPages ? `{ unitPages: ${unitPages} }` : '', extra);
 
 /** What events2 must hold: events_old's rows mapped as ZITADEL's CREATE TABLE AS maps them, as an ordered md5. */
 async function expectedFromOld(db: TestDb): Promise<{ md5: string; n: number }> {
@@ -48,54 +45,6 @@ async function killMidCopy(ctx: DbCtx, cwd: string): Promise<void> {
   );
   run.child.kill('SIGKILL');
   await run.done;
-}
-
-async function legacy(db: TestDb, events: number): Promise<void> {
-  const c = new pg.Client({ connectionString: db.url });
-  await c.connect();
-  try {
-    await generateLegacyEvents(c, { events, instances: 5, seed: 3 });
-  } finally {
-    await c.end();
-  }
-}
-
-/** ZITADEL's 14_events_push (cmd/setup/14/*.sql), in its order. */
-const ZITADEL_STATEMENTS = [
-  'ALTER TABLE eventstore.events RENAME TO events_old',
-  `CREATE TABLE eventstore.events2 (instance_id, aggregate_type, aggregate_id, event_type, "sequence", revision, created_at, payload, creator, "owner", "position", in_tx_order)
-    AS SELECT instance_id, aggregate_type, aggregate_id, event_type, event_sequence, substr(aggregate_version, 2)::SMALLINT, creation_date, event_data, editor_user, resource_owner,
-              EXTRACT(EPOCH FROM creation_date), event_sequence FROM eventstore.events_old`,
-  'ALTER TABLE eventstore.events2 ADD PRIMARY KEY (instance_id, aggregate_type, aggregate_id, "sequence")',
-  `ALTER TABLE eventstore.events2 ALTER COLUMN event_type SET NOT NULL, ALTER COLUMN revision SET NOT NULL, ALTER COLUMN created_at SET NOT NULL,
-    ALTER COLUMN creator SET NOT NULL, ALTER COLUMN "owner" SET NOT NULL, ALTER COLUMN "position" SET NOT NULL, ALTER COLUMN in_tx_order SET NOT NULL`,
-  'CREATE INDEX es_active_instances ON eventstore.events2 (created_at DESC, instance_id)',
-  'CREATE INDEX es_wm ON eventstore.events2 (aggregate_id, instance_id, aggregate_type, event_type)',
-  'CREATE INDEX es_projection ON eventstore.events2 (instance_id, aggregate_type, event_type, "position")',
-];
-
-/** ZITADEL's 14_events_push, run on `db`. */
-async function zitadelWay(db: TestDb): Promise<void> {
-  for (const sql of ZITADEL_STATEMENTS) await db.query(sql);
-}
-
-/** events2 as a comparison sees it: its schema lines and an ordered md5 over all columns. */
-async function fingerprint(db: TestDb): Promise<{ schema: string[]; md5: string; n: number }> {
-  const schema = ((await describeSchema((sql: string) => db.query(sql))) as string[]).filter((l) => /eventstore\.events2\b/.test(l));
-  const [r] = await db.query<{ md5: string; n: string }>(`SELECT md5(string_agg(t::text, E'\\n' ORDER BY instance_id, aggregate_type, aggregate_id, "sequence")) AS md5, count(*) AS n FROM eventstore.events2 t`);
-  return { schema, md5: r!.md5, n: Number(r!.n) };
-}
-
-/** The same legacy events, moved by ZITADEL's statements in a database of their own. */
-async function reference(events: number): Promise<{ schema: string[]; md5: string; n: number }> {
-  const ref = await createDb();
-  try {
-    await legacy(ref, events);
-    await zitadelWay(ref);
-    return await fingerprint(ref);
-  } finally {
-    await ref.drop();
-  }
 }
 
 t('the move equals ZITADEL\'s statements (schema and every row), keeps events_old, and a second apply has nothing to do', async (ctx: DbCtx) => {

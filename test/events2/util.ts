@@ -1,0 +1,71 @@
+/**
+ * What the events2 tests share: legacy tables from scripts/zitadel-legacy-events.mjs, ZITADEL's
+ * own statements of step 14_events_push, and the fingerprint of an events2 they compare.
+ */
+import pg from 'pg';
+import { HEADER, createDb, type TestDb } from '../helpers.js';
+// @ts-expect-error: plain ES modules of scripts/, without types
+import { generateLegacyEvents } from '../../scripts/zitadel-legacy-events.mjs';
+// @ts-expect-error: plain ES modules of scripts/, without types
+import { describeSchema } from '../../scripts/schema.mjs';
+
+export const PLUGIN = new URL('../../plugins/events2/index.js', import.meta.url).pathname;
+
+/** A config with the move step (its options as written in a config, e.g. `{ unitPages: 2 }`), and more steps after it. */
+export const moveConfig = (options = '', extra = '') => `${HEADER}import { events2, eventsMove, eventsDropOld } from ${JSON.stringify(PLUGIN)};
+export default defineConfig({ plugins: [events2()], steps: [eventsMove('14_events_push'${options ? `, ${options}` : ''})${extra}] });\n`;
+
+/** A legacy eventstore.events of about `events` rows (5 instances, seed 3: the same rows every time). */
+export async function legacy(db: TestDb, events: number): Promise<void> {
+  const c = new pg.Client({ connectionString: db.url });
+  await c.connect();
+  try {
+    await generateLegacyEvents(c, { events, instances: 5, seed: 3 });
+  } finally {
+    await c.end();
+  }
+}
+
+/** ZITADEL's 14_events_push (cmd/setup/14/*.sql), in its order. */
+export const ZITADEL_STATEMENTS = [
+  'ALTER TABLE eventstore.events RENAME TO events_old',
+  `CREATE TABLE eventstore.events2 (instance_id, aggregate_type, aggregate_id, event_type, "sequence", revision, created_at, payload, creator, "owner", "position", in_tx_order)
+    AS SELECT instance_id, aggregate_type, aggregate_id, event_type, event_sequence, substr(aggregate_version, 2)::SMALLINT, creation_date, event_data, editor_user, resource_owner,
+              EXTRACT(EPOCH FROM creation_date), event_sequence FROM eventstore.events_old`,
+  'ALTER TABLE eventstore.events2 ADD PRIMARY KEY (instance_id, aggregate_type, aggregate_id, "sequence")',
+  `ALTER TABLE eventstore.events2 ALTER COLUMN event_type SET NOT NULL, ALTER COLUMN revision SET NOT NULL, ALTER COLUMN created_at SET NOT NULL,
+    ALTER COLUMN creator SET NOT NULL, ALTER COLUMN "owner" SET NOT NULL, ALTER COLUMN "position" SET NOT NULL, ALTER COLUMN in_tx_order SET NOT NULL`,
+  'CREATE INDEX es_active_instances ON eventstore.events2 (created_at DESC, instance_id)',
+  'CREATE INDEX es_wm ON eventstore.events2 (aggregate_id, instance_id, aggregate_type, event_type)',
+  'CREATE INDEX es_projection ON eventstore.events2 (instance_id, aggregate_type, event_type, "position")',
+];
+
+/** ZITADEL's 14_events_push, run on `db`. */
+export async function zitadelWay(db: TestDb): Promise<void> {
+  for (const sql of ZITADEL_STATEMENTS) await db.query(sql);
+}
+
+export interface Fingerprint {
+  schema: string[];
+  md5: string;
+  n: number;
+}
+
+/** events2 as a comparison sees it: its schema lines and an ordered md5 over all columns. */
+export async function fingerprint(db: TestDb): Promise<Fingerprint> {
+  const schema = ((await describeSchema((sql: string) => db.query(sql))) as string[]).filter((l) => /eventstore\.events2\b/.test(l));
+  const [r] = await db.query<{ md5: string; n: string }>(`SELECT md5(string_agg(t::text, E'\\n' ORDER BY instance_id, aggregate_type, aggregate_id, "sequence")) AS md5, count(*) AS n FROM eventstore.events2 t`);
+  return { schema, md5: r!.md5, n: Number(r!.n) };
+}
+
+/** The same legacy events, moved by ZITADEL's statements in a database of their own. */
+export async function reference(events: number): Promise<Fingerprint> {
+  const ref = await createDb();
+  try {
+    await legacy(ref, events);
+    await zitadelWay(ref);
+    return await fingerprint(ref);
+  } finally {
+    await ref.drop();
+  }
+}
