@@ -415,7 +415,6 @@ try {
   const firstCp = cal.events.find((e) => e.type === 'step.progress')?.at ?? cal.started;
   const copied = logAt(/^copied /);
   const built = logAt(/^built the key and the indexes/);
-  const switched = logAt(/^switched in/);
   const T = { startup: (cal.started ?? cal.t0) - cal.t0, first: firstCp - (cal.started ?? firstCp), copy: copied - firstCp, indexes: built - copied, switch: Math.max(5, Number(/switched in ([\d.]+) s/.exec(cal.events.find((e) => /^switched in/.test(e.message ?? ''))?.message ?? '')?.[1] ?? 0.03) * 1000), all: cal.exit.at - cal.t0 };
   LIMIT = Math.max(120_000, 10 * T.all);
   console.log(`\ncalibration (uninterrupted apply, round 0): process start to step ${s(T.startup)}, to the first checkpoint ${s(T.first)}, copy ${s(T.copy)}, indexes + verify ${s(T.indexes)}, switch ${s(T.switch)}; whole apply ${s(T.all)}\n`);
@@ -483,8 +482,9 @@ try {
       while (live.some((p) => p.alive()) && x.phase === 'copy' && x.cp.done / x.cp.total < f) { await sleep(5); x = await mon.snap(); }
       await sleep(rnd() * 30);
     } else {
-      const span = { start: T.first, indexes: T.indexes, switch: T.switch, moved: 50 }[x.phase] ?? 100;
-      await sleep(rnd() * 0.9 * span);
+      // The switch (its checkpoint seen within a few ms of its commit) lasts tens of ms: within its first half.
+      const span = { start: 0.9 * T.first, indexes: 0.9 * T.indexes, switch: 0.5 * T.switch, moved: 50 }[x.phase] ?? 100;
+      await sleep(rnd() * span);
     }
     if (x.phase !== 'switch' && x.phase !== 'start') x = await mon.snap(); // short phases: no second look, fire now
     const alive = live.filter((p) => p.alive());
