@@ -58,8 +58,21 @@ export async function fingerprint(db: TestDb): Promise<Fingerprint> {
   return { schema, md5: r!.md5, n: Number(r!.n) };
 }
 
-/** The same legacy events, moved by ZITADEL's statements in a database of their own. */
-export async function reference(events: number): Promise<Fingerprint> {
+const references = new Map<number, Promise<Fingerprint>>();
+
+/** The same legacy events, moved by ZITADEL's statements in a database of their own (once per size and file: the seed is fixed). */
+export function reference(events: number): Promise<Fingerprint> {
+  let r = references.get(events);
+  if (!r) {
+    r = makeReference(events);
+    references.set(events, r);
+    // A failed attempt is not kept for the next test.
+    r.catch(() => references.delete(events));
+  }
+  return r;
+}
+
+async function makeReference(events: number): Promise<Fingerprint> {
   const ref = await createDb();
   try {
     await legacy(ref, events);
