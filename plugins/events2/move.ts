@@ -173,8 +173,8 @@ export async function moveEvents(ctx: StepContext, o: MoveOptions = {}): Promise
   const verified = async (v: Verification) => {
     if ('rows' in v) return next('switch', { rows: v.rows });
     // The next run copies this instance again, then verifies: never an operator's repair.
-    await next('verify', { repair: [v.instance] });
-    throw new Error(`${v.message}. Nothing was switched; eventstore.events is untouched. The next apply copies the events of this instance again and verifies once more`);
+    await next('verify', { repair: v.instances });
+    throw new Error(`${v.message}. Nothing was switched; eventstore.events is untouched. The next apply copies the events of ${v.instances.length > 1 ? 'these instances' : 'this instance'} again and verifies once more`);
   };
   if (cp.phase === 'copy') {
     const t = performance.now();
@@ -404,7 +404,8 @@ const keyHash = (seq: string) => `hashtextextended(aggregate_type, hashtextexten
  * at once (the legacy side by a parallel scan: a TID range scan is never parallel). When an
  * instance differs, the first differing key in key order, and its legacy page, say where.
  */
-type Verification = { rows: number } | { instance: string; message: string };
+/** Either the rows verified, or the instances that differ (all of them: the next run copies them again) and a message naming the first. */
+type Verification = { rows: number } | { instances: string[]; message: string };
 
 async function verify(ctx: StepContext, cp: MoveCheckpoint): Promise<Verification> {
   const page = cp.page;
@@ -423,7 +424,8 @@ async function verify(ctx: StepContext, cp: MoveCheckpoint): Promise<Verificatio
   const a = new Map(old.map((r) => [r.instance_id, r]));
   const b = new Map(now.map((r) => [r.instance_id, r]));
   const instances = [...new Set([...a.keys(), ...b.keys()])].sort();
-  const differ = instances.find((i) => a.get(i)?.n !== b.get(i)?.n || a.get(i)?.s !== b.get(i)?.s);
+  const differing = instances.filter((i) => a.get(i)?.n !== b.get(i)?.n || a.get(i)?.s !== b.get(i)?.s);
+  const differ = differing[0];
   if (differ === undefined) {
     const rows = old.reduce((x, r) => x + Number(r.n), 0);
     ctx.log(`verified: the copy of the ${fmt(rows)} legacy events older than the move has the same keys, ${instances.length} instances each with the same count and key checksum`);
@@ -444,8 +446,8 @@ async function verify(ctx: StepContext, cp: MoveCheckpoint): Promise<Verificatio
     ? `; the first differing key in key order: (${first.aggregate_type}, ${first.aggregate_id}, ${first.seq}), ${first.side}${first.page !== null ? ` (legacy page ${first.page})` : ''}`
     : ' (same keys, different checksums)';
   return {
-    instance: differ,
-    message: `verification failed for instance ${JSON.stringify(differ)}: the legacy table held ${a.get(differ)?.n ?? 0} of its events when the move began (pages 0-${page - 1}), the copy ${b.get(differ)?.n ?? 0}${where}`,
+    instances: differing,
+    message: `verification failed for instance ${JSON.stringify(differ)}${differing.length > 1 ? ` (and ${differing.length - 1} more instances)` : ''}: the legacy table held ${a.get(differ)?.n ?? 0} of its events when the move began (pages 0-${page - 1}), the copy ${b.get(differ)?.n ?? 0}${where}`,
   };
 }
 
