@@ -40,7 +40,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { CLI, ROOT, SERVER, WORK, admin, arg, bar, exitCode, load, machine, median, rel, requireBuild, revision, table, writeJson } from './lib/common.mjs';
+import { CLI, ROOT, SERVER, WORK, admin, arg, bar, exitCode, load, machine, median, rel, requireBuild, revision, table, writeJson, mulberry32 } from './lib/common.mjs';
 
 const BASE = arg('--base', '');
 const EVENTS = Number(arg('--events', 2_000_000));
@@ -83,16 +83,6 @@ export default defineConfig({ plugins: [events2()], steps: [eventsMove()] });
 `,
 );
 
-/** mulberry32: the seeded PRNG of the kill points (the chaos runner's). */
-function mulberry32(a) {
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const rand = mulberry32(SEED);
 const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.max(0, Math.ceil(p * xs.length) - 1))];
 const ms = (x) => `${Math.round(x)} ms`;

@@ -32,7 +32,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, rmSync, statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { loadavg } from 'node:os';
-import { ROOT, CLI, WORK, SERVER, KEEP, arg, admin, table, median, bar, exitCode, machine, load, revision, requireBuild, serverVersion, rel } from './lib/common.mjs';
+import { ROOT, CLI, WORK, SERVER, KEEP, arg, admin, table, median, bar, exitCode, machine, load, revision, requireBuild, serverVersion, rel, mulberry32 } from './lib/common.mjs';
 
 const { generateEvents, events2Ddl } = await import(join(ROOT, 'scripts/zitadel-events.mjs'));
 const CONFIG = join(ROOT, 'zitadel.setup.ts');
@@ -55,14 +55,6 @@ const TMP = join(DIR, 'tmp');
 mkdirSync(TMP, { recursive: true });
 
 // ---- small helpers -------------------------------------------------------------------------
-function mulberry32(a) {
-  return () => {
-    a |= 0; a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const rnd = mulberry32(SEED);
 const pick = (xs) => xs[Math.floor(rnd() * xs.length)];
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

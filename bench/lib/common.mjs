@@ -287,3 +287,15 @@ export function interleaved(commands, pairs, { env, cwd = ROOT, prepare }) {
   const ratios = times.map((ts) => median(ts.map((t, i) => t / times[1][i])));
   return { medians: times.map(median), ratio: ratios[0], ratios, times };
 }
+
+/** mulberry32: a tiny seeded PRNG, uniform in [0, 1) (test/chaos/runner.ts has the same): kill points by seed. */
+export function mulberry32(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

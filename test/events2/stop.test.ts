@@ -13,7 +13,8 @@
 import * as assert from 'uvu/assert';
 import pg from 'pg';
 import { dbEachSuite, rejects, type DbCtx } from '../helpers.js';
-import type { Session, StepContext } from '../../src/plugin.js';
+import type { Database, Session, StepContext } from '../../src/plugin.js';
+import { inTransaction } from '../../src/engine/transaction.js';
 import { moveEvents } from '../../plugins/events2/index.js';
 import { legacy } from './util.js';
 
@@ -55,18 +56,7 @@ t('a stop that arrives as the index phase begins starts no index build and no ve
     progress: () => undefined,
     exec: (sql: string) => withClient((s) => s.exec(sql)),
     query: (sql: string, params?: readonly unknown[]) => withClient((s) => s.query(sql, params)),
-    transaction: <T>(fn: (s: Session) => Promise<T>) =>
-      withClient(async (s) => {
-        await s.exec('BEGIN');
-        try {
-          const r = await fn(s);
-          await s.exec('COMMIT');
-          return r;
-        } catch (err) {
-          await s.exec('ROLLBACK').catch(() => undefined);
-          throw err;
-        }
-      }),
+    transaction: <T>(fn: (s: Session) => Promise<T>) => inTransaction({ withSession: withClient } as unknown as Database, fn),
     // The stop arrives while the index phase's checkpoint commits (no statement of the step runs but this one).
     saveCheckpoint: async (_tx: unknown, value: { phase?: string }) => {
       if (value.phase === 'indexes') ac.abort(new Error('SIGTERM received'));
