@@ -4,6 +4,8 @@
  */
 import pg from 'pg';
 import { HEADER, createDb, type TestDb } from '../helpers.js';
+import type { Database, Session, StepContext } from '../../src/plugin.js';
+import { inTransaction } from '../../src/engine/transaction.js';
 // @ts-expect-error: plain ES modules of scripts/, without types
 import { generateLegacyEvents } from '../../scripts/zitadel-legacy-events.mjs';
 // @ts-expect-error: plain ES modules of scripts/, without types
@@ -81,4 +83,63 @@ async function makeReference(events: number): Promise<Fingerprint> {
   } finally {
     await ref.drop();
   }
+}
+
+/** A step context over a plain pg pool, for calling the move directly (moveEvents) where the CLI cannot show a moment. */
+export interface DirectStep {
+  step: StepContext;
+  /** What the step logged. */
+  logs: string[];
+  /** Statements sent after `abort` was called. */
+  late: string[];
+  abort: (reason: Error) => void;
+  end: () => Promise<void>;
+}
+
+/**
+ * A context for `moveEvents` on `db`: each statement on a connection of its own pool (as the
+ * engine's sessions), its signal aborted by `abort`; `onCheckpoint` sees each checkpoint saved
+ * (none is kept: `checkpoint` is undefined).
+ */
+export function directStep(db: TestDb, onCheckpoint: (value: { phase?: string }) => void = () => undefined): DirectStep {
+  const pool = new pg.Pool({ connectionString: db.url, max: 10 });
+  // An idle connection ended by the database's drop after the test is no error of the test.
+  pool.on('error', () => undefined);
+  const ac = new AbortController();
+  const logs: string[] = [];
+  const late: string[] = [];
+  const session = (c: pg.PoolClient): Session =>
+    ({
+      exec: async (sql: string) => {
+        if (ac.signal.aborted) late.push(sql);
+        await c.query(sql);
+      },
+      query: async (sql: string, params?: readonly unknown[]) => {
+        if (ac.signal.aborted) late.push(sql);
+        return (await c.query(sql, params as unknown[])).rows;
+      },
+    }) as unknown as Session;
+  const withClient = async <T>(fn: (s: Session) => Promise<T>): Promise<T> => {
+    const c = await pool.connect();
+    try {
+      return await fn(session(c));
+    } finally {
+      c.release();
+    }
+  };
+  const step = {
+    name: '14_events_push',
+    db: undefined,
+    signal: ac.signal,
+    lastRun: undefined,
+    config: undefined,
+    checkpoint: undefined,
+    log: (m: string) => logs.push(m),
+    progress: () => undefined,
+    exec: (sql: string) => withClient((s) => s.exec(sql)),
+    query: (sql: string, params?: readonly unknown[]) => withClient((s) => s.query(sql, params)),
+    transaction: <T>(fn: (s: Session) => Promise<T>) => inTransaction({ withSession: withClient } as unknown as Database, fn),
+    saveCheckpoint: async (_tx: unknown, value: { phase?: string }) => onCheckpoint(value),
+  } as unknown as StepContext;
+  return { step, logs, late, abort: (reason) => ac.abort(reason), end: () => pool.end() };
 }
