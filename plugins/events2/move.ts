@@ -199,10 +199,31 @@ export async function moveEvents(ctx: StepContext, o: MoveOptions = {}): Promise
     await next('verify', { repair: v.instances });
     throw new Error(`${v.message}. Nothing was switched; eventstore.events is untouched. The next apply copies the events of ${v.instances.length > 1 ? 'these instances' : 'this instance'} again and verifies once more`);
   };
+  /** The legacy side of the verification, when read beside this run's copy. */
+  let legacySide: Promise<Sum[]> | undefined;
   if (cp.phase === 'copy') {
     const t = performance.now();
-    const s = await copyUnits(ctx, cp, o.workers ?? 2, o.reportMs ?? REPORT_MS);
+    // The legacy side of the verification depends only on the copy's snapshot and bound, fixed
+    // now: read beside the copy, which leaves part of the CPU idle (WAL), instead of beside the
+    // builds, which use it all. Settled here either way (a stop cancels it with the copy).
+    let reader: Session | undefined;
+    let settled = false;
+    const reading = legacySums(ctx, cp, (tx) => (reader = tx)).then(
+      (rows) => ((settled = true), { rows }),
+      (err: unknown) => ((settled = true), { err }),
+    );
+    let s: CopyStats;
+    try {
+      s = await copyUnits(ctx, cp, o.workers ?? 2, o.reportMs ?? REPORT_MS);
+    } catch (err) {
+      // The step fails: the read is cancelled, not left running after it.
+      if (!settled) await reader?.cancel?.().catch(() => undefined);
+      await reading;
+      throw err;
+    }
+    const read = await reading;
     if (ctx.signal.aborted) return {};
+    if ('rows' in read) legacySide = Promise.resolve(read.rows);
     lap(`copied ${fmt(cp.pages)} pages (${fmt(s.rows)} rows in this run) in ${fmt(s.batches.length)} batches of p50 ${pct(s.batches, 0.5)} ms, p95 ${pct(s.batches, 0.95)} ms, max ${pct(s.batches, 1)} ms,`, t);
     await next('indexes');
   }
@@ -215,7 +236,7 @@ export async function moveEvents(ctx: StepContext, o: MoveOptions = {}): Promise
     // the tables while the builds wait on their sorts' files and the WAL (measured: 0.4 s less
     // than one after the other).
     const t = performance.now();
-    const [built, checked] = await Promise.allSettled([buildIndexes(ctx, o), verify(ctx, cp)]);
+    const [built, checked] = await Promise.allSettled([buildIndexes(ctx, o), verify(ctx, cp, legacySide)]);
     // A difference wins over a failed build (a unique key that failed on rows copied twice).
     if (checked.status === 'fulfilled' && !('rows' in checked.value)) await verified(checked.value);
     if (built.status === 'rejected') throw built.reason;
@@ -453,19 +474,33 @@ const keyHash = (seq: string) => `hashtextextended(aggregate_type, hashtextexten
 /** Either the rows verified, or the instances that differ (all of them: the next run copies them again) and a message naming the first. */
 type Verification = { rows: number } | { instances: string[]; message: string };
 
-async function verify(ctx: StepContext, cp: MoveCheckpoint): Promise<Verification> {
+/** One side of the verification: per instance, the row count and the sum of the key hashes. */
+type Sum = { instance_id: string; n: string; s: string };
+
+/** A verification query in its own transaction (`onSession` sees it); a stop between the phases starts no scan (nothing would cancel it). */
+const sums = (ctx: StepContext, sql: string, set = '', onSession?: (tx: Session) => void) =>
+  ctx.transaction(async (tx) => {
+    onSession?.(tx);
+    if (set) await tx.exec(set);
+    ctx.signal.throwIfAborted();
+    return tx.query<Sum>(sql);
+  });
+
+/** The legacy side: the rows of the pages the units copy (< cp.page) that the copy's snapshot saw. */
+const legacySums = (ctx: StepContext, cp: MoveCheckpoint, onSession?: (tx: Session) => void) =>
+  sums(
+    ctx,
+    `SELECT instance_id, count(*) AS n, sum(${keyHash('event_sequence')}) AS s FROM ${LEGACY} WHERE ctid < ${tid(cp.page)} AND ${older(cp)} GROUP BY instance_id`,
+    'SET LOCAL enable_tidscan = off',
+    onSession,
+  );
+
+/** `legacySide`: the legacy side read already (beside this run's copy); read now when absent (a resumed run, a repair). */
+async function verify(ctx: StepContext, cp: MoveCheckpoint, legacySide?: Promise<Sum[]>): Promise<Verification> {
   const page = cp.page;
-  type Sum = { instance_id: string; n: string; s: string };
-  const side = (sql: string, set = '') =>
-    ctx.transaction(async (tx) => {
-      if (set) await tx.exec(set);
-      // A stop between the phases starts no scan (nothing would cancel it).
-      ctx.signal.throwIfAborted();
-      return tx.query<Sum>(sql);
-    });
   const [old, now] = await Promise.all([
-    side(`SELECT instance_id, count(*) AS n, sum(${keyHash('event_sequence')}) AS s FROM ${LEGACY} WHERE ctid < ${tid(page)} AND ${older(cp)} GROUP BY instance_id`, 'SET LOCAL enable_tidscan = off'),
-    side(`SELECT instance_id, count(*) AS n, sum(${keyHash('"sequence"')}) AS s FROM ${BUILD} GROUP BY instance_id`),
+    legacySide ?? legacySums(ctx, cp),
+    sums(ctx, `SELECT instance_id, count(*) AS n, sum(${keyHash('"sequence"')}) AS s FROM ${BUILD} GROUP BY instance_id`),
   ]);
   const a = new Map(old.map((r) => [r.instance_id, r]));
   const b = new Map(now.map((r) => [r.instance_id, r]));
