@@ -204,14 +204,19 @@ export async function moveEvents(ctx: StepContext, o: MoveOptions = {}): Promise
   if (cp.phase === 'copy') {
     const t = performance.now();
     // The legacy side of the verification depends only on the copy's snapshot and bound, fixed
-    // now: read beside the copy, which leaves part of the CPU idle (WAL), instead of beside the
-    // builds, which use it all. Settled here either way (a stop cancels it with the copy).
+    // now: read beside a copy this run starts, which leaves part of the CPU idle (WAL), instead
+    // of beside the builds, which use it all. A resumed copy (what is left of it may be short)
+    // does not wait for it: the verification reads it then. Settled here either way (a stop
+    // cancels it with the copy).
     let reader: Session | undefined;
     let settled = false;
-    const reading = legacySums(ctx, cp, (tx) => (reader = tx)).then(
-      (rows) => ((settled = true), { rows }),
-      (err: unknown) => ((settled = true), { err }),
-    );
+    const reading: Promise<{ rows: Sum[] } | { err: unknown }> =
+      first === undefined
+        ? Promise.resolve({ err: undefined })
+        : legacySums(ctx, cp, (tx) => (reader = tx)).then(
+            (rows) => ((settled = true), { rows }),
+            (err: unknown) => ((settled = true), { err }),
+          );
     let s: CopyStats;
     try {
       s = await copyUnits(ctx, cp, o.workers ?? 2, o.reportMs ?? REPORT_MS);
