@@ -57,8 +57,8 @@ export const eventsMoveKind: StepKind<EventsMoveStep> = {
     for (const f of ['unitPages', 'workers'] as const) {
       if (def[f] !== undefined && (!Number.isInteger(def[f]) || def[f] < 1)) ctx.problem(f, `expected an integer >= 1, got ${JSON.stringify(def[f])}`);
     }
-    if (def.buildMemory !== undefined && (typeof def.buildMemory !== 'string' || !MEMORY_SIZE.test(def.buildMemory) || kB(def.buildMemory) < 1024)) {
-      ctx.problem('buildMemory', `expected a PostgreSQL memory size of at least 1MB such as '64MB' (a whole number and kB, MB or GB), got ${JSON.stringify(def.buildMemory)}`);
+    if (def.buildMemory !== undefined && (typeof def.buildMemory !== 'string' || !MEMORY_SIZE.test(def.buildMemory) || kB(def.buildMemory) < 1024 || kB(def.buildMemory) > 2147483647)) {
+      ctx.problem('buildMemory', `expected a PostgreSQL memory size of at least 1MB and at most 2147483647kB such as '64MB' (a whole number and kB, MB or GB), got ${JSON.stringify(def.buildMemory)}`);
     }
     // What it does is the code of this plugin: its identity is the layout it produces.
     return { source: def.version !== undefined ? `version:${def.version}` : 'events2.move: ZITADEL 14_events_push layout, v1' };

@@ -14,10 +14,11 @@
  *    does not depend on when writers wrote.
  * 2. **indexes**: the primary key's unique index and ZITADEL's three indexes on the new table
  *    while nobody uses it, built at once in their own sessions (plain CREATE INDEX: they share
- *    the table; the server adds its parallel workers to each). Each is skipped when present
+ *    the table), each sorting in a small memory (sortMemory). Each is skipped when present
  *    and valid, dropped and built again when INVALID.
  * 3. **verify**: per instance (a range of the key), the row count and a checksum of the key
- *    columns of the legacy pages copied and of the copy, read by two sessions at once; a
+ *    columns of the legacy pages copied (read beside a copy this run starts, else beside the
+ *    builds) and of the copy (beside the builds), each by a session of its own; a
  *    mismatch fails the step, naming the instance and the first differing key in key order
  *    with its legacy page, and the next run copies that instance again before verifying.
  * 4. **switch**, one short transaction: lock the legacy table against writes, copy every row
@@ -208,27 +209,34 @@ export async function moveEvents(ctx: StepContext, o: MoveOptions = {}): Promise
     // of beside the builds, which use it all. A resumed copy (what is left of it may be short)
     // does not wait for it: the verification reads it then. Settled here either way (a stop
     // cancels it with the copy).
-    let reader: Session | undefined;
-    let settled = false;
+    const read: Reading = {};
     const reading: Promise<{ rows: Sum[] } | { err: unknown }> =
       first === undefined
         ? Promise.resolve({ err: undefined })
-        : legacySums(ctx, cp, (tx) => (reader = tx)).then(
-            (rows) => ((settled = true), { rows }),
-            (err: unknown) => ((settled = true), { err }),
+        : legacySums(ctx, cp, read).then(
+            (rows) => ({ rows }),
+            (err: unknown) => ({ err }),
           );
+    /** A stop or a failure does not wait for the read: it is not sent, or cancelled while it runs. */
+    const dropRead = async () => {
+      read.halted = true;
+      await read.running?.cancel?.().catch(() => undefined);
+      await reading;
+    };
     let s: CopyStats;
     try {
       s = await copyUnits(ctx, cp, o.workers ?? 2, o.reportMs ?? REPORT_MS);
     } catch (err) {
-      // The step fails: the read is cancelled, not left running after it.
-      if (!settled) await reader?.cancel?.().catch(() => undefined);
-      await reading;
+      await dropRead();
       throw err;
     }
-    const read = await reading;
-    if (ctx.signal.aborted) return {};
-    if ('rows' in read) legacySide = Promise.resolve(read.rows);
+    // A stop (a deadline's too, which cancels nothing at once) ends the read with the copy.
+    if (ctx.signal.aborted) {
+      await dropRead();
+      return {};
+    }
+    const early = await reading;
+    if ('rows' in early) legacySide = Promise.resolve(early.rows);
     lap(`copied ${fmt(cp.pages)} pages (${fmt(s.rows)} rows in this run) in ${fmt(s.batches.length)} batches of p50 ${pct(s.batches, 0.5)} ms, p95 ${pct(s.batches, 0.95)} ms, max ${pct(s.batches, 1)} ms,`, t);
     await next('indexes');
   }
@@ -409,8 +417,11 @@ async function buildIndexes(ctx: StepContext, o: MoveOptions): Promise<void> {
   const builds = new Map<number, string>();
   const seen = new Map<string, { at: number; done: number; phase: string }>();
   const t0 = performance.now();
+  /** A report still waiting for its query (a slow server): the next one is skipped. */
+  let asking = false;
   const report = setInterval(() => {
-    if (builds.size === 0) return;
+    if (builds.size === 0 || asking) return;
+    asking = true;
     ctx
       .query<{ pid: number; phase: string; done: string; total: string; what: string }>(
         `SELECT pid, phase,
@@ -443,7 +454,8 @@ async function buildIndexes(ctx: StepContext, o: MoveOptions): Promise<void> {
           });
         ctx.log(`indexes after ${Math.round((now - t0) / 1000)} s: ${parts.join('; ')}`);
       })
-      .catch(() => undefined);
+      .catch(() => undefined)
+      .finally(() => (asking = false));
   }, o.reportMs ?? REPORT_MS);
   report.unref();
   try {
@@ -482,22 +494,37 @@ type Verification = { rows: number } | { instances: string[]; message: string };
 /** One side of the verification: per instance, the row count and the sum of the key hashes. */
 type Sum = { instance_id: string; n: string; s: string };
 
-/** A verification query in its own transaction (`onSession` sees it); a stop between the phases starts no scan (nothing would cancel it). */
-const sums = (ctx: StepContext, sql: string, set = '', onSession?: (tx: Session) => void) =>
+/**
+ * A read its caller may drop: `halted` keeps it from being sent; `running` is the session
+ * while the statement runs (cleared before the commit, so a cancel never reaches a later
+ * statement on that connection).
+ */
+interface Reading {
+  halted?: boolean;
+  running?: Session | undefined;
+}
+
+/** A verification query in its own transaction; a stop between the phases starts no scan (nothing would cancel it). */
+const sums = (ctx: StepContext, sql: string, set = '', read: Reading = {}) =>
   ctx.transaction(async (tx) => {
-    onSession?.(tx);
     if (set) await tx.exec(set);
     ctx.signal.throwIfAborted();
-    return tx.query<Sum>(sql);
+    if (read.halted) throw new Error('the verification read was dropped');
+    read.running = tx;
+    try {
+      return await tx.query<Sum>(sql);
+    } finally {
+      read.running = undefined;
+    }
   });
 
 /** The legacy side: the rows of the pages the units copy (< cp.page) that the copy's snapshot saw. */
-const legacySums = (ctx: StepContext, cp: MoveCheckpoint, onSession?: (tx: Session) => void) =>
+const legacySums = (ctx: StepContext, cp: MoveCheckpoint, read?: Reading) =>
   sums(
     ctx,
     `SELECT instance_id, count(*) AS n, sum(${keyHash('event_sequence')}) AS s FROM ${LEGACY} WHERE ctid < ${tid(cp.page)} AND ${older(cp)} GROUP BY instance_id`,
     'SET LOCAL enable_tidscan = off',
-    onSession,
+    read,
   );
 
 /** `legacySide`: the legacy side read already (beside this run's copy); read now when absent (a resumed run, a repair). */
