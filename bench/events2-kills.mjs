@@ -39,10 +39,10 @@
 import pg from 'pg';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { loadavg } from 'node:os';
-import { ROOT, CLI, WORK, SERVER, KEEP, arg, admin, table, bar, exitCode, machine, load, revision, requireBuild, serverVersion, rel, mulberry32 } from './lib/common.mjs';
+import { ROOT, CLI, WORK, SERVER, KEEP, arg, admin, table, bar, exitCode, machine, load, revision, requireBuild, serverVersion, rel, mulberry32, writeMoveConfig } from './lib/common.mjs';
 
 const EVENTS = Number(arg('--events', 300_000));
 const INSTANCES = Number(arg('--instances', 50));
@@ -59,13 +59,7 @@ const PREFIX = `zs_bench_e2k_${ID}`;
 const DIR = join(WORK, `events2-kills-${ID}`);
 const TMP = join(DIR, 'tmp');
 mkdirSync(TMP, { recursive: true });
-writeFileSync(
-  join(DIR, 'zsetup.config.ts'),
-  `import { defineConfig } from 'zsetup';
-import { events2, eventsMove } from ${JSON.stringify(join(ROOT, 'plugins/events2/index.js'))};
-export default defineConfig({ plugins: [events2()], steps: [eventsMove()] });
-`,
-);
+writeMoveConfig(DIR);
 
 // ---- small helpers -------------------------------------------------------------------------
 const rnd = mulberry32(SEED);

@@ -18,8 +18,8 @@
 import pg from 'pg';
 import { join } from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
-import { writeFileSync, mkdirSync, rmSync } from 'node:fs';
-import { ROOT, SERVER, WORK, admin, arg, load, machine, revision, requireBuild, table, median } from './lib/common.mjs';
+import { rmSync } from 'node:fs';
+import { ROOT, SERVER, WORK, admin, arg, load, machine, revision, requireBuild, table, median, writeMoveConfig } from './lib/common.mjs';
 
 const EVENTS = Number(arg('--events', 2_000_000));
 const INSTANCES = Number(arg('--instances', 100));
@@ -67,15 +67,7 @@ async function zitadelWay(db) {
   return { s: (performance.now() - t0) / 1000, parts };
 }
 
-function configDir() {
-  const dir = join(WORK, `mv-${id}`);
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'zsetup.config.ts'), `import { defineConfig } from 'zsetup';
-import { events2, eventsMove } from ${JSON.stringify(join(ROOT, 'plugins/events2/index.js'))};
-export default defineConfig({ plugins: [events2()], steps: [eventsMove()] });
-`);
-  return dir;
-}
+const configDir = () => writeMoveConfig(join(WORK, `mv-${id}`));
 /** The step's own phase times ("copied ... in 2.61 s", ...). */
 const phasesOf = (out) => out.split('\n').filter((l) => / in \d+\.\d\d s$/.test(l)).map((l) => l.replace(/^.*?(?:14_events_push|events2)[^:]*:\s*/, '').trim());
 

@@ -37,10 +37,10 @@
 // Never part of the test run.
 import pg from 'pg';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { CLI, ROOT, SERVER, WORK, admin, arg, bar, exitCode, load, machine, median, rel, requireBuild, revision, table, writeJson, mulberry32 } from './lib/common.mjs';
+import { CLI, ROOT, SERVER, WORK, admin, arg, bar, exitCode, load, machine, median, rel, requireBuild, revision, table, writeJson, mulberry32, writeMoveConfig } from './lib/common.mjs';
 
 const BASE = arg('--base', '');
 const EVENTS = Number(arg('--events', 2_000_000));
@@ -75,13 +75,7 @@ const url = (db) => `${SERVER}/${db}`;
 const dir = join(WORK, `events2-stops-${id}`);
 const tmp = join(dir, 'tmp');
 mkdirSync(tmp, { recursive: true });
-writeFileSync(
-  join(dir, 'zsetup.config.ts'),
-  `import { defineConfig } from 'zsetup';
-import { events2, eventsMove } from ${JSON.stringify(join(ROOT, 'plugins/events2/index.js'))};
-export default defineConfig({ plugins: [events2()], steps: [eventsMove()] });
-`,
-);
+writeMoveConfig(dir);
 
 const rand = mulberry32(SEED);
 const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.max(0, Math.ceil(p * xs.length) - 1))];
@@ -258,20 +252,24 @@ try {
   const pairs = [];
   if (ONLY.has('resume') || ONLY.has('batches')) {
     console.log(`\nResume after a kill at 90%: ${REPS} pairs (a full apply; an apply SIGKILLed at >= 90% of the pages, then the next apply), each on fresh copies`);
+    /** An apply run to its end: exit 0 and its copy line, or the bench stops with its output. */
+    const toEnd = async (db, what) => {
+      const p = apply(db);
+      await p.exit;
+      await p.closed;
+      if (p.exited.code !== 0) throw new Error(`${what} apply exited ${p.exited.code ?? p.exited.signal}:\n${p.output()}`);
+      const copy = copyLine(p);
+      if (!copy) throw new Error(`no copy line in the ${what} apply's output:\n${p.output()}`);
+      return { wallMs: p.exited.at - p.t0, copy };
+    };
     for (let rep = 1; rep <= REPS; rep++) {
       const pair = { rep };
       const order = rep % 2 ? ['full', 'killed'] : ['killed', 'full'];
       for (const what of order) {
         const db = await copyOf(source);
         if (what === 'full') {
-          const p = apply(db);
-          await p.exit;
-          await p.closed;
-          if (p.exited.code !== 0) throw new Error(`full apply exited ${p.exited.code ?? p.exited.signal}:\n${p.output()}`);
-          const copy = copyLine(p);
-          if (!copy) throw new Error(`no copy line in the full apply's output:\n${p.output()}`);
-          pair.full = { wallMs: p.exited.at - p.t0, copy };
-          runs.push({ kind: 'full', copy, wallMs: pair.full.wallMs });
+          pair.full = await toEnd(db, 'full');
+          runs.push({ kind: 'full', ...pair.full });
         } else {
           const c = await session(db);
           const p = apply(db);
@@ -282,15 +280,9 @@ try {
           await p.exit;
           const landed = await consistency(c);
           await c.end();
-          const r = apply(db);
-          await r.exit;
-          await r.closed;
-          if (r.exited.code !== 0) throw new Error(`resumed apply exited ${r.exited.code ?? r.exited.signal}:\n${r.output()}`);
-          const copy = copyLine(r);
-          if (!copy) throw new Error(`no copy line in the resumed apply's output:\n${r.output()}`);
           pair.killed = { wallMs: killedAt - p.t0, landed: landed.unitsDone / cp.total, pollSaw: cp.done / cp.total, rowsOk: landed.ok };
-          pair.resumed = { wallMs: r.exited.at - r.t0, copy };
-          runs.push({ kind: 'resumed', copy, wallMs: pair.resumed.wallMs });
+          pair.resumed = await toEnd(db, 'resumed');
+          runs.push({ kind: 'resumed', ...pair.resumed });
         }
         await drop(db);
       }

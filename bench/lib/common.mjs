@@ -288,14 +288,18 @@ export function interleaved(commands, pairs, { env, cwd = ROOT, prepare }) {
   return { medians: times.map(median), ratio: ratios[0], ratios, times };
 }
 
-/** mulberry32: a tiny seeded PRNG, uniform in [0, 1) (test/chaos/runner.ts has the same): kill points by seed. */
-export function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+/** The seeded PRNG of tests and benches (scripts/prng.mjs): kill points by seed. */
+export { mulberry32 } from '../../scripts/prng.mjs';
+
+/** A folder `dir` with a zsetup.config.ts of the events2 plugin's move step alone (the events2 benches). */
+export function writeMoveConfig(dir) {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(
+    join(dir, 'zsetup.config.ts'),
+    `import { defineConfig } from 'zsetup';
+import { events2, eventsMove } from ${JSON.stringify(join(ROOT, 'plugins/events2/index.js'))};
+export default defineConfig({ plugins: [events2()], steps: [eventsMove()] });
+`,
+  );
+  return dir;
 }

@@ -201,22 +201,16 @@ export async function moveEvents(ctx: StepContext, o: MoveOptions = {}): Promise
     throw new Error(`${v.message}. Nothing was switched; eventstore.events is untouched. The next apply copies the events of ${v.instances.length > 1 ? 'these instances' : 'this instance'} again and verifies once more`);
   };
   /** The legacy side of the verification, when read beside this run's copy. */
-  let legacySide: Promise<Sum[]> | undefined;
+  let legacySide: Sum[] | undefined;
   if (cp.phase === 'copy') {
     const t = performance.now();
     // The legacy side of the verification depends only on the copy's snapshot and bound, fixed
     // now: read beside a copy this run starts, which leaves part of the CPU idle (WAL), instead
     // of beside the builds, which use it all. A resumed copy (what is left of it may be short)
-    // does not wait for it: the verification reads it then. Settled here either way (a stop
-    // cancels it with the copy).
+    // does not wait for it: the verification reads it then.
     const read: Reading = {};
-    const reading: Promise<{ rows: Sum[] } | { err: unknown }> =
-      first === undefined
-        ? Promise.resolve({ err: undefined })
-        : legacySums(ctx, cp, read).then(
-            (rows) => ({ rows }),
-            (err: unknown) => ({ err }),
-          );
+    // Failed or dropped: undefined, and the verification reads it itself.
+    const reading = first === undefined ? undefined : legacySums(ctx, cp, read).catch(() => undefined);
     /** A stop or a failure does not wait for the read: it is not sent, or cancelled while it runs. */
     const dropRead = async () => {
       read.halted = true;
@@ -235,8 +229,7 @@ export async function moveEvents(ctx: StepContext, o: MoveOptions = {}): Promise
       await dropRead();
       return {};
     }
-    const early = await reading;
-    if ('rows' in early) legacySide = Promise.resolve(early.rows);
+    legacySide = await reading;
     lap(`copied ${fmt(cp.pages)} pages (${fmt(s.rows)} rows in this run) in ${fmt(s.batches.length)} batches of p50 ${pct(s.batches, 0.5)} ms, p95 ${pct(s.batches, 0.95)} ms, max ${pct(s.batches, 1)} ms,`, t);
     await next('indexes');
   }
@@ -313,8 +306,10 @@ async function worker(ctx: StepContext, cp: MoveCheckpoint, save: boolean, stats
          ${runs.map(([a, b]) => `INSERT INTO ${BUILD} SELECT ${SELECT} FROM ${LEGACY} WHERE ctid >= ${tid(a)} AND ctid < ${tid(b)} AND ${older(cp)}; GET DIAGNOSTICS n = ROW_COUNT; total := total + n;`).join('\n         ')}
          PERFORM set_config('zsetup.events2_copied', total::text, true); END $zs$`,
       );
-      const [n] = await tx.query<{ n: string }>(`SELECT current_setting('zsetup.events2_copied') AS n`);
-      await tx.exec(`UPDATE ${UNITS} SET done = true WHERE unit IN (${us.map((u) => u.unit).join(', ')})`);
+      // The units marked done, and (one round trip) the count back: the same on each row.
+      const [n] = await tx.query<{ n: string }>(
+        `UPDATE ${UNITS} SET done = true WHERE unit IN (${us.map((u) => u.unit).join(', ')}) RETURNING current_setting('zsetup.events2_copied') AS n`,
+      );
       if (save) {
         // The sessions' checkpoints one at a time, each counting the others' committed units: a
         // sum read before another session's commit would save a smaller count after it.
@@ -528,7 +523,7 @@ const legacySums = (ctx: StepContext, cp: MoveCheckpoint, read?: Reading) =>
   );
 
 /** `legacySide`: the legacy side read already (beside this run's copy); read now when absent (a resumed run, a repair). */
-async function verify(ctx: StepContext, cp: MoveCheckpoint, legacySide?: Promise<Sum[]>): Promise<Verification> {
+async function verify(ctx: StepContext, cp: MoveCheckpoint, legacySide?: Sum[]): Promise<Verification> {
   const page = cp.page;
   const [old, now] = await Promise.all([
     legacySide ?? legacySums(ctx, cp),

@@ -19,6 +19,8 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { CLI, ROOT } from '../helpers.js';
+// @ts-expect-error: plain ES modules of scripts/, without types
+import { mulberry32 as prng } from '../../scripts/prng.mjs';
 
 export type Kind = 'SIGTERM' | 'SIGKILL' | 'SIGSTOP' | 'terminate';
 export const KINDS: readonly Kind[] = ['SIGTERM', 'SIGKILL', 'SIGSTOP', 'terminate'];
@@ -99,17 +101,8 @@ const ALL_STEPS = ['01_schema', '02_tables', '03_small_idx', '04_once_fn', '05_f
 const REPEATABLE = '07_config';
 const FILL = '05_fill';
 
-/** mulberry32: a tiny seeded PRNG, uniform in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32: a tiny seeded PRNG, uniform in [0, 1) (scripts/prng.mjs, the benches' too). */
+export const mulberry32: (seed: number) => () => number = prng;
 
 /** The config the chaos applies. */
 export function chaosConfig(o: { rows: number; batch: number; batchSleep: number; lockKind: 'lease' | 'advisory'; leaseTtlMs: number }): string {

@@ -9,6 +9,8 @@ import { dbSuite } from '../helpers.js';
 import { Folder, FoldConflict, Tables, changeStatement, inline } from '../../plugins/projections/fold.js';
 import { copyOf, type Change, type TableSpec } from '../../plugins/projections/model.js';
 import pg from 'pg';
+// @ts-expect-error: plain ES modules of scripts/, without types
+import { mulberry32 } from '../../scripts/prng.mjs';
 
 const t = dbSuite('projections: folding');
 
@@ -62,16 +64,7 @@ CREATE TABLE ${schema}.note (instance_id text NOT NULL, note_id text NOT NULL, u
 }
 
 /** mulberry32: the same seed, the same sequence. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng: (seed: number) => () => number = mulberry32;
 
 function randomChanges(r: () => number, schema: string, n: number): Change[] {
   const pick = <T>(a: readonly T[]) => a[Math.floor(r() * a.length)]!;
